@@ -1,0 +1,84 @@
+// nanobind module `specmeta._specmeta`: the C++ core on raw device pointers.
+//
+// Arrays arrive as (pointer, element type, length) triples that the Python
+// layer (python/specmeta/_arrays.py) reads off torch, NumPy or CuPy objects
+// after checking dtype, rank, device and contiguity. Importing a torch tensor
+// through DLPack calls its Python-level __dlpack__ and costs microseconds per
+// array, more than the whole kernel launch, so this layer takes plain
+// integers. Size, relation and aliasing checks stay in the core (validate()).
+#include <nanobind/nanobind.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "specmeta/specmeta.h"
+
+namespace nb = nanobind;
+
+namespace {
+
+constexpr int kHostDevice = -1;  // `device` value for arrays in host memory
+
+void raise_on_error(const specmeta::Status& status) {
+  if (status.ok()) return;
+  if (status.code() == specmeta::Status::Code::kInvalidArgument) throw nb::value_error(status.message().c_str());
+  throw std::runtime_error(status.message());
+}
+
+specmeta::IntSpan int_span(uintptr_t ptr, int type, int64_t size) {
+  return {reinterpret_cast<const void*>(ptr), static_cast<specmeta::IntType>(type), size};
+}
+
+specmeta::OutSpan out_span(uintptr_t ptr, int64_t size) { return {reinterpret_cast<int32_t*>(ptr), size}; }
+
+void expand(int device, int64_t bs, uintptr_t kv_ptr, int kv_type, int64_t kv_size, uintptr_t qo_ptr, int qo_type,
+            int64_t qo_size, int64_t qo_uniform, int64_t max_qo, int64_t capacity, uintptr_t seqlens_ptr,
+            int64_t seqlens_size, uintptr_t cu_q_ptr, int64_t cu_q_size, uintptr_t row_to_req_ptr,
+            int64_t row_to_req_size, uintptr_t num_rows_ptr, int64_t num_rows_size, uintptr_t status_ptr,
+            int64_t status_size, uintptr_t stream) {
+  specmeta::ExpandArgs args;
+  args.bs = bs;
+  args.kv_lens = int_span(kv_ptr, kv_type, kv_size);
+  args.qo_lens = int_span(qo_ptr, qo_type, qo_size);
+  args.qo_uniform = qo_uniform;
+  args.max_qo = max_qo;
+  args.capacity = capacity;
+  args.out.seqlens_expanded = out_span(seqlens_ptr, seqlens_size);
+  args.out.cu_seqlens_q = out_span(cu_q_ptr, cu_q_size);
+  args.out.row_to_req = out_span(row_to_req_ptr, row_to_req_size);
+  args.out.num_rows = out_span(num_rows_ptr, num_rows_size);
+  args.out.status = out_span(status_ptr, status_size);
+  if (device == kHostDevice) {
+    raise_on_error(specmeta::expand_cpu(args));
+    return;
+  }
+  raise_on_error(specmeta::use_cuda_device(device));
+  raise_on_error(specmeta::expand_cuda(args, reinterpret_cast<cudaStream_t>(stream)));
+}
+
+int64_t count_rows_host(int64_t bs, uintptr_t qo_ptr, int qo_type, int64_t qo_size, int64_t max_qo) {
+  if (bs < 0 || qo_size < bs || (bs > 0 && qo_ptr == 0)) {
+    throw nb::value_error(("qo_lens: expected at least bs = " + std::to_string(bs) + " elements, got " +
+                           std::to_string(qo_size)).c_str());
+  }
+  specmeta::ExpandArgs args;
+  args.bs = bs;
+  args.qo_lens = int_span(qo_ptr, qo_type, qo_size);
+  args.max_qo = max_qo;
+  return specmeta::count_rows_host(args);
+}
+
+}  // namespace
+
+NB_MODULE(_specmeta, m) {
+  m.doc() = "specmeta C++ core (use the `specmeta` package, not this module)";
+  m.attr("HOST_DEVICE") = kHostDevice;
+  m.attr("INT32") = static_cast<int>(specmeta::IntType::kInt32);
+  m.attr("INT64") = static_cast<int>(specmeta::IntType::kInt64);
+  m.attr("NO_MAX_QO") = specmeta::kNoMaxQo;
+  m.attr("HAS_CUDA") = bool(SPECMETA_HAS_CUDA);
+  m.def("cuda_available", &specmeta::cuda_available);
+  m.def("expand", &expand);
+  m.def("count_rows_host", &count_rows_host);
+}

@@ -1,0 +1,5 @@
+// Umbrella header of the specmeta C++ API.
+#pragma once
+
+#include "specmeta/expand.h"
+#include "specmeta/types.h"

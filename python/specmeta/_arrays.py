@@ -1,0 +1,119 @@
+"""Boundary checks for arrays: dtype, rank, device, contiguity, writability.
+
+Reads (pointer, element type, length, device) off torch tensors, NumPy arrays
+and CuPy arrays without importing any of them, and without DLPack: a torch
+tensor's ``__dlpack__`` costs microseconds, more than a kernel launch.
+Sizes, relations between arguments and aliasing are checked by the C++ core.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, NamedTuple
+
+from . import _specmeta
+
+HOST = _specmeta.HOST_DEVICE  # `device` of arrays in host memory
+INT32 = _specmeta.INT32
+INT64 = _specmeta.INT64
+
+_TYPE_NAMES = {INT32: "int32", INT64: "int64"}
+
+
+class ArrayInfo(NamedTuple):
+    ptr: int
+    itype: int  # INT32 or INT64
+    size: int
+    device: int  # HOST, or the CUDA device ordinal
+    framework: str  # "torch", "numpy" or "cupy"
+
+
+def _dtype_code(name: str, dtype_name: str, allowed: tuple[int, ...]) -> int:
+    code = {"int32": INT32, "int64": INT64}.get(dtype_name)
+    if code not in allowed:
+        expected = " or ".join(_TYPE_NAMES[c] for c in allowed)
+        raise TypeError(f"{name}: expected dtype {expected}, got {dtype_name}")
+    return code
+
+
+def _check_rank_and_stride(name: str, shape: tuple, unit_stride: bool) -> int:
+    if len(shape) != 1:
+        raise ValueError(f"{name}: expected a 1-D array, got {len(shape)}-D with shape {tuple(shape)}")
+    if not unit_stride and shape[0] > 1:
+        raise ValueError(f"{name}: expected a contiguous array, got a strided view")
+    return int(shape[0])
+
+
+def _describe_torch(name: str, x: Any, allowed: tuple[int, ...], writable: bool) -> ArrayInfo:
+    code = _dtype_code(name, str(x.dtype).removeprefix("torch."), allowed)
+    size = _check_rank_and_stride(name, tuple(x.shape), x.dim() != 1 or x.stride(0) == 1)
+    if writable and x.requires_grad:
+        raise ValueError(f"{name}: expected a tensor that does not require grad, got requires_grad=True")
+    if x.device.type not in ("cpu", "cuda"):
+        raise ValueError(f"{name}: expected a CPU or CUDA tensor, got device {x.device}")
+    return ArrayInfo(x.data_ptr(), code, size, x.get_device(), "torch")
+
+
+def _describe_numpy(name: str, x: Any, allowed: tuple[int, ...], writable: bool) -> ArrayInfo:
+    code = _dtype_code(name, x.dtype.name, allowed)
+    size = _check_rank_and_stride(name, x.shape, x.flags.c_contiguous)
+    if writable and not x.flags.writeable:
+        raise ValueError(f"{name}: expected a writable array, got a read-only one")
+    return ArrayInfo(x.ctypes.data, code, size, HOST, "numpy")
+
+
+def _describe_cupy(name: str, x: Any, allowed: tuple[int, ...], writable: bool) -> ArrayInfo:
+    del writable  # CuPy arrays are always writable
+    code = _dtype_code(name, x.dtype.name, allowed)
+    size = _check_rank_and_stride(name, x.shape, x.flags.c_contiguous)
+    return ArrayInfo(x.data.ptr, code, size, x.device.id, "cupy")
+
+
+def framework_of(x: Any) -> str | None:
+    """'torch', 'numpy', 'cupy' or None, without importing any of them."""
+    module = type(x).__module__.split(".", 1)[0]
+    if module == "torch" and "torch" in sys.modules and isinstance(x, sys.modules["torch"].Tensor):
+        return "torch"
+    if module == "numpy" and type(x).__name__ == "ndarray":
+        return "numpy"
+    if module == "cupy" and type(x).__name__ == "ndarray":
+        return "cupy"
+    return None
+
+
+_DESCRIBERS = {"torch": _describe_torch, "numpy": _describe_numpy, "cupy": _describe_cupy}
+
+
+def describe(name: str, x: Any, *, allowed: tuple[int, ...] = (INT32, INT64), writable: bool = False) -> ArrayInfo:
+    """Checks one array argument and returns what the C++ core needs of it."""
+    framework = framework_of(x)
+    if framework is None:
+        raise TypeError(
+            f"{name}: expected a torch.Tensor, numpy.ndarray or cupy.ndarray, got {type(x).__module__}.{type(x).__name__}"
+        )
+    return _DESCRIBERS[framework](name, x, allowed, writable)
+
+
+def same_device(name: str, info: ArrayInfo, reference_name: str, reference: ArrayInfo) -> None:
+    if info.device != reference.device:
+        raise ValueError(
+            f"{name}: expected an array on the device of {reference_name} ({device_name(reference.device)}), "
+            f"got one on {device_name(info.device)}"
+        )
+
+
+def device_name(device: int) -> str:
+    return "cpu" if device == HOST else f"cuda:{device}"
+
+
+def empty_int32(like: Any, framework: str, device: int, size: int) -> Any:
+    """A new int32 array of `size` elements in the framework and on the device of `like`."""
+    if framework == "torch":
+        torch = sys.modules["torch"]
+        return torch.empty(size, dtype=torch.int32, device=like.device)
+    if framework == "cupy":
+        cupy = sys.modules["cupy"]
+        with cupy.cuda.Device(device):
+            return cupy.empty(size, dtype=cupy.int32)
+    numpy = sys.modules["numpy"]
+    return numpy.empty(size, dtype=numpy.int32)

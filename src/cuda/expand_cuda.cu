@@ -1,0 +1,285 @@
+// CUDA backend of the ragged expansion: one launch, no workspace, no host sync.
+//
+// Work split. The grid covers the capacity in tiles of kRowsPerBlock rows;
+// each thread owns kRowsPerThread consecutive rows and writes them with one
+// 16-byte store per output. Block 0 also owns the per-request outputs
+// (cu_seqlens_q) and the scalars (num_rows, status), so every output has a
+// single writer and `status` needs no atomics or reset pass.
+//
+// Algorithm by size:
+// - Uniform qo (decode, target_verify, draft_extend_static): row r belongs to
+//   request r / qo. No scan.
+// - Per-request qo (draft_extend, extend): every block runs the exclusive
+//   prefix sum of qo itself with cub::BlockScan over one chunk of requests,
+//   sized to the batch: 256, 1024 or 4096 requests (kSmallItems,
+//   kMediumItems, kMaxItems per thread), so a batch of 16 does not pay for a scan of 4096. A capacity of
+//   up to kRowsPerBlock rows is one block. Beyond that, blocks repeat the scan
+//   (bs lengths are a few KB, served from L2) instead of exchanging partial
+//   sums: that would need a second launch, or a workspace that every CUDA
+//   graph replay must first reset. Batches larger than 4096 stream
+//   through the same scan chunk by chunk, carrying the running total; a block
+//   stops once its rows are covered, so the cost is O(bs) per block, the price
+//   of a launch with no inter-block communication at serving batch sizes.
+#include <cuda_runtime.h>
+
+#include <cub/block/block_scan.cuh>
+#include <cstdint>
+#include <string>
+
+#include "../common/load.h"
+#include "../common/row_math.h"
+#include "specmeta/expand.h"
+
+namespace specmeta {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kRowsPerThread = 4;  // one int4 store per output
+constexpr int kRowsPerBlock = kThreads * kRowsPerThread;
+// Requests per thread of the three scan sizes: chunks of 256, 1024 and 4096
+// requests. The largest keeps its shared arrays (two ints per request) near
+// 32 KB, under the 48 KB a block gets without opting in.
+constexpr int kSmallItems = 1;
+constexpr int kMediumItems = 4;
+constexpr int kMaxItems = 16;
+
+struct KernelParams {
+  const void* kv_lens;
+  const void* qo_lens;
+  int64_t bs;
+  int64_t qo_uniform;
+  int64_t max_qo;
+  int64_t capacity;
+  int32_t* seqlens_expanded;
+  int32_t* cu_seqlens_q;
+  int32_t* row_to_req;
+  int32_t* num_rows;
+  int32_t* status;
+};
+
+// Writes one thread's kRowsPerThread rows; 16-byte store when the buffer is
+// aligned for it (a sliced output may not be) and the rows are all in range.
+__device__ __forceinline__ void store_rows(int32_t* dst, int64_t row0, const int32_t (&v)[kRowsPerThread],
+                                           int64_t capacity) {
+  if (dst == nullptr) return;
+  if (row0 + kRowsPerThread <= capacity && (reinterpret_cast<uintptr_t>(dst) & 15) == 0) {
+    *reinterpret_cast<int4*>(dst + row0) = make_int4(v[0], v[1], v[2], v[3]);
+    return;
+  }
+#pragma unroll
+  for (int k = 0; k < kRowsPerThread; ++k) {
+    if (row0 + k < capacity) dst[row0 + k] = v[k];
+  }
+}
+
+__device__ __forceinline__ int64_t first_row_of_thread() {
+  return static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + static_cast<int64_t>(threadIdx.x) * kRowsPerThread;
+}
+
+// Block 0's last step: the scalars, from the total and the OR of every thread's faults.
+__device__ __forceinline__ void write_scalars(const KernelParams& p, int64_t total, int32_t thread_faults,
+                                              int32_t* block_faults) {
+  if (thread_faults) atomicOr(block_faults, thread_faults);
+  __syncthreads();
+  if (threadIdx.x != 0) return;
+  int32_t faults = *block_faults;
+  const int32_t total32 = detail::saturate_int32(total, faults);
+  if (total > p.capacity) faults |= kCapacityExceeded;
+  if (p.cu_seqlens_q) p.cu_seqlens_q[p.bs] = total32;
+  if (p.num_rows) *p.num_rows = static_cast<int32_t>(total < p.capacity ? total : p.capacity);
+  if (p.status) *p.status = faults;
+}
+
+template <class KvT>
+__global__ void __launch_bounds__(kThreads) expand_uniform_kernel(KernelParams p) {
+  __shared__ int32_t block_faults;
+  if (threadIdx.x == 0) block_faults = 0;
+
+  const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
+  const int64_t qo = p.qo_uniform;
+  const int64_t total = p.bs * qo;  // validated <= capacity on the host
+  const int64_t row0 = first_row_of_thread();
+  int32_t len[kRowsPerThread];
+  int32_t req[kRowsPerThread];
+  int64_t b = qo > 0 ? row0 / qo : 0;
+  int64_t j = row0 - b * qo;
+#pragma unroll
+  for (int k = 0; k < kRowsPerThread; ++k) {
+    const bool live = row0 + k < total;
+    len[k] = live ? detail::expanded_len(kv_lens[b], qo, j) : 0;
+    req[k] = live ? static_cast<int32_t>(b) : -1;
+    if (++j == qo) {
+      j = 0;
+      ++b;
+    }
+  }
+  store_rows(p.seqlens_expanded, row0, len, p.capacity);
+  store_rows(p.row_to_req, row0, req, p.capacity);
+
+  if (blockIdx.x != 0) return;
+  int32_t faults = 0;
+  for (int64_t r = threadIdx.x; r < p.bs; r += kThreads) {
+    faults |= detail::request_faults(kv_lens[r], qo);
+    if (p.cu_seqlens_q) p.cu_seqlens_q[r] = static_cast<int32_t>(r * qo);
+  }
+  write_scalars(p, total, faults, &block_faults);
+}
+
+template <class KvT, class QoT, int kItems>
+__global__ void __launch_bounds__(kThreads) expand_ragged_kernel(KernelParams p) {
+  using BlockScan = cub::BlockScan<int64_t, kThreads, cub::BLOCK_SCAN_WARP_SCANS>;
+  constexpr int kChunk = kThreads * kItems;
+  __shared__ typename BlockScan::TempStorage scan_storage;
+  // First row of each request of the chunk, clamped to capacity (rows past it
+  // are never looked up, and the clamp keeps the value in int32).
+  __shared__ int32_t chunk_starts[kChunk + 1];
+  // Length of each request's first row, clipped to int32 (row_math.h).
+  __shared__ int32_t chunk_first_len[kChunk];
+  __shared__ int32_t block_faults;
+  if (threadIdx.x == 0) block_faults = 0;
+
+  const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
+  const QoT* qo_lens = static_cast<const QoT*>(p.qo_lens);
+  const bool owns_requests = blockIdx.x == 0;
+  const int64_t row0 = first_row_of_thread();
+  const int64_t tile_end = static_cast<int64_t>(blockIdx.x + 1) * kRowsPerBlock;
+  int32_t len[kRowsPerThread];
+  int32_t req[kRowsPerThread];
+#pragma unroll
+  for (int k = 0; k < kRowsPerThread; ++k) {
+    len[k] = 0;  // tail rows keep these
+    req[k] = -1;
+  }
+
+  int32_t faults = 0;
+  int64_t carry = 0;  // rows of the chunks before this one
+  for (int64_t chunk_begin = 0; chunk_begin < p.bs; chunk_begin += kChunk) {
+    const int64_t first = chunk_begin + static_cast<int64_t>(threadIdx.x) * kItems;
+    int64_t qo[kItems];
+    int64_t kv[kItems];
+#pragma unroll
+    for (int i = 0; i < kItems; ++i) {
+      const bool valid = first + i < p.bs;
+      qo[i] = valid ? detail::checked_qo(qo_lens[first + i], p.max_qo, faults) : 0;
+      kv[i] = valid ? static_cast<int64_t>(kv_lens[first + i]) : 0;
+      if (valid) faults |= detail::request_faults(kv[i], qo[i]);
+    }
+    int64_t start[kItems];
+    int64_t chunk_rows;
+    BlockScan(scan_storage).ExclusiveSum(qo, start, chunk_rows);
+#pragma unroll
+    for (int i = 0; i < kItems; ++i) {
+      start[i] += carry;
+      const int local = threadIdx.x * kItems + i;
+      chunk_starts[local] = static_cast<int32_t>(start[i] < p.capacity ? start[i] : p.capacity);
+      chunk_first_len[local] = detail::clipped_first_len(kv[i], qo[i]);
+      if (owns_requests && p.cu_seqlens_q && first + i < p.bs) {
+        p.cu_seqlens_q[first + i] = detail::saturate_int32(start[i], faults);
+      }
+    }
+    const int64_t chunk_end = carry + chunk_rows;
+    if (threadIdx.x == 0) chunk_starts[kChunk] = static_cast<int32_t>(chunk_end < p.capacity ? chunk_end : p.capacity);
+    __syncthreads();
+
+    // Rows of this thread inside the chunk: request index by binary search
+    // for the first, then a forward walk (rows are consecutive).
+    int lo = -1;
+#pragma unroll
+    for (int k = 0; k < kRowsPerThread; ++k) {
+      const int64_t row = row0 + k;
+      if (row < carry || row >= chunk_end || row >= p.capacity) continue;
+      const int32_t r = static_cast<int32_t>(row);
+      if (lo < 0) {
+        int hi = kChunk;  // invariant: chunk_starts[lo] <= r < chunk_starts[hi]
+        lo = 0;
+        while (hi - lo > 1) {
+          const int mid = (lo + hi) >> 1;
+          if (chunk_starts[mid] <= r) lo = mid; else hi = mid;
+        }
+      } else {
+        while (chunk_starts[lo + 1] <= r) ++lo;
+      }
+      len[k] = detail::row_len(chunk_first_len[lo], r - chunk_starts[lo]);
+      req[k] = static_cast<int32_t>(chunk_begin + lo);
+    }
+    carry = chunk_end;
+    __syncthreads();  // the next chunk reuses the shared arrays
+    if (!owns_requests && carry >= tile_end) break;  // block-uniform: carry comes from the scan
+  }
+
+  store_rows(p.seqlens_expanded, row0, len, p.capacity);
+  store_rows(p.row_to_req, row0, req, p.capacity);
+  if (owns_requests) write_scalars(p, carry, faults, &block_faults);
+}
+
+bool any_output(const ExpandOutputs& o) {
+  return o.seqlens_expanded.data || o.cu_seqlens_q.data || o.row_to_req.data || o.num_rows.data || o.status.data;
+}
+
+template <class KvT>
+void launch_uniform(const KernelParams& p, unsigned grid, cudaStream_t stream) {
+  expand_uniform_kernel<KvT><<<grid, kThreads, 0, stream>>>(p);
+}
+
+template <class KvT, class QoT>
+void launch_ragged(const KernelParams& p, unsigned grid, cudaStream_t stream) {
+  if (p.bs <= kSmallItems * kThreads) {
+    expand_ragged_kernel<KvT, QoT, kSmallItems><<<grid, kThreads, 0, stream>>>(p);
+  } else if (p.bs <= kMediumItems * kThreads) {
+    expand_ragged_kernel<KvT, QoT, kMediumItems><<<grid, kThreads, 0, stream>>>(p);
+  } else {
+    expand_ragged_kernel<KvT, QoT, kMaxItems><<<grid, kThreads, 0, stream>>>(p);
+  }
+}
+
+template <class KvT>
+void launch(const ExpandArgs& a, const KernelParams& p, unsigned grid, cudaStream_t stream) {
+  if (a.uniform_qo()) {
+    launch_uniform<KvT>(p, grid, stream);
+  } else if (a.qo_lens.type == IntType::kInt64) {
+    launch_ragged<KvT, int64_t>(p, grid, stream);
+  } else {
+    launch_ragged<KvT, int32_t>(p, grid, stream);
+  }
+}
+
+}  // namespace
+
+Status expand_cuda(const ExpandArgs& a, cudaStream_t stream) {
+  if (Status s = validate(a); !s.ok()) return s;
+  if (!any_output(a.out)) return {};
+  const KernelParams p{a.kv_lens.data,          a.qo_lens.data,          a.bs,
+                       a.qo_uniform,            a.max_qo,                a.capacity,
+                       a.out.seqlens_expanded.data, a.out.cu_seqlens_q.data, a.out.row_to_req.data,
+                       a.out.num_rows.data,     a.out.status.data};
+  // At least one block: block 0 writes cu_seqlens_q, num_rows and status.
+  const int64_t tiles = (a.capacity + kRowsPerBlock - 1) / kRowsPerBlock;
+  const unsigned grid = static_cast<unsigned>(tiles > 0 ? tiles : 1);
+  if (a.kv_lens.type == IntType::kInt64) {
+    launch<int64_t>(a, p, grid, stream);
+  } else {
+    launch<int32_t>(a, p, grid, stream);
+  }
+  const cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) {
+    return Status::cuda_error(std::string("expand_cuda: kernel launch failed: ") + cudaGetErrorString(err));
+  }
+  return {};
+}
+
+bool cuda_available() {
+  int count = 0;
+  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+}
+
+Status use_cuda_device(int device) {
+  int current = -1;
+  cudaError_t err = cudaGetDevice(&current);
+  if (err == cudaSuccess && current != device) err = cudaSetDevice(device);
+  if (err != cudaSuccess) {
+    return Status::cuda_error("cannot use CUDA device " + std::to_string(device) + ": " + cudaGetErrorString(err));
+  }
+  return {};
+}
+
+}  // namespace specmeta
