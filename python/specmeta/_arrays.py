@@ -28,8 +28,11 @@ class ArrayInfo(NamedTuple):
     framework: str  # "torch", "numpy" or "cupy"
 
 
+_CODES = {"int32": INT32, "int64": INT64}
+
+
 def _dtype_code(name: str, dtype_name: str, allowed: tuple[int, ...]) -> int:
-    code = {"int32": INT32, "int64": INT64}.get(dtype_name)
+    code = _CODES.get(dtype_name)
     if code not in allowed:
         expected = " or ".join(_TYPE_NAMES[c] for c in allowed)
         raise TypeError(f"{name}: expected dtype {expected}, got {dtype_name}")
@@ -45,13 +48,16 @@ def _check_rank_and_stride(name: str, shape: tuple, unit_stride: bool) -> int:
 
 
 def _describe_torch(name: str, x: Any, allowed: tuple[int, ...], writable: bool) -> ArrayInfo:
+    # Only C-level tensor methods here: this runs on every eager call.
     code = _dtype_code(name, str(x.dtype).removeprefix("torch."), allowed)
-    size = _check_rank_and_stride(name, tuple(x.shape), x.dim() != 1 or x.stride(0) == 1)
+    if x.dim() != 1 or not x.is_contiguous():
+        _check_rank_and_stride(name, tuple(x.shape), x.is_contiguous())
     if writable and x.requires_grad:
         raise ValueError(f"{name}: expected a tensor that does not require grad, got requires_grad=True")
-    if x.device.type not in ("cpu", "cuda"):
+    device = x.get_device()
+    if device < 0 and not x.is_cpu:
         raise ValueError(f"{name}: expected a CPU or CUDA tensor, got device {x.device}")
-    return ArrayInfo(x.data_ptr(), code, size, x.get_device(), "torch")
+    return ArrayInfo(x.data_ptr(), code, x.shape[0], device if device >= 0 else HOST, "torch")
 
 
 def _describe_numpy(name: str, x: Any, allowed: tuple[int, ...], writable: bool) -> ArrayInfo:
@@ -71,16 +77,23 @@ def _describe_cupy(name: str, x: Any, allowed: tuple[int, ...], writable: bool) 
 
 def framework_of(x: Any) -> str | None:
     """'torch', 'numpy', 'cupy' or None, without importing any of them."""
-    module = type(x).__module__.split(".", 1)[0]
-    if module == "torch" and "torch" in sys.modules and isinstance(x, sys.modules["torch"].Tensor):
+    cls = type(x)
+    framework = _FRAMEWORK_OF_TYPE.get(cls, "")
+    if framework == "":
+        framework = _FRAMEWORK_OF_TYPE[cls] = _classify(cls)
+    return framework
+
+
+def _classify(cls: type) -> str | None:
+    module = cls.__module__.split(".", 1)[0]
+    if module == "torch" and "torch" in sys.modules and issubclass(cls, sys.modules["torch"].Tensor):
         return "torch"
-    if module == "numpy" and type(x).__name__ == "ndarray":
-        return "numpy"
-    if module == "cupy" and type(x).__name__ == "ndarray":
-        return "cupy"
+    if module in ("numpy", "cupy") and cls.__name__ == "ndarray":
+        return module
     return None
 
 
+_FRAMEWORK_OF_TYPE: dict[type, str | None] = {}
 _DESCRIBERS = {"torch": _describe_torch, "numpy": _describe_numpy, "cupy": _describe_cupy}
 
 

@@ -13,12 +13,20 @@ from typing import Any
 from ._arrays import HOST
 
 
+_raw_torch_stream = None
+
+
 def _torch_current_stream(device: int) -> int:
-    torch = sys.modules["torch"]
-    # Same value as torch.cuda.current_stream(device).cuda_stream, without
-    # building a Stream object (a microsecond per call).
-    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
-    return raw(device) if raw is not None else torch.cuda.current_stream(device).cuda_stream
+    # torch._C._cuda_getCurrentRawStream gives the value of
+    # torch.cuda.current_stream(device).cuda_stream without building a Stream
+    # object (about a microsecond per call); looked up once.
+    global _raw_torch_stream
+    if _raw_torch_stream is None:
+        torch = sys.modules["torch"]
+        _raw_torch_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None) or (
+            lambda d: torch.cuda.current_stream(d).cuda_stream
+        )
+    return _raw_torch_stream(device)
 
 
 def resolve_stream(stream: Any, framework: str, device: int) -> int:

@@ -4,22 +4,24 @@
 // each thread owns kRowsPerThread consecutive rows and writes them with one
 // 16-byte store per output. Block 0 also owns the per-request outputs
 // (cu_seqlens_q) and the scalars (num_rows, status), so every output has a
-// single writer and `status` needs no atomics or reset pass.
+// single writer and `status` needs no global atomics or reset pass.
 //
 // Algorithm by size:
 // - Uniform qo (decode, target_verify, draft_extend_static): row r belongs to
 //   request r / qo. No scan.
 // - Per-request qo (draft_extend, extend): every block runs the exclusive
-//   prefix sum of qo itself with cub::BlockScan over one chunk of requests,
+//   prefix sum of qo itself with cub::BlockScan over a chunk of requests
 //   sized to the batch: 256, 1024 or 4096 requests (kSmallItems,
-//   kMediumItems, kMaxItems per thread), so a batch of 16 does not pay for a scan of 4096. A capacity of
-//   up to kRowsPerBlock rows is one block. Beyond that, blocks repeat the scan
-//   (bs lengths are a few KB, served from L2) instead of exchanging partial
-//   sums: that would need a second launch, or a workspace that every CUDA
-//   graph replay must first reset. Batches larger than 4096 stream
-//   through the same scan chunk by chunk, carrying the running total; a block
-//   stops once its rows are covered, so the cost is O(bs) per block, the price
-//   of a launch with no inter-block communication at serving batch sizes.
+//   kMediumItems or kMaxItems per thread), so a batch of 16 does not pay for
+//   a scan of 4096.
+// - A capacity of up to kRowsPerBlock rows is one block. Beyond that, blocks
+//   repeat the scan (bs lengths are a few KB, served from L2) instead of
+//   exchanging partial sums, which would need a second launch or a workspace
+//   that every CUDA-graph replay must reset first.
+// - Batches over 4096 requests stream through the largest scan chunk by
+//   chunk, carrying the running total; a block stops once its rows are
+//   covered. That costs O(bs) per block: the price of a launch with no
+//   inter-block communication, small at serving batch sizes.
 #include <cuda_runtime.h>
 
 #include <cub/block/block_scan.cuh>
@@ -76,13 +78,26 @@ __device__ __forceinline__ int64_t first_row_of_thread() {
   return static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + static_cast<int64_t>(threadIdx.x) * kRowsPerThread;
 }
 
-// Block 0's last step: the scalars, from the total and the OR of every thread's faults.
-__device__ __forceinline__ void write_scalars(const KernelParams& p, int64_t total, int32_t thread_faults,
-                                              int32_t* block_faults) {
-  if (thread_faults) atomicOr(block_faults, thread_faults);
+// OR of one value over the block; thread 0 gets the result.
+__device__ __forceinline__ int32_t block_or(int32_t value) {
+  constexpr int kWarps = kThreads / 32;
+  __shared__ int32_t warp_or[kWarps];
+  value = static_cast<int32_t>(__reduce_or_sync(0xffffffffu, static_cast<unsigned>(value)));
+  if (threadIdx.x % 32 == 0) warp_or[threadIdx.x / 32] = value;
   __syncthreads();
+  int32_t result = 0;
+  if (threadIdx.x == 0) {
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) result |= warp_or[w];
+  }
+  return result;
+}
+
+// Block 0's last step: the scalars, from the total and every thread's faults.
+// Called by all threads of block 0.
+__device__ __forceinline__ void write_scalars(const KernelParams& p, int64_t total, int32_t thread_faults) {
+  int32_t faults = block_or(thread_faults);
   if (threadIdx.x != 0) return;
-  int32_t faults = *block_faults;
   const int32_t total32 = detail::saturate_int32(total, faults);
   if (total > p.capacity) faults |= kCapacityExceeded;
   if (p.cu_seqlens_q) p.cu_seqlens_q[p.bs] = total32;
@@ -92,9 +107,6 @@ __device__ __forceinline__ void write_scalars(const KernelParams& p, int64_t tot
 
 template <class KvT>
 __global__ void __launch_bounds__(kThreads) expand_uniform_kernel(KernelParams p) {
-  __shared__ int32_t block_faults;
-  if (threadIdx.x == 0) block_faults = 0;
-
   const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
   const int64_t qo = p.qo_uniform;
   const int64_t total = p.bs * qo;  // validated <= capacity on the host
@@ -117,12 +129,15 @@ __global__ void __launch_bounds__(kThreads) expand_uniform_kernel(KernelParams p
   store_rows(p.row_to_req, row0, req, p.capacity);
 
   if (blockIdx.x != 0) return;
+  // Loads and stores in separate loops, so the loads of one thread can all
+  // be in flight together (the compiler cannot move them past the stores).
   int32_t faults = 0;
-  for (int64_t r = threadIdx.x; r < p.bs; r += kThreads) {
-    faults |= detail::request_faults(kv_lens[r], qo);
-    if (p.cu_seqlens_q) p.cu_seqlens_q[r] = static_cast<int32_t>(r * qo);
+#pragma unroll 4
+  for (int64_t b = threadIdx.x; b < p.bs; b += kThreads) faults |= detail::request_faults(kv_lens[b], qo);
+  if (p.cu_seqlens_q) {
+    for (int64_t b = threadIdx.x; b < p.bs; b += kThreads) p.cu_seqlens_q[b] = static_cast<int32_t>(b * qo);
   }
-  write_scalars(p, total, faults, &block_faults);
+  write_scalars(p, total, faults);
 }
 
 template <class KvT, class QoT, int kItems>
@@ -135,9 +150,6 @@ __global__ void __launch_bounds__(kThreads) expand_ragged_kernel(KernelParams p)
   __shared__ int32_t chunk_starts[kChunk + 1];
   // Length of each request's first row, clipped to int32 (row_math.h).
   __shared__ int32_t chunk_first_len[kChunk];
-  __shared__ int32_t block_faults;
-  if (threadIdx.x == 0) block_faults = 0;
-
   const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
   const QoT* qo_lens = static_cast<const QoT*>(p.qo_lens);
   const bool owns_requests = blockIdx.x == 0;
@@ -209,7 +221,7 @@ __global__ void __launch_bounds__(kThreads) expand_ragged_kernel(KernelParams p)
 
   store_rows(p.seqlens_expanded, row0, len, p.capacity);
   store_rows(p.row_to_req, row0, req, p.capacity);
-  if (owns_requests) write_scalars(p, carry, faults, &block_faults);
+  if (owns_requests) write_scalars(p, carry, faults);
 }
 
 bool any_output(const ExpandOutputs& o) {

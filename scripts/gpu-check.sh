@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The GPU check, for a machine with a CUDA GPU (the lent H100/H200; no network
+# needed): build, every C++ and Python test on CUDA (CUDA-graph replay tests
+# included), compute-sanitizer memcheck/racecheck/initcheck/synccheck over the
+# CUDA tests, the main job, and the benchmarks. Uses the system python3, which
+# must already have nanobind, scikit-build-core, numpy, pytest and torch.
+#
+#   bash scripts/gpu-check.sh [OUTDIR]      (default: build/gpu-check)
+#
+# OUTDIR receives gpu-check.log (everything), summary.md (the results file to
+# commit as bench/results/<gpu>-<date>.md) and the benchmark's own files.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=$(realpath -m "${1:-build/gpu-check}")
+mkdir -p "$out"
+log="$out/gpu-check.log"
+summary="$out/summary.md"
+: >"$log"
+failures=0
+rows=()
+
+# Runs one named step, appending its output to the log and its verdict to the summary.
+step() {
+  local name=$1
+  shift
+  echo "=== $name: $*" | tee -a "$log"
+  local start=$SECONDS
+  if "$@" >>"$log" 2>&1; then
+    rows+=("| $name | pass | $((SECONDS - start)) s |")
+  else
+    rows+=("| $name | **FAIL** | $((SECONDS - start)) s |")
+    failures=$((failures + 1))
+    tail -n 40 "$log"
+  fi
+}
+
+gpu=$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -n 1)
+tests=build/cpp/tests/cpp/specmeta_tests
+sanitize() { compute-sanitizer --tool "$1" --error-exitcode 1 "$tests" --gtest_brief=1; }
+
+step build-python python3 -m pip install -q --no-deps --no-build-isolation . -C build-dir=build/python
+step configure-cpp cmake -S . -B build/cpp -G Ninja -DSPECMETA_TESTS=ON -DSPECMETA_BENCH=ON
+step build-cpp cmake --build build/cpp -j "$(nproc)"
+step ctest ctest --test-dir build/cpp --output-on-failure
+step pytest python3 -m pytest -q -rs tests/python
+for tool in memcheck racecheck initcheck synccheck; do
+  step "sanitizer-$tool" sanitize "$tool"
+done
+step main-job python3 examples/demo.py
+step bench-seed python3 bench/bench_seed.py --out "$out"
+step bench-cpu build/cpp/bench/specmeta_bench_cpu --benchmark_min_time=0.05s
+
+{
+  echo "# specmeta GPU check: $gpu, $(date -u +%Y-%m-%d)"
+  echo
+  echo "Command: \`bash scripts/gpu-check.sh\` at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
+  echo "nvcc: $(nvcc --version | tail -n 1); torch: $(python3 -c 'import torch; print(torch.__version__)')"
+  echo
+  echo "| step | result | time |"
+  echo "| --- | --- | --- |"
+  printf '%s\n' "${rows[@]}"
+  echo
+  echo "## Test counts"
+  echo
+  echo '```'
+  grep -E "tests passed|tests failed|[0-9]+ (passed|failed|skipped)|ERROR SUMMARY" "$log"
+  echo '```'
+  if [ -f "$out/bench_seed.md" ]; then
+    echo
+    cat "$out/bench_seed.md"
+  fi
+} >"$summary"
+cat "$summary"
+exit $((failures > 0))
