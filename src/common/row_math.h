@@ -52,12 +52,20 @@ SPECMETA_HD int32_t row_len(int64_t first_len, int64_t j) {
   return len > kInt32Max ? static_cast<int32_t>(kInt32Max) : static_cast<int32_t>(len);
 }
 
-SPECMETA_HD int32_t expanded_len(int64_t kv, int64_t qo, int64_t j) { return row_len(kv - qo + 1, j); }
+// kv - qo + 1 without int64 overflow: kv is clamped to +-2^62 first, which
+// changes no result (0 <= qo, j < 2^31, so such a row is 0 or saturates).
+SPECMETA_HD int64_t first_row_len(int64_t kv, int64_t qo) {
+  constexpr int64_t kBound = int64_t{1} << 62;
+  const int64_t safe_kv = kv < -kBound ? -kBound : kv > kBound ? kBound : kv;
+  return safe_kv - qo + 1;
+}
+
+SPECMETA_HD int32_t expanded_len(int64_t kv, int64_t qo, int64_t j) { return row_len(first_row_len(kv, qo), j); }
 
 // first_len clipped to int32. row_len gives the same result from the clipped
 // value whenever 0 <= j < 2^31, so the CUDA backend can keep it in 4 bytes.
 SPECMETA_HD int32_t clipped_first_len(int64_t kv, int64_t qo) {
-  const int64_t first_len = kv - qo + 1;
+  const int64_t first_len = first_row_len(kv, qo);
   if (first_len > kInt32Max) return static_cast<int32_t>(kInt32Max);
   if (first_len < -kInt32Max - 1) return static_cast<int32_t>(-kInt32Max - 1);
   return static_cast<int32_t>(first_len);

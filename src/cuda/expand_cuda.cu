@@ -113,7 +113,8 @@ __global__ void __launch_bounds__(kThreads) expand_uniform_kernel(KernelParams p
   const int64_t row0 = first_row_of_thread();
   int32_t len[kRowsPerThread];
   int32_t req[kRowsPerThread];
-  int64_t b = qo > 0 ? row0 / qo : 0;
+  // 32-bit division: row0 < capacity + kRowsPerBlock < 2^32 and qo < 2^31.
+  int64_t b = qo > 0 ? static_cast<uint32_t>(row0) / static_cast<uint32_t>(qo) : 0;
   int64_t j = row0 - b * qo;
 #pragma unroll
   for (int k = 0; k < kRowsPerThread; ++k) {
@@ -289,6 +290,7 @@ Status use_cuda_device(int device) {
   cudaError_t err = cudaGetDevice(&current);
   if (err == cudaSuccess && current != device) err = cudaSetDevice(device);
   if (err != cudaSuccess) {
+    cudaGetLastError();  // consumed here, so the next launch check does not report it
     return Status::cuda_error("cannot use CUDA device " + std::to_string(device) + ": " + cudaGetErrorString(err));
   }
   return {};
