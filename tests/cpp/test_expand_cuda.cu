@@ -1,0 +1,374 @@
+// CUDA backend against the reference and the CPU backend, bit for bit.
+// Every test skips itself when no CUDA device is visible.
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cases.h"
+#include "examples.h"
+#include "harness.h"
+#include "reference.h"
+#include "specmeta/specmeta.h"
+
+#define CHECK_CUDA(expr)                                                                              \
+  do {                                                                                                \
+    const cudaError_t check_cuda_err_ = (expr);                                                       \
+    if (check_cuda_err_ != cudaSuccess) {                                                             \
+      FAIL() << #expr << " failed: " << cudaGetErrorName(check_cuda_err_) << " ("                     \
+             << cudaGetErrorString(check_cuda_err_) << ")";                                           \
+    }                                                                                                 \
+  } while (0)
+
+namespace specmeta_test {
+namespace {
+
+using specmeta::IntType;
+
+constexpr int kCasesPerKind = 200;
+
+// A device allocation freed on scope exit (also on a failed assertion).
+struct DeviceMem {
+  void* p = nullptr;
+  DeviceMem() = default;
+  DeviceMem(const DeviceMem&) = delete;
+  DeviceMem& operator=(const DeviceMem&) = delete;
+  ~DeviceMem() {
+    if (p != nullptr) cudaFree(p);
+  }
+};
+
+// Device buffers for one case shape: inputs (bs plus tail elements) and the
+// wanted outputs, each [front guard | payload | back guard].
+struct DeviceCase {
+  DeviceMem kv, qo;
+  DeviceMem out[kNumSlots];
+  int32_t* payload[kNumSlots] = {};
+
+  // Allocates everything for `c` (values are uploaded separately).
+  void allocate(const Case& c) {
+    const int64_t kv_bytes = (c.bs() + static_cast<int64_t>(c.kv_tail.size())) * specmeta::element_size(c.kv_type);
+    const int64_t qo_bytes = (c.bs() + static_cast<int64_t>(c.qo_tail.size())) * specmeta::element_size(c.qo_type);
+    if (kv_bytes > 0) CHECK_CUDA(cudaMalloc(&kv.p, kv_bytes));
+    if (!c.in.uniform && qo_bytes > 0) CHECK_CUDA(cudaMalloc(&qo.p, qo_bytes));
+    for (int s = 0; s < kNumSlots; ++s) {
+      if (!c.wants(s)) continue;
+      CHECK_CUDA(cudaMalloc(&out[s].p, alloc_elems(c, s) * sizeof(int32_t)));
+      payload[s] = static_cast<int32_t*>(out[s].p) + c.front_guard;
+    }
+  }
+
+  // Input values of `c` (same shape as allocated), stream-ordered.
+  void upload(const Case& c, cudaStream_t stream, HostInput* kv_host, HostInput* qo_host) {
+    *kv_host = HostInput(c.in.kv, c.kv_tail, c.kv_type);
+    *qo_host = HostInput(c.in.qo, c.qo_tail, c.qo_type);
+    if (kv.p) CHECK_CUDA(cudaMemcpyAsync(kv.p, kv_host->data(), kv_host->bytes(), cudaMemcpyHostToDevice, stream));
+    if (qo.p) CHECK_CUDA(cudaMemcpyAsync(qo.p, qo_host->data(), qo_host->bytes(), cudaMemcpyHostToDevice, stream));
+  }
+
+  void poison(const Case& c, cudaStream_t stream) {
+    for (int s = 0; s < kNumSlots; ++s) {
+      if (out[s].p) CHECK_CUDA(cudaMemsetAsync(out[s].p, 0x7f, alloc_elems(c, s) * sizeof(int32_t), stream));
+    }
+  }
+
+  specmeta::ExpandArgs args(const Case& c) const { return make_args(c, kv.p, c.in.uniform ? nullptr : qo.p, payload); }
+
+  // Copies every output allocation back after the stream's work is done.
+  void download(const Case& c, cudaStream_t stream, Observed* obs) {
+    CHECK_CUDA(cudaStreamSynchronize(stream));
+    prepare_host_outputs(c, obs);
+    for (int s = 0; s < kNumSlots; ++s) {
+      if (!out[s].p) continue;
+      std::vector<int32_t>& host = obs->out[s].all;
+      std::fill(host.begin(), host.end(), 0x11111111);  // so that a missing copy cannot pass as poison
+      CHECK_CUDA(cudaMemcpyAsync(host.data(), out[s].p, host.size() * sizeof(int32_t), cudaMemcpyDeviceToHost, stream));
+    }
+    CHECK_CUDA(cudaStreamSynchronize(stream));
+  }
+};
+
+// One expand_cuda call on fresh device buffers.
+void run_cuda(const Case& c, Observed* obs, cudaStream_t stream) {
+  DeviceCase d;
+  HostInput kv({}, {}, c.kv_type), qo({}, {}, c.qo_type);
+  d.allocate(c);
+  if (::testing::Test::HasFatalFailure()) return;
+  d.upload(c, stream, &kv, &qo);
+  if (::testing::Test::HasFatalFailure()) return;
+  d.poison(c, stream);
+  if (::testing::Test::HasFatalFailure()) return;
+  obs->status = specmeta::expand_cuda(d.args(c), stream);
+  CHECK_CUDA(cudaGetLastError());
+  specmeta::Status status = obs->status;
+  d.download(c, stream, obs);  // resets obs
+  obs->status = status;
+}
+
+class CudaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+    CHECK_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  }
+  void TearDown() override {
+    if (stream_ != nullptr) {
+      EXPECT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
+      EXPECT_EQ(cudaStreamDestroy(stream_), cudaSuccess);
+    }
+    if (specmeta::cuda_available()) EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  }
+  auto backend() {
+    return [this](const Case& c, Observed* obs) { run_cuda(c, obs, stream_); };
+  }
+  cudaStream_t stream_ = nullptr;
+};
+
+// ---------------------------------------------------------------- random cases
+
+class CudaRandom : public CudaTest, public ::testing::WithParamInterface<Kind> {};
+
+TEST_P(CudaRandom, MatchesReferenceAndCpu) {
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  CaseGen gen;
+  SCOPED_TRACE(gen.seed_text());
+  run_random_cases(backend(), gen, GetParam(), kCasesPerKind, {}, /*compare_with_cpu=*/true);
+}
+
+TEST_P(CudaRandom, OutputSubsets) {
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  CaseGen gen;
+  SCOPED_TRACE(gen.seed_text());
+  CaseOptions opt;
+  opt.random_out_mask = true;
+  run_random_cases(backend(), gen, GetParam(), 20, opt, true);
+}
+
+// Outputs one to three elements past a 16-byte boundary: no vector stores allowed.
+TEST_P(CudaRandom, MisalignedOutputs) {
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  CaseGen gen;
+  SCOPED_TRACE(gen.seed_text());
+  for (int64_t front : {1, 2, 3, 5}) {
+    CaseOptions opt;
+    opt.front_guard = front;
+    run_random_cases(backend(), gen, GetParam(), 5, opt, true);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, CudaRandom, ::testing::ValuesIn(all_kinds()),
+                         [](const ::testing::TestParamInfo<Kind>& info) { return std::string(kind_name(info.param)); });
+
+TEST_F(CudaTest, HandWorkedExamples) {
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  for (const Example& e : hand_examples()) {
+    SCOPED_TRACE(e.name);
+    run_and_compare_with_cpu(backend(), e.c);
+  }
+}
+
+TEST_F(CudaTest, AllTypeCombinations) {
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  CaseGen gen;
+  SCOPED_TRACE(gen.seed_text());
+  for (IntType kv : {IntType::kInt32, IntType::kInt64}) {
+    for (IntType qo : {IntType::kInt32, IntType::kInt64}) {
+      SCOPED_TRACE(std::string("kv=") + type_name(kv) + " qo=" + type_name(qo));
+      CaseOptions opt;
+      opt.kv_type = kv;
+      opt.qo_type = qo;
+      for (Kind k : all_kinds()) run_random_cases(backend(), gen, k, 6, opt, true);
+    }
+  }
+}
+
+// Every scan-size switch (256 / 1024 / 4096 requests, streaming beyond) with
+// capacities around the total and around multiples of 1024 rows per block.
+TEST_F(CudaTest, BoundaryBatchSizesAndCapacities) {
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  CaseGen gen;
+  SCOPED_TRACE(gen.seed_text());
+  for (int64_t bs : boundary_batch_sizes()) {
+    for (bool uniform : {false, true}) {
+      for (Kind kind : {Kind::kRandomQo, Kind::kSkewed, Kind::kAllZero}) {
+        if (uniform && kind == Kind::kSkewed) continue;
+        CaseOptions opt;
+        opt.bs = bs;
+        opt.uniform = uniform;
+        const Case base = gen.make(uniform && kind == Kind::kRandomQo ? Kind::kUniform : kind, opt);
+        const int64_t total = CaseGen::effective_total(base.in);
+        std::vector<int64_t> caps = {total, total + 1, total + 1023, total + 1024, (total + 1023) / 1024 * 1024,
+                                     total + 5000};
+        if (!uniform) caps.insert(caps.end(), {total - 1, total - 1024, total / 1024 * 1024, 0, 1});
+        for (int64_t cap : caps) {
+          if (cap < 0) continue;
+          Case c = base;
+          c.in.capacity = cap;
+          run_and_compare_with_cpu(backend(), c);
+          if (HasFatalFailure()) return;
+        }
+      }
+    }
+  }
+}
+
+// See Cpu.Int64KvNearInt64MinDoesNotWrap.
+TEST_F(CudaTest, Int64KvNearInt64MinDoesNotWrap) {
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  for (const Case& c : extreme_int64_kv_cases()) run_and_compare_with_cpu(backend(), c);
+}
+
+TEST_F(CudaTest, NoOutputsIsValid) {
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  Case c = example_case({5, 3}, {2, 3}, 8);
+  c.out_mask = 0;
+  DeviceCase d;
+  HostInput kv({}, {}, c.kv_type), qo({}, {}, c.qo_type);
+  d.allocate(c);
+  d.upload(c, stream_, &kv, &qo);
+  ASSERT_FALSE(HasFatalFailure());
+  const specmeta::Status s = specmeta::expand_cuda(d.args(c), stream_);
+  EXPECT_TRUE(s.ok()) << s.message();
+  CHECK_CUDA(cudaStreamSynchronize(stream_));
+}
+
+TEST_F(CudaTest, UseCudaDevice) {
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  int device = -1;
+  CHECK_CUDA(cudaGetDevice(&device));
+  EXPECT_TRUE(specmeta::use_cuda_device(device).ok());
+  const specmeta::Status bad = specmeta::use_cuda_device(1 << 20);
+  EXPECT_EQ(bad.code(), specmeta::Status::Code::kCudaError);
+  EXPECT_NE(bad.message().find(std::to_string(1 << 20)), std::string::npos) << bad.message();
+  int after = -1;
+  CHECK_CUDA(cudaGetDevice(&after));
+  EXPECT_EQ(after, device) << "a failed use_cuda_device must keep the current device";
+  (void)cudaGetLastError();  // consume the error the failed cudaSetDevice recorded
+}
+
+// A failed use_cuda_device must not make the next, successful expand_cuda
+// call report an error (expand_cuda checks the runtime's last-error slot
+// after its launch, so use_cuda_device must not leave its failure there).
+TEST_F(CudaTest, FailedUseCudaDeviceDoesNotFailNextExpand) {
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  EXPECT_FALSE(specmeta::use_cuda_device(1 << 20).ok());
+  const Case c = example_case({5, 3}, {2, 3}, 8);
+  Observed obs;
+  run_cuda(c, &obs, stream_);
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_TRUE(obs.status.ok()) << obs.status.message();
+  EXPECT_TRUE(matches_reference(c, obs));
+  (void)cudaGetLastError();
+}
+
+// ---------------------------------------------------------------- CUDA graphs
+
+// Captures one expand_cuda call for the shape of `shape`, then replays it
+// with the values of `replays` cases of the same shape written into the same
+// input buffers, comparing each replay with the reference and the CPU.
+void graph_replays(cudaStream_t stream, const Case& shape, const std::vector<Case>& replays) {
+  DeviceCase d;
+  d.allocate(shape);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  struct GraphGuard {
+    cudaGraph_t& g;
+    cudaGraphExec_t& e;
+    ~GraphGuard() {
+      if (e) cudaGraphExecDestroy(e);
+      if (g) cudaGraphDestroy(g);
+    }
+  } guard{graph, exec};
+  CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  const specmeta::Status s = specmeta::expand_cuda(d.args(shape), stream);
+  const cudaError_t end = cudaStreamEndCapture(stream, &graph);
+  ASSERT_TRUE(s.ok()) << s.message();
+  CHECK_CUDA(end);
+  size_t nodes = 0;
+  CHECK_CUDA(cudaGraphGetNodes(graph, nullptr, &nodes));
+  EXPECT_EQ(nodes, 1u) << "one call must be one kernel launch";
+  CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+
+  int failures = 0;
+  for (size_t i = 0; i < replays.size() && failures < 3; ++i) {
+    const Case& c = replays[i];
+    SCOPED_TRACE("replay #" + std::to_string(i) + ": " + c.describe());
+    HostInput kv({}, {}, c.kv_type), qo({}, {}, c.qo_type);
+    d.upload(c, stream, &kv, &qo);  // new values, same buffers
+    d.poison(c, stream);
+    CHECK_CUDA(cudaGraphLaunch(exec, stream));
+    Observed obs;
+    d.download(c, stream, &obs);
+    ASSERT_FALSE(::testing::Test::HasFatalFailure());
+    const auto ref = matches_reference(c, obs);
+    EXPECT_TRUE(ref);
+    Observed cpu;
+    run_cpu(c, &cpu);
+    ASSERT_TRUE(cpu.status.ok()) << cpu.status.message();
+    const auto same = same_observed(c, cpu, obs);
+    EXPECT_TRUE(same);
+    if (!ref || !same) ++failures;
+  }
+}
+
+Case without_tails(Case c) {
+  c.kv_tail.clear();
+  c.qo_tail.clear();
+  return c;
+}
+
+TEST_F(CudaTest, GraphReplayPerRequestQoInt64Kv) {
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  CaseGen gen;
+  SCOPED_TRACE(gen.seed_text());
+  for (int64_t bs : {int64_t{1}, int64_t{7}, int64_t{300}, int64_t{1025}, int64_t{5000}, int64_t{9000}}) {
+    CaseOptions opt;
+    opt.bs = bs;
+    opt.kv_type = IntType::kInt64;
+    opt.qo_type = gen.any_type();
+    opt.uniform = false;
+    opt.max_qo = 16;
+    opt.capacity = 8 * bs + 64;  // about the mean total: some replays overflow (bit 1)
+    SCOPED_TRACE("bs=" + std::to_string(bs) + " qo=" + type_name(*opt.qo_type));
+    const Case shape = without_tails(gen.make(Kind::kRandomQo, opt));
+    std::vector<Case> replays;
+    for (int i = 0; i < 8; ++i) {
+      const Kind kind = gen.pick({Kind::kRandomQo, Kind::kSkewed, Kind::kAllZero, Kind::kNearInt32Max,
+                                  Kind::kQoExceedsKv, Kind::kQoOutOfRange, Kind::kMixed});
+      replays.push_back(without_tails(gen.make(kind, opt)));
+    }
+    graph_replays(stream_, shape, replays);
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST_F(CudaTest, GraphReplayUniformQo) {
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  CaseGen gen;
+  SCOPED_TRACE(gen.seed_text());
+  for (int64_t bs : {int64_t{1}, int64_t{64}, int64_t{257}, int64_t{4097}}) {
+    CaseOptions opt;
+    opt.bs = bs;
+    opt.kv_type = gen.any_type();
+    opt.uniform = true;
+    opt.qo_uniform = gen.range(1, 8);
+    opt.max_qo = 16;
+    opt.capacity = bs * *opt.qo_uniform + gen.pick<int64_t>({0, 1, 1023, 1024});
+    SCOPED_TRACE("bs=" + std::to_string(bs) + " qo_uniform=" + std::to_string(*opt.qo_uniform));
+    const Case shape = without_tails(gen.make(Kind::kUniform, opt));
+    std::vector<Case> replays;
+    for (int i = 0; i < 8; ++i) {
+      const Kind kind = gen.pick({Kind::kUniform, Kind::kNearInt32Max, Kind::kQoExceedsKv});
+      replays.push_back(without_tails(gen.make(kind, opt)));
+    }
+    graph_replays(stream_, shape, replays);
+    if (HasFatalFailure()) return;
+  }
+}
+
+}  // namespace
+}  // namespace specmeta_test
