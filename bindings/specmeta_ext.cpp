@@ -69,6 +69,16 @@ int64_t count_rows_host(int64_t bs, uintptr_t qo_ptr, int qo_type, int64_t qo_si
   return specmeta::count_rows_host(args);
 }
 
+// Address of a contiguous host buffer (a NumPy array), read through the
+// buffer protocol.
+uintptr_t buffer_address(nb::handle obj) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(obj.ptr(), &view, PyBUF_C_CONTIGUOUS) != 0) throw nb::python_error();
+  const auto address = reinterpret_cast<uintptr_t>(view.buf);
+  PyBuffer_Release(&view);
+  return address;
+}
+
 }  // namespace
 
 NB_MODULE(_specmeta, m) {
@@ -81,4 +91,5 @@ NB_MODULE(_specmeta, m) {
   m.def("cuda_available", &specmeta::cuda_available);
   m.def("expand", &expand);
   m.def("count_rows_host", &count_rows_host);
+  m.def("buffer_address", &buffer_address);
 }
