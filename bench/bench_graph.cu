@@ -1,0 +1,235 @@
+// Device time of expand_cuda inside CUDA graphs, next to the floor of any
+// launch (an empty kernel) measured the same way, in one process.
+//
+//   per call, 100-call graph: one graph holds 100 launches, each on one of
+//     kInputSets rotating input sets; replay time / 100. Kernel time plus the
+//     gap between consecutive kernels of a graph.
+//   one-call graph replay: a graph of one launch, events around each replay.
+//
+// Each cell is the median over kReplays replays after warm-up. Before timing,
+// every variant's outputs are checked against the CPU backend.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "specmeta/expand.h"
+
+namespace {
+
+constexpr int kCallsPerGraph = 100;
+constexpr int kInputSets = 8;
+constexpr int kWarmup = 20;
+constexpr int kReplays = 200;
+constexpr int64_t kN = 4;
+
+void check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess) {
+    std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(err));
+    std::exit(1);
+  }
+}
+
+void check(const specmeta::Status& s, const char* what) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s: %s\n", what, s.message().c_str());
+    std::exit(1);
+  }
+}
+
+__global__ void empty_kernel() {}
+
+template <class T>
+T* device_copy(const std::vector<T>& host) {
+  T* ptr = nullptr;
+  check(cudaMalloc(&ptr, std::max<size_t>(1, host.size()) * sizeof(T)), "cudaMalloc");
+  check(cudaMemcpy(ptr, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy");
+  return ptr;
+}
+
+struct Timing {
+  float per_call_us;   // 100-call graph, per call
+  float one_call_us;   // one-call graph, per replay
+};
+
+float median(std::vector<float> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Times `launch(set)` (which enqueues one call on `stream`) both ways.
+Timing time_in_graphs(cudaStream_t stream, const std::function<void(int)>& launch) {
+  cudaEvent_t start, stop;
+  check(cudaEventCreate(&start), "event");
+  check(cudaEventCreate(&stop), "event");
+  auto capture = [&](int calls) {
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "begin capture");
+    for (int i = 0; i < calls; ++i) launch(i % kInputSets);
+    check(cudaStreamEndCapture(stream, &graph), "end capture");
+    check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
+    check(cudaGraphDestroy(graph), "graph destroy");
+    return exec;
+  };
+  auto replay_times = [&](cudaGraphExec_t exec) {
+    for (int i = 0; i < kWarmup; ++i) check(cudaGraphLaunch(exec, stream), "launch");
+    std::vector<float> ms;
+    for (int i = 0; i < kReplays; ++i) {
+      check(cudaEventRecord(start, stream), "record");
+      check(cudaGraphLaunch(exec, stream), "launch");
+      check(cudaEventRecord(stop, stream), "record");
+      check(cudaEventSynchronize(stop), "sync");
+      float t = 0;
+      check(cudaEventElapsedTime(&t, start, stop), "elapsed");
+      ms.push_back(t);
+    }
+    check(cudaGraphExecDestroy(exec), "exec destroy");
+    return median(ms) * 1000.0f;
+  };
+  Timing t;
+  t.per_call_us = replay_times(capture(kCallsPerGraph)) / kCallsPerGraph;
+  t.one_call_us = replay_times(capture(1));
+  check(cudaEventDestroy(start), "event");
+  check(cudaEventDestroy(stop), "event");
+  return t;
+}
+
+struct Case {
+  const char* mode;
+  int64_t bs;
+  bool all_outputs;
+};
+
+// Device buffers of one case: kInputSets input sets, one set of outputs.
+struct Buffers {
+  std::vector<int64_t*> kv;   // seq_lens as SGLang keeps them: int64
+  std::vector<int32_t*> qo;   // accept lengths: int32
+  std::vector<std::vector<int64_t>> kv_host;
+  std::vector<std::vector<int32_t>> qo_host;
+  int32_t *seqlens = nullptr, *cu_q = nullptr, *row_to_req = nullptr, *num_rows = nullptr, *status = nullptr;
+};
+
+specmeta::ExpandArgs args_for(const Case& c, const Buffers& b, int set, bool device) {
+  const bool uniform = std::string(c.mode) == "target_verify";
+  specmeta::ExpandArgs a;
+  a.bs = c.bs;
+  a.capacity = c.bs * kN;
+  a.kv_lens = {device ? static_cast<const void*>(b.kv[set]) : b.kv_host[set].data(), specmeta::IntType::kInt64, c.bs};
+  if (uniform) {
+    a.qo_uniform = kN;
+  } else {
+    a.qo_lens = {device ? static_cast<const void*>(b.qo[set]) : b.qo_host[set].data(), specmeta::IntType::kInt32, c.bs};
+    a.max_qo = kN;
+  }
+  a.out.seqlens_expanded = {b.seqlens, a.capacity};
+  if (c.all_outputs) {
+    a.out.cu_seqlens_q = {b.cu_q, c.bs + 1};
+    a.out.row_to_req = {b.row_to_req, a.capacity};
+    a.out.num_rows = {b.num_rows, 1};
+    a.out.status = {b.status, 1};
+  }
+  return a;
+}
+
+// Runs the case once on the GPU and once on the CPU and compares every output.
+void verify(const Case& c, const Buffers& b, cudaStream_t stream) {
+  const specmeta::ExpandArgs dev = args_for(c, b, 0, true);
+  check(specmeta::expand_cuda(dev, stream), "expand_cuda");
+  check(cudaStreamSynchronize(stream), "sync");
+  const int64_t cap = dev.capacity;
+  std::vector<int32_t> got_seq(cap), got_cu(c.bs + 1), got_r2r(cap), got_scalars(2);
+  std::vector<int32_t> want_seq(cap), want_cu(c.bs + 1), want_r2r(cap), want_scalars(2);
+  check(cudaMemcpy(got_seq.data(), b.seqlens, cap * 4, cudaMemcpyDeviceToHost), "copy");
+  specmeta::ExpandArgs host = args_for(c, b, 0, false);
+  host.out.seqlens_expanded.data = want_seq.data();
+  bool same = true;
+  if (c.all_outputs) {
+    check(cudaMemcpy(got_cu.data(), b.cu_q, (c.bs + 1) * 4, cudaMemcpyDeviceToHost), "copy");
+    check(cudaMemcpy(got_r2r.data(), b.row_to_req, cap * 4, cudaMemcpyDeviceToHost), "copy");
+    check(cudaMemcpy(&got_scalars[0], b.num_rows, 4, cudaMemcpyDeviceToHost), "copy");
+    check(cudaMemcpy(&got_scalars[1], b.status, 4, cudaMemcpyDeviceToHost), "copy");
+    host.out.cu_seqlens_q.data = want_cu.data();
+    host.out.row_to_req.data = want_r2r.data();
+    host.out.num_rows.data = &want_scalars[0];
+    host.out.status.data = &want_scalars[1];
+    check(specmeta::expand_cpu(host), "expand_cpu");
+    same = got_cu == want_cu && got_r2r == want_r2r && got_scalars == want_scalars;
+  } else {
+    check(specmeta::expand_cpu(host), "expand_cpu");
+  }
+  if (!same || got_seq != want_seq) {
+    std::fprintf(stderr, "MISMATCH: %s bs=%lld\n", c.mode, static_cast<long long>(c.bs));
+    std::exit(1);
+  }
+}
+
+}  // namespace
+
+int main() {
+  if (!specmeta::cuda_available()) {
+    std::printf("no CUDA device visible: nothing to measure\n");
+    return 0;
+  }
+  cudaDeviceProp prop{};
+  check(cudaGetDeviceProperties(&prop, 0), "properties");
+  cudaStream_t stream;
+  check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
+  std::printf("## expand_cuda device time in CUDA graphs (%s, N=%lld, seq_lens int64, accept_lens int32)\n\n",
+              prop.name, static_cast<long long>(kN));
+  std::printf("| mode | bs | outputs | per call, 100-call graph (us) | one-call graph replay (us) |\n");
+  std::printf("| --- | --- | --- | --- | --- |\n");
+
+  const Timing empty1 = time_in_graphs(stream, [&](int) { empty_kernel<<<1, 1, 0, stream>>>(); });
+  std::printf("| empty kernel <<<1,1>>> | - | - | %.2f | %.2f |\n", empty1.per_call_us, empty1.one_call_us);
+  const Timing empty256 = time_in_graphs(stream, [&](int) { empty_kernel<<<1, 256, 0, stream>>>(); });
+  std::printf("| empty kernel <<<1,256>>> | - | - | %.2f | %.2f |\n", empty256.per_call_us, empty256.one_call_us);
+
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_int_distribution<int64_t> seq(1024, 32768);
+  std::uniform_int_distribution<int32_t> accept(1, kN);
+  for (const char* mode : {"target_verify", "draft_extend"}) {
+    for (int64_t bs : {1, 16, 64, 256, 1024, 4096}) {
+      Buffers b;
+      for (int s = 0; s < kInputSets; ++s) {
+        std::vector<int64_t> kv(bs);
+        std::vector<int32_t> qo(bs);
+        for (int64_t i = 0; i < bs; ++i) {
+          kv[i] = seq(rng) + (std::string(mode) == "target_verify" ? kN : 0);
+          qo[i] = accept(rng);
+        }
+        b.kv.push_back(device_copy(kv));
+        b.qo.push_back(device_copy(qo));
+        b.kv_host.push_back(std::move(kv));
+        b.qo_host.push_back(std::move(qo));
+      }
+      check(cudaMalloc(&b.seqlens, bs * kN * 4), "cudaMalloc");
+      check(cudaMalloc(&b.row_to_req, bs * kN * 4), "cudaMalloc");
+      check(cudaMalloc(&b.cu_q, (bs + 1) * 4), "cudaMalloc");
+      check(cudaMalloc(&b.num_rows, 4), "cudaMalloc");
+      check(cudaMalloc(&b.status, 4), "cudaMalloc");
+      for (bool all : {false, true}) {
+        const Case c{mode, bs, all};
+        verify(c, b, stream);
+        const Timing t = time_in_graphs(stream, [&](int set) {
+          check(specmeta::expand_cuda(args_for(c, b, set, true), stream), "expand_cuda");
+        });
+        std::printf("| %s | %lld | %s | %.2f | %.2f |\n", mode, static_cast<long long>(bs),
+                    all ? "all 5" : "seqlens_expanded", t.per_call_us, t.one_call_us);
+      }
+      for (int s = 0; s < kInputSets; ++s) {
+        check(cudaFree(b.kv[s]), "free");
+        check(cudaFree(b.qo[s]), "free");
+      }
+      for (int32_t* p : {b.seqlens, b.row_to_req, b.cu_q, b.num_rows, b.status}) check(cudaFree(p), "free");
+    }
+  }
+  check(cudaStreamDestroy(stream), "stream");
+  return 0;
+}
