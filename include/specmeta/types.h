@@ -22,10 +22,14 @@ struct IntSpan {
   int64_t size = 0;
 };
 
-// A writable view of a 1-D int32 output. `data == nullptr` means "not wanted".
+// A writable view of a 1-D int32 output of `size` elements. A negative size
+// (the default) means "not wanted"; {nullptr, 0} is a wanted empty buffer, as
+// frameworks hand out for zero-element arrays, and is checked like any other.
 struct OutSpan {
   int32_t* data = nullptr;
-  int64_t size = 0;
+  int64_t size = -1;
+
+  bool wanted() const { return size >= 0; }
 };
 
 // Data-dependent faults, OR-ed into the `status` output (SPEC section 6).

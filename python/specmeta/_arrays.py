@@ -59,16 +59,18 @@ def _check_rank_and_stride(name: str, shape: tuple, unit_stride: bool) -> int:
 
 
 def _describe_torch(name: str, x: Any, allowed: tuple[int, ...], writable: bool) -> ArrayInfo:
-    # Only C-level tensor methods here: this runs on every eager call.
+    # Only C-level tensor methods on the way through: this runs on every eager call.
     code = _dtype_code(name, x.dtype, allowed)
     if x.dim() != 1 or not x.is_contiguous():
         _check_rank_and_stride(name, tuple(x.shape), x.is_contiguous())
     if writable and x.requires_grad:
         raise ValueError(f"{name}: expected a tensor that does not require grad, got requires_grad=True")
     device = x.get_device()
-    if device < 0 and not x.is_cpu:
-        raise ValueError(f"{name}: expected a CPU or CUDA tensor, got device {x.device}")
-    return _info(x.data_ptr(), code, x.shape[0], device if device >= 0 else HOST, "torch")
+    if device < 0:
+        if not x.is_cpu:
+            raise ValueError(f"{name}: expected a CPU or CUDA tensor, got device {x.device}")
+        device = HOST
+    return _new_tuple(ArrayInfo, (x.data_ptr(), code, x.numel(), device, "torch"))
 
 
 def _describe_numpy(name: str, x: Any, allowed: tuple[int, ...], writable: bool) -> ArrayInfo:

@@ -7,15 +7,28 @@ import operator
 from typing import Any, Optional
 
 from . import _specmeta
-from ._arrays import HOST, INT32, ArrayInfo, describe, empty_int32, same_device
+from ._arrays import HOST, INT32, ArrayInfo, describe, empty_int32, framework_of, same_device
 from ._stream import resolve_stream
 
 NO_MAX_QO = _specmeta.NO_MAX_QO
-_NO_ARRAY = ArrayInfo(0, INT32, 0, HOST, "")
+_NO_ARRAY = ArrayInfo(0, INT32, -1, HOST, "")  # an output not wanted (size < 0 in the core)
+_INT32_MAX = 2**31 - 1
 
 
 def _is_host_int(x: Any) -> bool:
-    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+    if isinstance(x, int):
+        return not isinstance(x, bool)
+    return isinstance(x, numbers.Integral)  # NumPy integers
+
+
+def _host_int(name: str, x: Any, lo: int, hi: int) -> int:
+    """A host integer argument in [lo, hi], checked before it reaches C++'s int64."""
+    if not _is_host_int(x):
+        raise TypeError(f"{name}: expected an int, got {type(x).__name__}")
+    value = operator.index(x)
+    if not lo <= value <= hi:
+        raise ValueError(f"{name}: expected a value in [{lo}, {hi}], got {value}")
+    return value
 
 
 def _output(name: str, x: Any, kv: ArrayInfo) -> ArrayInfo:
@@ -29,15 +42,14 @@ def _output(name: str, x: Any, kv: ArrayInfo) -> ArrayInfo:
 def _inputs(kv_lens: Any, qo_lens: Any, max_qo: Optional[int]) -> tuple[ArrayInfo, Optional[ArrayInfo], int, int]:
     """kv_lens' info, qo_lens' info (None when uniform), the uniform qo, max_qo."""
     kv = describe("kv_lens", kv_lens)
-    if max_qo is None:
-        max_qo = NO_MAX_QO
-    elif not _is_host_int(max_qo):
-        raise TypeError(f"max_qo: expected an int, got {type(max_qo).__name__}")
-    if _is_host_int(qo_lens):
-        uniform = operator.index(qo_lens)
-        if uniform < 0:
-            raise ValueError(f"qo_lens: expected a non-negative number of rows per request, got {uniform}")
-        return kv, None, uniform, max_qo
+    max_qo = NO_MAX_QO if max_qo is None else _host_int("max_qo", max_qo, 0, _INT32_MAX)
+    if framework_of(qo_lens) is None:  # checked first: an ABC isinstance on a tensor is slow
+        if not _is_host_int(qo_lens):
+            raise TypeError(
+                f"qo_lens: expected an int or a 1-D int32/int64 array, got {type(qo_lens).__module__}."
+                f"{type(qo_lens).__name__}"
+            )
+        return kv, None, _host_int("qo_lens", qo_lens, 0, max_qo), max_qo
     qo = describe("qo_lens", qo_lens)
     same_device("qo_lens", qo, "kv_lens", kv)
     if qo.size != kv.size:
@@ -47,11 +59,9 @@ def _inputs(kv_lens: Any, qo_lens: Any, max_qo: Optional[int]) -> tuple[ArrayInf
 
 def _capacity(capacity: Any, kv: ArrayInfo, qo: Optional[ArrayInfo], uniform: int, max_qo: int, per_row: tuple) -> int:
     if capacity is not None:
-        if not _is_host_int(capacity):
-            raise TypeError(f"capacity: expected an int, got {type(capacity).__name__}")
-        return operator.index(capacity)
+        return _host_int("capacity", capacity, 0, _INT32_MAX)
     for info in per_row:
-        if info.ptr:
+        if info is not _NO_ARRAY:
             return info.size
     if qo is None:
         return kv.size * uniform
@@ -125,5 +135,8 @@ def expand_seqlens(
     if out is None:
         out = empty_int32(kv_lens, kv.framework, kv.device, cap)
         seqlens = _output("out", out, kv)
-    _launch(kv, qo, uniform, max_qo, cap, seqlens, _NO_ARRAY, _NO_ARRAY, _NO_ARRAY, _NO_ARRAY, stream, kv.framework)
+    try:
+        _launch(kv, qo, uniform, max_qo, cap, seqlens, _NO_ARRAY, _NO_ARRAY, _NO_ARRAY, _NO_ARRAY, stream, kv.framework)
+    except ValueError as error:  # the core names the buffer by its SPEC name
+        raise ValueError(str(error).replace("seqlens_expanded", "out")) from None
     return out

@@ -14,6 +14,20 @@ Status expect_size(const char* name, int64_t given, int64_t needed, const char* 
                                   " elements (" + what + "), got " + std::to_string(given));
 }
 
+Status check_output(const char* name, const OutSpan& span, int64_t needed, const char* what) {
+  if (!span.wanted()) {
+    if (span.data == nullptr) return {};
+    return Status::invalid_argument(std::string(name) + ": expected a size >= 0 with a buffer, got size " +
+                                    std::to_string(span.size));
+  }
+  if (Status s = expect_size(name, span.size, needed, what); !s.ok()) return s;
+  if (needed > 0 && span.data == nullptr) {
+    return Status::invalid_argument(std::string(name) + ": expected a buffer of " + std::to_string(needed) +
+                                    " elements, got a null pointer");
+  }
+  return {};
+}
+
 Status expect_range(const char* name, int64_t given, int64_t lo, int64_t hi) {
   if (given >= lo && given <= hi) return {};
   return Status::invalid_argument(std::string(name) + ": expected a value in [" + std::to_string(lo) + ", " +
@@ -69,11 +83,11 @@ Status validate(const ExpandArgs& a) {
   }
 
   const ExpandOutputs& o = a.out;
-  if (Status s = expect_size("seqlens_expanded", o.seqlens_expanded.size, o.seqlens_expanded.data ? a.capacity : 0, "capacity"); !s.ok()) return s;
-  if (Status s = expect_size("row_to_req", o.row_to_req.size, o.row_to_req.data ? a.capacity : 0, "capacity"); !s.ok()) return s;
-  if (Status s = expect_size("cu_seqlens_q", o.cu_seqlens_q.size, o.cu_seqlens_q.data ? a.bs + 1 : 0, "bs + 1"); !s.ok()) return s;
-  if (Status s = expect_size("num_rows", o.num_rows.size, o.num_rows.data ? 1 : 0, "one scalar"); !s.ok()) return s;
-  if (Status s = expect_size("status", o.status.size, o.status.data ? 1 : 0, "one scalar"); !s.ok()) return s;
+  if (Status s = check_output("seqlens_expanded", o.seqlens_expanded, a.capacity, "capacity"); !s.ok()) return s;
+  if (Status s = check_output("row_to_req", o.row_to_req, a.capacity, "capacity"); !s.ok()) return s;
+  if (Status s = check_output("cu_seqlens_q", o.cu_seqlens_q, a.bs + 1, "bs + 1"); !s.ok()) return s;
+  if (Status s = check_output("num_rows", o.num_rows, 1, "one scalar"); !s.ok()) return s;
+  if (Status s = check_output("status", o.status, 1, "one scalar"); !s.ok()) return s;
 
   const NamedRange outputs[] = {
       output_range("seqlens_expanded", o.seqlens_expanded, a.capacity),

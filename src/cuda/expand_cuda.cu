@@ -141,9 +141,19 @@ __global__ void __launch_bounds__(kThreads) expand_uniform_kernel(KernelParams p
   write_scalars(p, total, faults);
 }
 
+// Unsigned addition that sticks at UINT32_MAX. For non-negative operands it is
+// associative (it equals min(a + b + ..., UINT32_MAX)), so a scan with it gives
+// every prefix sum exactly up to INT32_MAX and a value above INT32_MAX for any
+// larger one: all that cu_seqlens_q (saturated), the row lookup (rows are
+// below capacity <= INT32_MAX) and the overflow bit need, at half the shuffle
+// traffic of an int64 scan.
+struct SaturatingAdd {
+  __device__ __forceinline__ uint32_t operator()(uint32_t a, uint32_t b) const { return a + min(b, ~a); }
+};
+
 template <class KvT, class QoT, int kItems>
 __global__ void __launch_bounds__(kThreads) expand_ragged_kernel(KernelParams p) {
-  using BlockScan = cub::BlockScan<int64_t, kThreads, cub::BLOCK_SCAN_WARP_SCANS>;
+  using BlockScan = cub::BlockScan<uint32_t, kThreads, cub::BLOCK_SCAN_WARP_SCANS>;
   constexpr int kChunk = kThreads * kItems;
   __shared__ typename BlockScan::TempStorage scan_storage;
   // First row of each request of the chunk, clamped to capacity (rows past it
@@ -156,6 +166,7 @@ __global__ void __launch_bounds__(kThreads) expand_ragged_kernel(KernelParams p)
   const bool owns_requests = blockIdx.x == 0;
   const int64_t row0 = first_row_of_thread();
   const int64_t tile_end = static_cast<int64_t>(blockIdx.x + 1) * kRowsPerBlock;
+  const uint32_t capacity = static_cast<uint32_t>(p.capacity);
   int32_t len[kRowsPerThread];
   int32_t req[kRowsPerThread];
 #pragma unroll
@@ -165,33 +176,32 @@ __global__ void __launch_bounds__(kThreads) expand_ragged_kernel(KernelParams p)
   }
 
   int32_t faults = 0;
-  int64_t carry = 0;  // rows of the chunks before this one
+  uint32_t carry = 0;  // rows of the chunks before this one, saturated
   for (int64_t chunk_begin = 0; chunk_begin < p.bs; chunk_begin += kChunk) {
     const int64_t first = chunk_begin + static_cast<int64_t>(threadIdx.x) * kItems;
-    int64_t qo[kItems];
+    uint32_t qo[kItems];
     int64_t kv[kItems];
 #pragma unroll
     for (int i = 0; i < kItems; ++i) {
       const bool valid = first + i < p.bs;
-      qo[i] = valid ? detail::checked_qo(qo_lens[first + i], p.max_qo, faults) : 0;
+      qo[i] = valid ? static_cast<uint32_t>(detail::checked_qo(qo_lens[first + i], p.max_qo, faults)) : 0u;
       kv[i] = valid ? static_cast<int64_t>(kv_lens[first + i]) : 0;
       if (valid) faults |= detail::request_faults(kv[i], qo[i]);
     }
-    int64_t start[kItems];
-    int64_t chunk_rows;
-    BlockScan(scan_storage).ExclusiveSum(qo, start, chunk_rows);
+    uint32_t start[kItems];
+    uint32_t chunk_rows;
+    BlockScan(scan_storage).ExclusiveScan(qo, start, carry, SaturatingAdd(), chunk_rows);
 #pragma unroll
     for (int i = 0; i < kItems; ++i) {
-      start[i] += carry;
       const int local = threadIdx.x * kItems + i;
-      chunk_starts[local] = static_cast<int32_t>(start[i] < p.capacity ? start[i] : p.capacity);
+      chunk_starts[local] = static_cast<int32_t>(min(start[i], capacity));
       chunk_first_len[local] = detail::clipped_first_len(kv[i], qo[i]);
       if (owns_requests && p.cu_seqlens_q && first + i < p.bs) {
         p.cu_seqlens_q[first + i] = detail::saturate_int32(start[i], faults);
       }
     }
-    const int64_t chunk_end = carry + chunk_rows;
-    if (threadIdx.x == 0) chunk_starts[kChunk] = static_cast<int32_t>(chunk_end < p.capacity ? chunk_end : p.capacity);
+    const uint32_t chunk_end = SaturatingAdd()(carry, chunk_rows);
+    if (threadIdx.x == 0) chunk_starts[kChunk] = static_cast<int32_t>(min(chunk_end, capacity));
     __syncthreads();
 
     // Rows of this thread inside the chunk: request index by binary search
@@ -216,8 +226,9 @@ __global__ void __launch_bounds__(kThreads) expand_ragged_kernel(KernelParams p)
       req[k] = static_cast<int32_t>(chunk_begin + lo);
     }
     carry = chunk_end;
-    __syncthreads();  // the next chunk reuses the shared arrays
+    if (chunk_begin + kChunk >= p.bs) break;  // last chunk: no reuse of the shared arrays
     if (!owns_requests && carry >= tile_end) break;  // block-uniform: carry comes from the scan
+    __syncthreads();  // the next chunk reuses the shared arrays
   }
 
   store_rows(p.seqlens_expanded, row0, len, p.capacity);

@@ -330,10 +330,33 @@ TEST(Validation, AcceptsCornerCases) {
     EXPECT_TRUE(specmeta::validate(v.args).ok()) << specmeta::validate(v.args).message();
   }
   {
-    ValidCall v;  // unwanted outputs may have any size
-    v.args.out.row_to_req = {nullptr, 0};
-    v.args.out.num_rows = {nullptr, 0};
+    ValidCall v;  // outputs left at their default are not wanted
+    v.args.out.row_to_req = {};
+    v.args.out.num_rows = {};
     EXPECT_TRUE(specmeta::validate(v.args).ok());
+  }
+  {
+    ValidCall v;  // a wanted empty buffer (a zero-element array's null data) fits capacity 0 ...
+    v.args.qo_lens = {};
+    v.args.qo_uniform = 0;
+    v.args.capacity = 0;
+    v.args.out.seqlens_expanded = {nullptr, 0};
+    v.args.out.row_to_req = {nullptr, 0};
+    EXPECT_TRUE(specmeta::validate(v.args).ok()) << specmeta::validate(v.args).message();
+  }
+  {
+    ValidCall v;  // ... but is still checked against the size it needs
+    v.args.out.cu_seqlens_q = {nullptr, 0};
+    const specmeta::Status s = specmeta::validate(v.args);
+    EXPECT_EQ(s.code(), specmeta::Status::Code::kInvalidArgument);
+    EXPECT_NE(s.message().find("cu_seqlens_q"), std::string::npos) << s.message();
+  }
+  {
+    ValidCall v;  // a buffer without a size is a mistake, not "not wanted"
+    v.args.out.status.size = -1;
+    const specmeta::Status s = specmeta::validate(v.args);
+    EXPECT_EQ(s.code(), specmeta::Status::Code::kInvalidArgument);
+    EXPECT_NE(s.message().find("status"), std::string::npos) << s.message();
   }
   {
     ValidCall v;  // uniform total exactly at capacity
