@@ -45,6 +45,37 @@ void check(const specmeta::Status& s, const char* what) {
 
 __global__ void empty_kernel() {}
 
+// The floor of any kernel that reads its inputs: one dependent global load,
+// then one store.
+__global__ void load_store_kernel(const int64_t* in, int32_t* out) {
+  if (threadIdx.x == 0) out[0] = static_cast<int32_t>(in[0]);
+}
+
+// The same with a block-wide barrier between the load and the store.
+__global__ void load_sync_store_kernel(const int64_t* in, int32_t* out) {
+  __shared__ int64_t value;
+  if (threadIdx.x == 0) value = in[0];
+  __syncthreads();
+  if (threadIdx.x == 255) out[0] = static_cast<int32_t>(value);
+}
+
+// Keeps the GPU busy long enough for its clocks to leave idle before timing.
+void warm_up_clocks(cudaStream_t stream) {
+  cudaEvent_t start, stop;
+  check(cudaEventCreate(&start), "event");
+  check(cudaEventCreate(&stop), "event");
+  check(cudaEventRecord(start, stream), "record");
+  float ms = 0;
+  while (ms < 500.0f) {
+    for (int i = 0; i < 1000; ++i) empty_kernel<<<132, 256, 0, stream>>>();
+    check(cudaEventRecord(stop, stream), "record");
+    check(cudaEventSynchronize(stop), "sync");
+    check(cudaEventElapsedTime(&ms, start, stop), "elapsed");
+  }
+  check(cudaEventDestroy(start), "event");
+  check(cudaEventDestroy(stop), "event");
+}
+
 template <class T>
 T* device_copy(const std::vector<T>& host) {
   T* ptr = nullptr;
@@ -186,10 +217,25 @@ int main() {
   std::printf("| mode | bs | outputs | per call, 100-call graph (us) | one-call graph replay (us) |\n");
   std::printf("| --- | --- | --- | --- | --- |\n");
 
+  warm_up_clocks(stream);
   const Timing empty1 = time_in_graphs(stream, [&](int) { empty_kernel<<<1, 1, 0, stream>>>(); });
   std::printf("| empty kernel <<<1,1>>> | - | - | %.2f | %.2f |\n", empty1.per_call_us, empty1.one_call_us);
   const Timing empty256 = time_in_graphs(stream, [&](int) { empty_kernel<<<1, 256, 0, stream>>>(); });
   std::printf("| empty kernel <<<1,256>>> | - | - | %.2f | %.2f |\n", empty256.per_call_us, empty256.one_call_us);
+
+  {
+    std::vector<int64_t*> in;
+    for (int s = 0; s < kInputSets; ++s) in.push_back(device_copy(std::vector<int64_t>{s + 1}));
+    int32_t* out = nullptr;
+    check(cudaMalloc(&out, 4), "cudaMalloc");
+    const Timing ls = time_in_graphs(stream, [&](int set) { load_store_kernel<<<1, 256, 0, stream>>>(in[set], out); });
+    std::printf("| load + store <<<1,256>>> | - | - | %.2f | %.2f |\n", ls.per_call_us, ls.one_call_us);
+    const Timing lss =
+        time_in_graphs(stream, [&](int set) { load_sync_store_kernel<<<1, 256, 0, stream>>>(in[set], out); });
+    std::printf("| load + barrier + store <<<1,256>>> | - | - | %.2f | %.2f |\n", lss.per_call_us, lss.one_call_us);
+    for (int64_t* p : in) check(cudaFree(p), "free");
+    check(cudaFree(out), "free");
+  }
 
   std::mt19937_64 rng(std::random_device{}());
   std::uniform_int_distribution<int64_t> seq(1024, 32768);
