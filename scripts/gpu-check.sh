@@ -36,7 +36,8 @@ step() {
 
 gpu=$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -n 1)
 tests=build/cpp/tests/cpp/specmeta_tests
-sanitize() { compute-sanitizer --tool "$1" --error-exitcode 1 "$tests" --gtest_brief=1; }
+sanitize() { compute-sanitizer --tool "$1" --error-exitcode 1 "$tests" --gtest_brief=1 --gtest_filter='*Cuda*'; }
+graph_bench() { build/cpp/bench/specmeta_bench_graph | tee "$out/bench_graph.md"; }
 
 step build-python python3 -m pip install -q --no-deps --no-build-isolation . -C build-dir=build/python
 step configure-cpp cmake -S . -B build/cpp -G Ninja -DSPECMETA_TESTS=ON -DSPECMETA_BENCH=ON
@@ -47,8 +48,9 @@ for tool in memcheck racecheck initcheck synccheck; do
   step "sanitizer-$tool" sanitize "$tool"
 done
 step main-job python3 examples/demo.py
+step bench-graph graph_bench
 step bench-seed python3 bench/bench_seed.py --out "$out"
-step bench-cpu build/cpp/bench/specmeta_bench_cpu --benchmark_min_time=0.05s
+step bench-cpu build/cpp/bench/specmeta_bench_cpu --benchmark_min_time=0.05
 
 {
   echo "# specmeta GPU check: $gpu, $(date -u +%Y-%m-%d)"
@@ -65,10 +67,12 @@ step bench-cpu build/cpp/bench/specmeta_bench_cpu --benchmark_min_time=0.05s
   echo '```'
   grep -E "tests passed|tests failed|[0-9]+ (passed|failed|skipped)|ERROR SUMMARY" "$log"
   echo '```'
-  if [ -f "$out/bench_seed.md" ]; then
-    echo
-    cat "$out/bench_seed.md"
-  fi
+  for table in bench_graph.md bench_seed.md; do
+    if [ -f "$out/$table" ]; then
+      echo
+      cat "$out/$table"
+    fi
+  done
 } >"$summary"
 cat "$summary"
 exit $((failures > 0))
