@@ -36,7 +36,11 @@ step() {
 
 gpu=$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -n 1)
 tests=build/cpp/tests/cpp/specmeta_tests
-sanitize() { compute-sanitizer --tool "$1" --error-exitcode 1 "$tests" --gtest_brief=1 --gtest_filter='*Cuda*'; }
+# The CUDA tests, less the two that make CUDA API calls fail on purpose
+# (an invalid device ordinal), which compute-sanitizer would count as errors.
+sanitize() {
+  compute-sanitizer --tool "$1" --error-exitcode 1 "$tests" --gtest_brief=1 --gtest_filter='*Cuda*:-*UseCudaDevice*'
+}
 graph_bench() { build/cpp/bench/specmeta_bench_graph | tee "$out/bench_graph.md"; }
 
 step build-python python3 -m pip install -q --no-deps --no-build-isolation . -C build-dir=build/python
@@ -50,7 +54,7 @@ done
 step main-job python3 examples/demo.py
 step bench-graph graph_bench
 step bench-seed python3 bench/bench_seed.py --out "$out"
-step bench-cpu build/cpp/bench/specmeta_bench_cpu --benchmark_min_time=0.05
+step bench-cpu build/cpp/bench/specmeta_bench_cpu
 
 {
   echo "# specmeta GPU check: $gpu, $(date -u +%Y-%m-%d)"

@@ -45,13 +45,17 @@ constexpr int kSmallItems = 1;
 constexpr int kMediumItems = 4;
 constexpr int kMaxItems = 16;
 
+// Sizes are validated to be at most INT32_MAX on the host, so rows and
+// requests are indexed in 32 bits: a row index stays below
+// capacity + kRowsPerBlock < 2^32. Half the instructions of 64-bit indexing,
+// which matters in a kernel this short.
 struct KernelParams {
   const void* kv_lens;
   const void* qo_lens;
-  int64_t bs;
-  int64_t qo_uniform;
-  int64_t max_qo;
-  int64_t capacity;
+  uint32_t bs;
+  uint32_t qo_uniform;
+  uint32_t max_qo;
+  uint32_t capacity;
   int32_t* seqlens_expanded;
   int32_t* cu_seqlens_q;
   int32_t* row_to_req;
@@ -61,8 +65,8 @@ struct KernelParams {
 
 // Writes one thread's kRowsPerThread rows; 16-byte store when the buffer is
 // aligned for it (a sliced output may not be) and the rows are all in range.
-__device__ __forceinline__ void store_rows(int32_t* dst, int64_t row0, const int32_t (&v)[kRowsPerThread],
-                                           int64_t capacity) {
+__device__ __forceinline__ void store_rows(int32_t* dst, uint32_t row0, const int32_t (&v)[kRowsPerThread],
+                                           uint32_t capacity) {
   if (dst == nullptr) return;
   if (row0 + kRowsPerThread <= capacity && (reinterpret_cast<uintptr_t>(dst) & 15) == 0) {
     *reinterpret_cast<int4*>(dst + row0) = make_int4(v[0], v[1], v[2], v[3]);
@@ -74,71 +78,96 @@ __device__ __forceinline__ void store_rows(int32_t* dst, int64_t row0, const int
   }
 }
 
-__device__ __forceinline__ int64_t first_row_of_thread() {
-  return static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + static_cast<int64_t>(threadIdx.x) * kRowsPerThread;
+__device__ __forceinline__ uint32_t first_row_of_thread() {
+  return blockIdx.x * kRowsPerBlock + threadIdx.x * kRowsPerThread;
 }
 
-// OR of one value over the block; thread 0 gets the result.
-__device__ __forceinline__ int32_t block_or(int32_t value) {
-  constexpr int kWarps = kThreads / 32;
-  __shared__ int32_t warp_or[kWarps];
+// Each warp's OR of `value`, into warp_or[warp]: one writer per slot, so the
+// slots need no initialisation; a later barrier makes them visible.
+__device__ __forceinline__ void publish_warp_or(int32_t value, int32_t* warp_or) {
   value = static_cast<int32_t>(__reduce_or_sync(0xffffffffu, static_cast<unsigned>(value)));
   if (threadIdx.x % 32 == 0) warp_or[threadIdx.x / 32] = value;
-  __syncthreads();
+}
+
+__device__ __forceinline__ int32_t gather_warp_or(const int32_t* warp_or) {
   int32_t result = 0;
-  if (threadIdx.x == 0) {
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) result |= warp_or[w];
-  }
+  for (int w = 0; w < kThreads / 32; ++w) result |= warp_or[w];
   return result;
 }
 
-// Block 0's last step: the scalars, from the total and every thread's faults.
-// Called by all threads of block 0.
-__device__ __forceinline__ void write_scalars(const KernelParams& p, int64_t total, int32_t thread_faults) {
-  int32_t faults = block_or(thread_faults);
-  if (threadIdx.x != 0) return;
+// Block 0's last step, by its thread 0: the scalars, from the total
+// (saturated at UINT32_MAX) and the faults of the whole batch.
+__device__ __forceinline__ void write_scalars(const KernelParams& p, uint32_t total, int32_t faults) {
   const int32_t total32 = detail::saturate_int32(total, faults);
   if (total > p.capacity) faults |= kCapacityExceeded;
   if (p.cu_seqlens_q) p.cu_seqlens_q[p.bs] = total32;
-  if (p.num_rows) *p.num_rows = static_cast<int32_t>(total < p.capacity ? total : p.capacity);
+  if (p.num_rows) *p.num_rows = static_cast<int32_t>(min(total, p.capacity));
   if (p.status) *p.status = faults;
 }
 
+// Every global load of a kernel is issued before its first store: the
+// compiler may not move a load past a store to an output that could alias
+// the input, and each load waited for costs a full memory round trip.
 template <class KvT>
 __global__ void __launch_bounds__(kThreads) expand_uniform_kernel(KernelParams p) {
   const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
-  const int64_t qo = p.qo_uniform;
-  const int64_t total = p.bs * qo;  // validated <= capacity on the host
-  const int64_t row0 = first_row_of_thread();
-  int32_t len[kRowsPerThread];
-  int32_t req[kRowsPerThread];
-  // 32-bit division: row0 < capacity + kRowsPerBlock < 2^32 and qo < 2^31.
-  int64_t b = qo > 0 ? static_cast<uint32_t>(row0) / static_cast<uint32_t>(qo) : 0;
-  int64_t j = row0 - b * qo;
+  const uint32_t qo = p.qo_uniform;
+  const uint32_t total = p.bs * qo;  // validated <= capacity on the host
+  const uint32_t row0 = first_row_of_thread();
+  uint32_t b = qo > 0 ? row0 / qo : 0;
+  uint32_t j = row0 - b * qo;
+  int64_t kv[kRowsPerThread];
+  uint32_t req[kRowsPerThread];
+  uint32_t col[kRowsPerThread];
 #pragma unroll
   for (int k = 0; k < kRowsPerThread; ++k) {
-    const bool live = row0 + k < total;
-    len[k] = live ? detail::expanded_len(kv_lens[b], qo, j) : 0;
-    req[k] = live ? static_cast<int32_t>(b) : -1;
+    req[k] = b;
+    col[k] = j;
+    kv[k] = row0 + k < total ? static_cast<int64_t>(kv_lens[b]) : 0;
     if (++j == qo) {
       j = 0;
       ++b;
     }
   }
-  store_rows(p.seqlens_expanded, row0, len, p.capacity);
-  store_rows(p.row_to_req, row0, req, p.capacity);
-
-  if (blockIdx.x != 0) return;
-  // Loads and stores in separate loops, so the loads of one thread can all
-  // be in flight together (the compiler cannot move them past the stores).
+  // Block 0 checks every request: one load per thread for small batches (the
+  // short path matters most there), else kRequestLoads loads per thread in
+  // flight at once, so batches up to kRequestLoads * kThreads take one round trip.
+  constexpr int kRequestLoads = 16;
   int32_t faults = 0;
-#pragma unroll 4
-  for (int64_t b = threadIdx.x; b < p.bs; b += kThreads) faults |= detail::request_faults(kv_lens[b], qo);
-  if (p.cu_seqlens_q) {
-    for (int64_t b = threadIdx.x; b < p.bs; b += kThreads) p.cu_seqlens_q[b] = static_cast<int32_t>(b * qo);
+  if (blockIdx.x == 0 && p.bs <= kThreads) {
+    if (threadIdx.x < p.bs) faults = detail::request_faults(kv_lens[threadIdx.x], qo);
+  } else if (blockIdx.x == 0) {
+    for (uint32_t base = threadIdx.x; base < p.bs; base += kRequestLoads * kThreads) {
+      int64_t request_kv[kRequestLoads];
+#pragma unroll
+      for (int i = 0; i < kRequestLoads; ++i) {
+        const uint32_t r = base + i * kThreads;
+        request_kv[i] = r < p.bs ? static_cast<int64_t>(kv_lens[r]) : qo;
+      }
+#pragma unroll
+      for (int i = 0; i < kRequestLoads; ++i) faults |= detail::request_faults(request_kv[i], qo);
+    }
   }
-  write_scalars(p, total, faults);
+
+  int32_t len[kRowsPerThread];
+  int32_t owner[kRowsPerThread];
+#pragma unroll
+  for (int k = 0; k < kRowsPerThread; ++k) {
+    const bool live = row0 + k < total;
+    len[k] = live ? detail::expanded_len(kv[k], qo, col[k]) : 0;
+    owner[k] = live ? static_cast<int32_t>(req[k]) : -1;
+  }
+  store_rows(p.seqlens_expanded, row0, len, p.capacity);
+  store_rows(p.row_to_req, row0, owner, p.capacity);
+  if (blockIdx.x != 0) return;
+  if (p.cu_seqlens_q) {
+    for (uint32_t r = threadIdx.x; r < p.bs; r += kThreads) p.cu_seqlens_q[r] = static_cast<int32_t>(r * qo);
+  }
+  __shared__ int32_t warp_faults[kThreads / 32];
+  publish_warp_or(faults, warp_faults);
+  __syncthreads();
+  if (threadIdx.x == 0) write_scalars(p, total, gather_warp_or(warp_faults));
 }
 
 // Unsigned addition that sticks at UINT32_MAX. For non-negative operands it is
@@ -154,19 +183,20 @@ struct SaturatingAdd {
 template <class KvT, class QoT, int kItems>
 __global__ void __launch_bounds__(kThreads) expand_ragged_kernel(KernelParams p) {
   using BlockScan = cub::BlockScan<uint32_t, kThreads, cub::BLOCK_SCAN_WARP_SCANS>;
-  constexpr int kChunk = kThreads * kItems;
+  constexpr uint32_t kChunk = kThreads * kItems;
   __shared__ typename BlockScan::TempStorage scan_storage;
   // First row of each request of the chunk, clamped to capacity (rows past it
   // are never looked up, and the clamp keeps the value in int32).
-  __shared__ int32_t chunk_starts[kChunk + 1];
+  __shared__ uint32_t chunk_starts[kChunk + 1];
   // Length of each request's first row, clipped to int32 (row_math.h).
   __shared__ int32_t chunk_first_len[kChunk];
+  // Per-warp fault bits, published before the barrier each chunk ends with.
+  __shared__ int32_t warp_faults[kThreads / 32];
   const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
   const QoT* qo_lens = static_cast<const QoT*>(p.qo_lens);
   const bool owns_requests = blockIdx.x == 0;
-  const int64_t row0 = first_row_of_thread();
-  const int64_t tile_end = static_cast<int64_t>(blockIdx.x + 1) * kRowsPerBlock;
-  const uint32_t capacity = static_cast<uint32_t>(p.capacity);
+  const uint32_t row0 = first_row_of_thread();
+  const uint32_t tile_end = (blockIdx.x + 1) * kRowsPerBlock;
   int32_t len[kRowsPerThread];
   int32_t req[kRowsPerThread];
 #pragma unroll
@@ -177,15 +207,16 @@ __global__ void __launch_bounds__(kThreads) expand_ragged_kernel(KernelParams p)
 
   int32_t faults = 0;
   uint32_t carry = 0;  // rows of the chunks before this one, saturated
-  for (int64_t chunk_begin = 0; chunk_begin < p.bs; chunk_begin += kChunk) {
-    const int64_t first = chunk_begin + static_cast<int64_t>(threadIdx.x) * kItems;
+  for (uint32_t chunk_begin = 0; chunk_begin < p.bs; chunk_begin += kChunk) {
+    const uint32_t first = chunk_begin + threadIdx.x * kItems;
     uint32_t qo[kItems];
     int64_t kv[kItems];
 #pragma unroll
     for (int i = 0; i < kItems; ++i) {
       const bool valid = first + i < p.bs;
-      qo[i] = valid ? static_cast<uint32_t>(detail::checked_qo(qo_lens[first + i], p.max_qo, faults)) : 0u;
+      const int64_t raw_qo = valid ? static_cast<int64_t>(qo_lens[first + i]) : 0;
       kv[i] = valid ? static_cast<int64_t>(kv_lens[first + i]) : 0;
+      qo[i] = static_cast<uint32_t>(detail::checked_qo(raw_qo, p.max_qo, faults));
       if (valid) faults |= detail::request_faults(kv[i], qo[i]);
     }
     uint32_t start[kItems];
@@ -193,15 +224,16 @@ __global__ void __launch_bounds__(kThreads) expand_ragged_kernel(KernelParams p)
     BlockScan(scan_storage).ExclusiveScan(qo, start, carry, SaturatingAdd(), chunk_rows);
 #pragma unroll
     for (int i = 0; i < kItems; ++i) {
-      const int local = threadIdx.x * kItems + i;
-      chunk_starts[local] = static_cast<int32_t>(min(start[i], capacity));
+      const uint32_t local = threadIdx.x * kItems + i;
+      chunk_starts[local] = min(start[i], p.capacity);
       chunk_first_len[local] = detail::clipped_first_len(kv[i], qo[i]);
       if (owns_requests && p.cu_seqlens_q && first + i < p.bs) {
         p.cu_seqlens_q[first + i] = detail::saturate_int32(start[i], faults);
       }
     }
     const uint32_t chunk_end = SaturatingAdd()(carry, chunk_rows);
-    if (threadIdx.x == 0) chunk_starts[kChunk] = static_cast<int32_t>(min(chunk_end, capacity));
+    if (threadIdx.x == 0) chunk_starts[kChunk] = min(chunk_end, p.capacity);
+    if (owns_requests) publish_warp_or(faults, warp_faults);
     __syncthreads();
 
     // Rows of this thread inside the chunk: request index by binary search
@@ -209,31 +241,31 @@ __global__ void __launch_bounds__(kThreads) expand_ragged_kernel(KernelParams p)
     int lo = -1;
 #pragma unroll
     for (int k = 0; k < kRowsPerThread; ++k) {
-      const int64_t row = row0 + k;
+      const uint32_t row = row0 + k;
       if (row < carry || row >= chunk_end || row >= p.capacity) continue;
-      const int32_t r = static_cast<int32_t>(row);
       if (lo < 0) {
-        int hi = kChunk;  // invariant: chunk_starts[lo] <= r < chunk_starts[hi]
+        int hi = kChunk;  // invariant: chunk_starts[lo] <= row < chunk_starts[hi]
         lo = 0;
         while (hi - lo > 1) {
           const int mid = (lo + hi) >> 1;
-          if (chunk_starts[mid] <= r) lo = mid; else hi = mid;
+          if (chunk_starts[mid] <= row) lo = mid; else hi = mid;
         }
       } else {
-        while (chunk_starts[lo + 1] <= r) ++lo;
+        while (chunk_starts[lo + 1] <= row) ++lo;
       }
-      len[k] = detail::row_len(chunk_first_len[lo], r - chunk_starts[lo]);
+      len[k] = detail::row_len(chunk_first_len[lo], row - chunk_starts[lo]);
       req[k] = static_cast<int32_t>(chunk_begin + lo);
     }
     carry = chunk_end;
-    if (chunk_begin + kChunk >= p.bs) break;  // last chunk: no reuse of the shared arrays
+    if (p.bs - chunk_begin <= kChunk) break;  // last chunk: no reuse of the shared arrays
     if (!owns_requests && carry >= tile_end) break;  // block-uniform: carry comes from the scan
     __syncthreads();  // the next chunk reuses the shared arrays
   }
 
   store_rows(p.seqlens_expanded, row0, len, p.capacity);
   store_rows(p.row_to_req, row0, req, p.capacity);
-  if (owns_requests) write_scalars(p, carry, faults);
+  // The faults were published before the last chunk's barrier; no batch, no faults.
+  if (owns_requests && threadIdx.x == 0) write_scalars(p, carry, p.bs > 0 ? gather_warp_or(warp_faults) : 0);
 }
 
 bool any_output(const ExpandOutputs& o) {
@@ -272,10 +304,17 @@ void launch(const ExpandArgs& a, const KernelParams& p, unsigned grid, cudaStrea
 Status expand_cuda(const ExpandArgs& a, cudaStream_t stream) {
   if (Status s = validate(a); !s.ok()) return s;
   if (!any_output(a.out)) return {};
-  const KernelParams p{a.kv_lens.data,          a.qo_lens.data,          a.bs,
-                       a.qo_uniform,            a.max_qo,                a.capacity,
-                       a.out.seqlens_expanded.data, a.out.cu_seqlens_q.data, a.out.row_to_req.data,
-                       a.out.num_rows.data,     a.out.status.data};
+  const KernelParams p{a.kv_lens.data,
+                       a.qo_lens.data,
+                       static_cast<uint32_t>(a.bs),
+                       static_cast<uint32_t>(a.qo_uniform),
+                       static_cast<uint32_t>(a.max_qo),
+                       static_cast<uint32_t>(a.capacity),
+                       a.out.seqlens_expanded.data,
+                       a.out.cu_seqlens_q.data,
+                       a.out.row_to_req.data,
+                       a.out.num_rows.data,
+                       a.out.status.data};
   // At least one block: block 0 writes cu_seqlens_q, num_rows and status.
   const int64_t tiles = (a.capacity + kRowsPerBlock - 1) / kRowsPerBlock;
   const unsigned grid = static_cast<unsigned>(tiles > 0 ? tiles : 1);
