@@ -54,12 +54,13 @@ done
 step main-job python3 examples/demo.py
 step bench-graph graph_bench
 step bench-seed python3 bench/bench_seed.py --out "$out"
-step bench-cpu build/cpp/bench/specmeta_bench_cpu
+cpu_bench() { build/cpp/bench/specmeta_bench_cpu | tee "$out/bench_cpu.txt"; }
+step bench-cpu cpu_bench
 
 {
   echo "# specmeta GPU check: $gpu, $(date -u +%Y-%m-%d)"
   echo
-  echo "Command: \`bash scripts/gpu-check.sh\` at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
+  echo "Command: \`bash scripts/gpu-check.sh\` at commit $(git rev-parse --short HEAD 2>/dev/null || echo "(not a git checkout: see the commit that adds this file)")."
   echo "nvcc: $(nvcc --version | tail -n 1); torch: $(python3 -c 'import torch; print(torch.__version__)')"
   echo
   echo "| step | result | time |"
@@ -69,7 +70,7 @@ step bench-cpu build/cpp/bench/specmeta_bench_cpu
   echo "## Test counts"
   echo
   echo '```'
-  grep -E "tests passed|tests failed|[0-9]+ (passed|failed|skipped)|ERROR SUMMARY" "$log"
+  grep -E "tests passed|tests failed|[0-9]+ (passed|failed|skipped)|ERROR SUMMARY|RACECHECK SUMMARY" "$log"
   echo '```'
   for table in bench_graph.md bench_seed.md; do
     if [ -f "$out/$table" ]; then
@@ -77,6 +78,14 @@ step bench-cpu build/cpp/bench/specmeta_bench_cpu
       cat "$out/$table"
     fi
   done
+  if [ -f "$out/bench_cpu.txt" ]; then
+    echo
+    echo "## CPU backend (Google Benchmark, the device machine's CPU, all five outputs, N=4)"
+    echo
+    echo '```'
+    grep -E "^(Benchmark|Uniform|PerRequest|-)" "$out/bench_cpu.txt"
+    echo '```'
+  fi
 } >"$summary"
 cat "$summary"
 exit $((failures > 0))
