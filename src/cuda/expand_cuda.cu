@@ -10,18 +10,24 @@
 // - Uniform qo (decode, target_verify, draft_extend_static): row r belongs to
 //   request r / qo. No scan.
 // - Per-request qo (draft_extend, extend): every block runs the exclusive
-//   prefix sum of qo itself with cub::BlockScan over a chunk of requests
-//   sized to the batch: 256, 1024 or 4096 requests (kSmallItems,
-//   kMediumItems or kMaxItems per thread), so a batch of 16 does not pay for
-//   a scan of 4096.
+//   prefix sum of qo itself with cub::BlockScan, over one request per thread
+//   for batches of up to 256 (straight from memory) or four per thread
+//   beyond (a chunk of 1024, loaded coalesced and transposed through shared
+//   memory), then writes the rows of each request that fall in its tile into
+//   shared memory, from where the row owners store them.
 // - A capacity of up to kRowsPerBlock rows is one block. Beyond that, blocks
 //   repeat the scan (bs lengths are a few KB, served from L2) instead of
 //   exchanging partial sums, which would need a second launch or a workspace
 //   that every CUDA-graph replay must reset first.
-// - Batches over 4096 requests stream through the largest scan chunk by
-//   chunk, carrying the running total; a block stops once its rows are
-//   covered. That costs O(bs) per block: the price of a launch with no
-//   inter-block communication, small at serving batch sizes.
+// - Batches over 1024 requests stream through the scan chunk by chunk,
+//   carrying the running total; a block stops once its rows are placed. That
+//   costs O(bs) per block: the price of a launch with no inter-block
+//   communication, small at serving batch sizes.
+//
+// These kernels are latency-bound (a few microseconds, one memory round
+// trip), so the code favours a short instruction path over unrolled width:
+// every executed instruction must be fetched, and a kernel of a CUDA graph
+// often starts on a multiprocessor whose instruction cache is cold.
 #include <cuda_runtime.h>
 
 #include <cub/block/block_scan.cuh>
@@ -38,12 +44,11 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kRowsPerThread = 4;  // one int4 store per output
 constexpr int kRowsPerBlock = kThreads * kRowsPerThread;
-// Requests per thread of the three scan sizes: chunks of 256, 1024 and 4096
-// requests. The largest keeps its shared arrays (two ints per request) near
-// 32 KB, under the 48 KB a block gets without opting in.
-constexpr int kSmallItems = 1;
-constexpr int kMediumItems = 4;
-constexpr int kMaxItems = 16;
+// Requests per thread of the scan: one for batches of up to kThreads
+// requests (loaded straight into registers), else four (a chunk of
+// kThreads * kWideItems requests, staged through shared memory).
+constexpr int kNarrowItems = 1;
+constexpr int kWideItems = 4;
 
 // Sizes are validated to be at most INT32_MAX on the host, so rows and
 // requests are indexed in 32 bits: a row index stays below
@@ -132,8 +137,9 @@ __global__ void __launch_bounds__(kThreads) expand_uniform_kernel(KernelParams p
   }
   // Block 0 checks every request: one load per thread for small batches (the
   // short path matters most there), else kRequestLoads loads per thread in
-  // flight at once, so batches up to kRequestLoads * kThreads take one round trip.
-  constexpr int kRequestLoads = 16;
+  // flight at once, so batches up to kRequestLoads * kThreads take one round
+  // trip. Unrolling further costs more in instruction fetch than it saves.
+  constexpr int kRequestLoads = 4;
   int32_t faults = 0;
   if (blockIdx.x == 0 && p.bs <= kThreads) {
     if (threadIdx.x < p.bs) faults = detail::request_faults(kv_lens[threadIdx.x], qo);
@@ -180,91 +186,138 @@ struct SaturatingAdd {
   __device__ __forceinline__ uint32_t operator()(uint32_t a, uint32_t b) const { return a + min(b, ~a); }
 };
 
+// Reads one thread's kRowsPerThread rows of a tile array in shared memory:
+// rows below `live_end` come from the array, the rest are `tail`.
+__device__ __forceinline__ void read_tile_rows(const int32_t* tile, uint32_t local0, uint32_t row0, uint32_t live_end,
+                                               int32_t tail, int32_t (&v)[kRowsPerThread]) {
+  if (row0 + kRowsPerThread <= live_end) {
+    const int4 q = *reinterpret_cast<const int4*>(tile + local0);
+    v[0] = q.x;
+    v[1] = q.y;
+    v[2] = q.z;
+    v[3] = q.w;
+    return;
+  }
+#pragma unroll
+  for (int k = 0; k < kRowsPerThread; ++k) v[k] = row0 + k < live_end ? tile[local0 + k] : tail;
+}
+
+// Loads one chunk of requests into the blocked arrangement the scan takes:
+// thread t holds requests kItems * t ... of the chunk, as checked qo and the
+// length of each one's first row, clipped to int32 (row_math.h).
+template <int kItems, class KvT, class QoT>
+__device__ __forceinline__ void load_chunk(const KvT* kv_lens, const QoT* qo_lens, uint32_t chunk_begin,
+                                           uint32_t chunk_size, uint32_t max_qo, int32_t& faults,
+                                           uint32_t (&qo)[kItems], int32_t (&first_len)[kItems]) {
+  if constexpr (kItems == 1) {
+    // One request per thread: striped and blocked coincide, straight from memory.
+    const bool valid = threadIdx.x < chunk_size;
+    const int64_t raw_qo = valid ? static_cast<int64_t>(qo_lens[chunk_begin + threadIdx.x]) : 0;
+    const int64_t kv = valid ? static_cast<int64_t>(kv_lens[chunk_begin + threadIdx.x]) : 0;
+    qo[0] = static_cast<uint32_t>(detail::checked_qo(raw_qo, max_qo, faults));
+    if (valid) faults |= detail::request_faults(kv, qo[0]);
+    first_len[0] = detail::clipped_first_len(kv, qo[0]);
+  } else {
+    // Coalesced (striped) loads, all in flight together, then a transpose
+    // through shared memory, read back with one 16-byte access per array.
+    static_assert(kItems == 4, "the transpose reads one int4 per thread");
+    __shared__ __align__(16) uint32_t staged_qo[kThreads * kItems];
+    __shared__ __align__(16) int32_t staged_first_len[kThreads * kItems];
+    QoT raw_qo[kItems];
+    KvT raw_kv[kItems];
+#pragma unroll
+    for (int i = 0; i < kItems; ++i) {
+      const uint32_t local = threadIdx.x + i * kThreads;
+      raw_qo[i] = local < chunk_size ? qo_lens[chunk_begin + local] : QoT{0};
+      raw_kv[i] = local < chunk_size ? kv_lens[chunk_begin + local] : KvT{0};
+    }
+#pragma unroll
+    for (int i = 0; i < kItems; ++i) {
+      const uint32_t local = threadIdx.x + i * kThreads;
+      const bool valid = local < chunk_size;
+      const uint32_t checked = valid ? static_cast<uint32_t>(detail::checked_qo(raw_qo[i], max_qo, faults)) : 0u;
+      if (valid) faults |= detail::request_faults(raw_kv[i], checked);
+      staged_qo[local] = checked;
+      staged_first_len[local] = detail::clipped_first_len(raw_kv[i], checked);
+    }
+    __syncthreads();
+    const uint4 q4 = reinterpret_cast<const uint4*>(staged_qo)[threadIdx.x];
+    const int4 f4 = reinterpret_cast<const int4*>(staged_first_len)[threadIdx.x];
+    qo[0] = q4.x;
+    qo[1] = q4.y;
+    qo[2] = q4.z;
+    qo[3] = q4.w;
+    first_len[0] = f4.x;
+    first_len[1] = f4.y;
+    first_len[2] = f4.z;
+    first_len[3] = f4.w;
+  }
+}
+
 template <class KvT, class QoT, int kItems>
 __global__ void __launch_bounds__(kThreads) expand_ragged_kernel(KernelParams p) {
   using BlockScan = cub::BlockScan<uint32_t, kThreads, cub::BLOCK_SCAN_WARP_SCANS>;
   constexpr uint32_t kChunk = kThreads * kItems;
   __shared__ typename BlockScan::TempStorage scan_storage;
-  // First row of each request of the chunk, clamped to capacity (rows past it
-  // are never looked up, and the clamp keeps the value in int32).
-  __shared__ uint32_t chunk_starts[kChunk + 1];
-  // Length of each request's first row, clipped to int32 (row_math.h).
-  __shared__ int32_t chunk_first_len[kChunk];
-  // Per-warp fault bits, published before the barrier each chunk ends with.
+  // This block's rows. The thread that holds a request after the scan writes
+  // that request's rows here (no search: a binary search over shared memory
+  // costs a bank-conflicted round trip per step); the thread that owns the
+  // rows then reads them back with one 16-byte access per array.
+  __shared__ __align__(16) int32_t tile_len[kRowsPerBlock];
+  __shared__ __align__(16) int32_t tile_req[kRowsPerBlock];
+  // Per-warp fault bits of block 0, published before the final barrier.
   __shared__ int32_t warp_faults[kThreads / 32];
   const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
   const QoT* qo_lens = static_cast<const QoT*>(p.qo_lens);
   const bool owns_requests = blockIdx.x == 0;
-  const uint32_t row0 = first_row_of_thread();
-  const uint32_t tile_end = (blockIdx.x + 1) * kRowsPerBlock;
-  int32_t len[kRowsPerThread];
-  int32_t req[kRowsPerThread];
-#pragma unroll
-  for (int k = 0; k < kRowsPerThread; ++k) {
-    len[k] = 0;  // tail rows keep these
-    req[k] = -1;
-  }
+  const uint32_t tile_begin = blockIdx.x * kRowsPerBlock;
+  const uint32_t tile_end = min(tile_begin + kRowsPerBlock, p.capacity);
 
   int32_t faults = 0;
   uint32_t carry = 0;  // rows of the chunks before this one, saturated
   for (uint32_t chunk_begin = 0; chunk_begin < p.bs; chunk_begin += kChunk) {
-    const uint32_t first = chunk_begin + threadIdx.x * kItems;
     uint32_t qo[kItems];
-    int64_t kv[kItems];
-#pragma unroll
-    for (int i = 0; i < kItems; ++i) {
-      const bool valid = first + i < p.bs;
-      const int64_t raw_qo = valid ? static_cast<int64_t>(qo_lens[first + i]) : 0;
-      kv[i] = valid ? static_cast<int64_t>(kv_lens[first + i]) : 0;
-      qo[i] = static_cast<uint32_t>(detail::checked_qo(raw_qo, p.max_qo, faults));
-      if (valid) faults |= detail::request_faults(kv[i], qo[i]);
-    }
-    uint32_t start[kItems];
+    int32_t first_len[kItems];
+    load_chunk<kItems>(kv_lens, qo_lens, chunk_begin, min(p.bs - chunk_begin, kChunk), p.max_qo, faults, qo,
+                       first_len);
+    const SaturatingAdd add;
+    uint32_t start;
     uint32_t chunk_rows;
-    BlockScan(scan_storage).ExclusiveScan(qo, start, carry, SaturatingAdd(), chunk_rows);
+    uint32_t thread_rows = 0;
+#pragma unroll
+    for (int i = 0; i < kItems; ++i) thread_rows = add(thread_rows, qo[i]);
+    BlockScan(scan_storage).ExclusiveScan(thread_rows, start, carry, add, chunk_rows);
+    const uint32_t first = chunk_begin + threadIdx.x * kItems;
 #pragma unroll
     for (int i = 0; i < kItems; ++i) {
-      const uint32_t local = threadIdx.x * kItems + i;
-      chunk_starts[local] = min(start[i], p.capacity);
-      chunk_first_len[local] = detail::clipped_first_len(kv[i], qo[i]);
       if (owns_requests && p.cu_seqlens_q && first + i < p.bs) {
-        p.cu_seqlens_q[first + i] = detail::saturate_int32(start[i], faults);
+        p.cu_seqlens_q[first + i] = detail::saturate_int32(start, faults);
       }
+      const uint32_t end = add(start, qo[i]);
+      for (uint32_t row = max(start, tile_begin); row < min(end, tile_end); ++row) {
+        tile_len[row - tile_begin] = detail::row_len(first_len[i], row - start);
+        tile_req[row - tile_begin] = static_cast<int32_t>(first + i);
+      }
+      start = end;
     }
-    const uint32_t chunk_end = SaturatingAdd()(carry, chunk_rows);
-    if (threadIdx.x == 0) chunk_starts[kChunk] = min(chunk_end, p.capacity);
+    carry = add(carry, chunk_rows);
     if (owns_requests) publish_warp_or(faults, warp_faults);
-    __syncthreads();
-
-    // Rows of this thread inside the chunk: request index by binary search
-    // for the first, then a forward walk (rows are consecutive).
-    int lo = -1;
-#pragma unroll
-    for (int k = 0; k < kRowsPerThread; ++k) {
-      const uint32_t row = row0 + k;
-      if (row < carry || row >= chunk_end || row >= p.capacity) continue;
-      if (lo < 0) {
-        int hi = kChunk;  // invariant: chunk_starts[lo] <= row < chunk_starts[hi]
-        lo = 0;
-        while (hi - lo > 1) {
-          const int mid = (lo + hi) >> 1;
-          if (chunk_starts[mid] <= row) lo = mid; else hi = mid;
-        }
-      } else {
-        while (chunk_starts[lo + 1] <= row) ++lo;
-      }
-      len[k] = detail::row_len(chunk_first_len[lo], row - chunk_starts[lo]);
-      req[k] = static_cast<int32_t>(chunk_begin + lo);
-    }
-    carry = chunk_end;
-    if (p.bs - chunk_begin <= kChunk) break;  // last chunk: no reuse of the shared arrays
-    if (!owns_requests && carry >= tile_end) break;  // block-uniform: carry comes from the scan
-    __syncthreads();  // the next chunk reuses the shared arrays
+    if (p.bs - chunk_begin <= kChunk) break;          // last chunk
+    if (!owns_requests && carry >= tile_end) break;  // block-uniform: every row of the tile is placed
+    __syncthreads();                                  // the next chunk reuses the shared arrays
   }
+  __syncthreads();  // tile rows and fault bits complete
 
+  const uint32_t row0 = first_row_of_thread();
+  const uint32_t local0 = threadIdx.x * kRowsPerThread;
+  const uint32_t live_end = min(carry, tile_end);
+  int32_t len[kRowsPerThread];
+  int32_t req[kRowsPerThread];
+  read_tile_rows(tile_len, local0, row0, live_end, 0, len);
+  read_tile_rows(tile_req, local0, row0, live_end, -1, req);
   store_rows(p.seqlens_expanded, row0, len, p.capacity);
   store_rows(p.row_to_req, row0, req, p.capacity);
-  // The faults were published before the last chunk's barrier; no batch, no faults.
+  // No batch, no faults (and no published bits to read).
   if (owns_requests && threadIdx.x == 0) write_scalars(p, carry, p.bs > 0 ? gather_warp_or(warp_faults) : 0);
 }
 
@@ -279,12 +332,10 @@ void launch_uniform(const KernelParams& p, unsigned grid, cudaStream_t stream) {
 
 template <class KvT, class QoT>
 void launch_ragged(const KernelParams& p, unsigned grid, cudaStream_t stream) {
-  if (p.bs <= kSmallItems * kThreads) {
-    expand_ragged_kernel<KvT, QoT, kSmallItems><<<grid, kThreads, 0, stream>>>(p);
-  } else if (p.bs <= kMediumItems * kThreads) {
-    expand_ragged_kernel<KvT, QoT, kMediumItems><<<grid, kThreads, 0, stream>>>(p);
+  if (p.bs <= kNarrowItems * kThreads) {
+    expand_ragged_kernel<KvT, QoT, kNarrowItems><<<grid, kThreads, 0, stream>>>(p);
   } else {
-    expand_ragged_kernel<KvT, QoT, kMaxItems><<<grid, kThreads, 0, stream>>>(p);
+    expand_ragged_kernel<KvT, QoT, kWideItems><<<grid, kThreads, 0, stream>>>(p);
   }
 }
 
