@@ -22,6 +22,20 @@
 
 namespace specmeta_test {
 
+// Calls fn(options) once for each int32/int64 combination of kv and qo.
+template <class Fn>
+void for_each_type_combination(Fn&& fn) {
+  for (specmeta::IntType kv : {specmeta::IntType::kInt32, specmeta::IntType::kInt64}) {
+    for (specmeta::IntType qo : {specmeta::IntType::kInt32, specmeta::IntType::kInt64}) {
+      SCOPED_TRACE(std::string("kv=") + type_name(kv) + " qo=" + type_name(qo));
+      CaseOptions options;
+      options.kv_type = kv;
+      options.qo_type = qo;
+      fn(options);
+    }
+  }
+}
+
 constexpr int32_t kPoison = 0x7f7f7f7f;  // cudaMemset(0x7f) gives the same words
 constexpr int64_t kBackGuard = 4;
 

@@ -54,15 +54,9 @@ TEST(Cpu, HandWorkedExamples) {
 TEST(Cpu, AllTypeCombinations) {
   CaseGen gen;
   SCOPED_TRACE(gen.seed_text());
-  for (IntType kv : {IntType::kInt32, IntType::kInt64}) {
-    for (IntType qo : {IntType::kInt32, IntType::kInt64}) {
-      SCOPED_TRACE(std::string("kv=") + type_name(kv) + " qo=" + type_name(qo));
-      CaseOptions opt;
-      opt.kv_type = kv;
-      opt.qo_type = qo;
-      for (Kind k : all_kinds()) run_random_cases(run_cpu, gen, k, 40, opt);
-    }
-  }
+  for_each_type_combination([&](const CaseOptions& opt) {
+    for (Kind k : all_kinds()) run_random_cases(run_cpu, gen, k, 40, opt);
+  });
 }
 
 // Every algorithm-switch batch size, with capacities around the total and

@@ -173,18 +173,12 @@ TEST_F(CudaTest, AllTypeCombinations) {
   if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
   CaseGen gen;
   SCOPED_TRACE(gen.seed_text());
-  for (IntType kv : {IntType::kInt32, IntType::kInt64}) {
-    for (IntType qo : {IntType::kInt32, IntType::kInt64}) {
-      SCOPED_TRACE(std::string("kv=") + type_name(kv) + " qo=" + type_name(qo));
-      CaseOptions opt;
-      opt.kv_type = kv;
-      opt.qo_type = qo;
-      for (Kind k : all_kinds()) run_random_cases(backend(), gen, k, 6, opt, true);
-    }
-  }
+  for_each_type_combination([&](const CaseOptions& opt) {
+    for (Kind k : all_kinds()) run_random_cases(backend(), gen, k, 6, opt, true);
+  });
 }
 
-// Every scan-size switch (256 / 1024 / 4096 requests, streaming beyond) with
+// Every scan-size switch (256 / 1024 requests, streaming beyond) with
 // capacities around the total and around multiples of 1024 rows per block.
 TEST_F(CudaTest, BoundaryBatchSizesAndCapacities) {
   if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
