@@ -70,7 +70,7 @@ def _describe_torch(name: str, x: Any, allowed: tuple[int, ...], writable: bool)
         if not x.is_cpu:
             raise ValueError(f"{name}: expected a CPU or CUDA tensor, got device {x.device}")
         device = HOST
-    return _new_tuple(ArrayInfo, (x.data_ptr(), code, x.numel(), device, "torch"))
+    return _info(x.data_ptr(), code, x.numel(), device, "torch")
 
 
 def _describe_numpy(name: str, x: Any, allowed: tuple[int, ...], writable: bool) -> ArrayInfo:

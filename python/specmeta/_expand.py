@@ -12,6 +12,7 @@ from ._stream import resolve_stream
 
 NO_MAX_QO = _specmeta.NO_MAX_QO
 _NO_ARRAY = ArrayInfo(0, INT32, -1, HOST, "")  # an output not wanted (size < 0 in the core)
+_UNIFORM_QO = ArrayInfo(0, INT32, 0, HOST, "")  # qo_lens given as an int: no array (null data in the core)
 _INT32_MAX = 2**31 - 1
 
 
@@ -74,7 +75,7 @@ def _capacity(capacity: Any, kv: ArrayInfo, qo: Optional[ArrayInfo], uniform: in
 
 
 def _launch(kv, qo, uniform, max_qo, capacity, seqlens, cu_q, row_to_req, num_rows, status, stream, framework):
-    qo = qo or _NO_ARRAY
+    qo = qo or _UNIFORM_QO
     _specmeta.expand(
         kv.device, kv.size, kv.ptr, kv.itype, kv.size, qo.ptr, qo.itype, qo.size, uniform, max_qo, capacity,
         seqlens.ptr, seqlens.size, cu_q.ptr, cu_q.size, row_to_req.ptr, row_to_req.size,
