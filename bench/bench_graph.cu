@@ -45,6 +45,26 @@ void check(const specmeta::Status& s, const char* what) {
 
 __global__ void empty_kernel() {}
 
+// An empty kernel that takes part in programmatic dependent launch the way
+// expand_cuda's kernels do, launched the same way (the floor for them).
+__global__ void empty_overlapped_kernel() {
+  asm volatile("griddepcontrol.launch_dependents;");
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+}
+
+void launch_empty_overlapped(cudaStream_t stream) {
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(1);
+  config.blockDim = dim3(256);
+  config.stream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  check(cudaLaunchKernelEx(&config, empty_overlapped_kernel), "launch");
+}
+
 // The floor of any kernel that reads its inputs: one dependent global load,
 // then one store.
 __global__ void load_store_kernel(const int64_t* in, int32_t* out) {
@@ -222,6 +242,9 @@ int main() {
   std::printf("| empty kernel <<<1,1>>> | - | - | %.2f | %.2f |\n", empty1.per_call_us, empty1.one_call_us);
   const Timing empty256 = time_in_graphs(stream, [&](int) { empty_kernel<<<1, 256, 0, stream>>>(); });
   std::printf("| empty kernel <<<1,256>>> | - | - | %.2f | %.2f |\n", empty256.per_call_us, empty256.one_call_us);
+  const Timing empty_pdl = time_in_graphs(stream, [&](int) { launch_empty_overlapped(stream); });
+  std::printf("| empty kernel <<<1,256>>>, programmatic launch | - | - | %.2f | %.2f |\n", empty_pdl.per_call_us,
+              empty_pdl.one_call_us);
 
   {
     std::vector<int64_t*> in;

@@ -111,11 +111,26 @@ __device__ __forceinline__ void write_scalars(const KernelParams& p, uint32_t to
   if (p.status) *p.status = faults;
 }
 
+// Programmatic dependent launch (sm_90). Kernels are launched with the
+// programmatic-stream-serialization attribute, so a kernel's launch and
+// block scheduling overlap the end of the kernel before it in the stream.
+// Each kernel first lets the next one launch early, then waits until the
+// previous grid has completed and its memory is visible, before it reads
+// any input: stream order is kept, only the launch latency is hidden. On a
+// launch without the attribute both instructions do nothing.
+__device__ __forceinline__ void enter_after_prior_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;");
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 // Every global load of a kernel is issued before its first store: the
 // compiler may not move a load past a store to an output that could alias
 // the input, and each load waited for costs a full memory round trip.
 template <class KvT>
 __global__ void __launch_bounds__(kThreads) expand_uniform_kernel(KernelParams p) {
+  enter_after_prior_grid();
   const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
   const uint32_t qo = p.qo_uniform;
   const uint32_t total = p.bs * qo;  // validated <= capacity on the host
@@ -256,6 +271,7 @@ __device__ __forceinline__ void load_chunk(const KvT* kv_lens, const QoT* qo_len
 
 template <class KvT, class QoT, int kItems>
 __global__ void __launch_bounds__(kThreads) expand_ragged_kernel(KernelParams p) {
+  enter_after_prior_grid();
   using BlockScan = cub::BlockScan<uint32_t, kThreads, cub::BLOCK_SCAN_WARP_SCANS>;
   constexpr uint32_t kChunk = kThreads * kItems;
   __shared__ typename BlockScan::TempStorage scan_storage;
@@ -325,17 +341,32 @@ bool any_output(const ExpandOutputs& o) {
   return o.seqlens_expanded.data || o.cu_seqlens_q.data || o.row_to_req.data || o.num_rows.data || o.status.data;
 }
 
+// Launches `kernel` with programmatic stream serialization (see
+// enter_after_prior_grid).
+void launch_overlapped(void (*kernel)(KernelParams), const KernelParams& p, unsigned grid, cudaStream_t stream) {
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(grid);
+  config.blockDim = dim3(kThreads);
+  config.stream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  cudaLaunchKernelEx(&config, kernel, p);  // errors are read by cudaGetLastError in expand_cuda
+}
+
 template <class KvT>
 void launch_uniform(const KernelParams& p, unsigned grid, cudaStream_t stream) {
-  expand_uniform_kernel<KvT><<<grid, kThreads, 0, stream>>>(p);
+  launch_overlapped(expand_uniform_kernel<KvT>, p, grid, stream);
 }
 
 template <class KvT, class QoT>
 void launch_ragged(const KernelParams& p, unsigned grid, cudaStream_t stream) {
   if (p.bs <= kNarrowItems * kThreads) {
-    expand_ragged_kernel<KvT, QoT, kNarrowItems><<<grid, kThreads, 0, stream>>>(p);
+    launch_overlapped(expand_ragged_kernel<KvT, QoT, kNarrowItems>, p, grid, stream);
   } else {
-    expand_ragged_kernel<KvT, QoT, kWideItems><<<grid, kThreads, 0, stream>>>(p);
+    launch_overlapped(expand_ragged_kernel<KvT, QoT, kWideItems>, p, grid, stream);
   }
 }
 
