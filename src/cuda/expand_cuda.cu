@@ -304,17 +304,32 @@ __global__ void __launch_bounds__(kThreads) expand_ragged_kernel(KernelParams p)
     for (int i = 0; i < kItems; ++i) thread_rows = add(thread_rows, qo[i]);
     BlockScan(scan_storage).ExclusiveScan(thread_rows, start, carry, add, chunk_rows);
     const uint32_t first = chunk_begin + threadIdx.x * kItems;
+    uint32_t item_start[kItems];
 #pragma unroll
     for (int i = 0; i < kItems; ++i) {
       if (owns_requests && p.cu_seqlens_q && first + i < p.bs) {
         p.cu_seqlens_q[first + i] = detail::saturate_int32(start, faults);
       }
-      const uint32_t end = add(start, qo[i]);
-      for (uint32_t row = max(start, tile_begin); row < min(end, tile_end); ++row) {
-        tile_len[row - tile_begin] = detail::row_len(first_len[i], row - start);
-        tile_req[row - tile_begin] = static_cast<int32_t>(first + i);
+      item_start[i] = start;
+      start = add(start, qo[i]);
+    }
+    // The thread's requests own one contiguous run of rows: one loop over the
+    // part of it in this tile, the request of each row picked by comparisons
+    // (the last request starting at or before it; empty ones are skipped so).
+    for (uint32_t row = max(item_start[0], tile_begin); row < min(start, tile_end); ++row) {
+      int32_t row_first_len = first_len[0];
+      uint32_t row_start = item_start[0];
+      uint32_t request = first;
+#pragma unroll
+      for (int i = 1; i < kItems; ++i) {
+        if (row >= item_start[i]) {
+          row_first_len = first_len[i];
+          row_start = item_start[i];
+          request = first + i;
+        }
       }
-      start = end;
+      tile_len[row - tile_begin] = detail::row_len(row_first_len, row - row_start);
+      tile_req[row - tile_begin] = static_cast<int32_t>(request);
     }
     carry = add(carry, chunk_rows);
     if (owns_requests) publish_warp_or(faults, warp_faults);
