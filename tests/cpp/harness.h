@@ -116,14 +116,19 @@ inline void prepare_host_outputs(const Case& c, Observed* obs) {
 }
 
 // CPU backend: host arrays, outputs written in place.
-inline void run_cpu(const Case& c, Observed* obs) {
+// Calls `call(args)` on the case's host inputs and fresh poisoned host
+// outputs (kept in `obs`), and returns what it returns.
+template <class Call>
+auto with_host_args(const Case& c, Observed* obs, Call&& call) {
   const HostInput kv(c.in.kv, c.kv_tail, c.kv_type);
   const HostInput qo(c.in.qo, c.qo_tail, c.qo_type);
   prepare_host_outputs(c, obs);
   int32_t* outs[kNumSlots] = {};
   for (int s = 0; s < kNumSlots; ++s) outs[s] = obs->out[s].present ? obs->out[s].payload() : nullptr;
-  obs->status = specmeta::expand_cpu(make_args(c, kv.data(), c.in.uniform ? nullptr : qo.data(), outs));
+  return call(make_args(c, kv.data(), c.in.uniform ? nullptr : qo.data(), outs));
 }
+
+inline void run_cpu(const Case& c, Observed* obs) { obs->status = with_host_args(c, obs, specmeta::expand_cpu); }
 
 // Reports the first few differing elements of two equally long arrays.
 inline ::testing::AssertionResult same_elements(const std::string& what, const int32_t* expected, const int32_t* got,

@@ -146,12 +146,7 @@ TEST(Cpu, ValidateAcceptsRandomCases) {
       const Case c = gen.make(k);
       SCOPED_TRACE(c.describe());
       Observed obs;
-      prepare_host_outputs(c, &obs);
-      const HostInput kv(c.in.kv, c.kv_tail, c.kv_type);
-      const HostInput qo(c.in.qo, c.qo_tail, c.qo_type);
-      int32_t* outs[kNumSlots];
-      for (int s = 0; s < kNumSlots; ++s) outs[s] = obs.out[s].present ? obs.out[s].payload() : nullptr;
-      const specmeta::Status s = specmeta::validate(make_args(c, kv.data(), qo.data(), outs));
+      const specmeta::Status s = with_host_args(c, &obs, specmeta::validate);
       EXPECT_TRUE(s.ok()) << s.message();
     }
   }
@@ -165,10 +160,8 @@ TEST(Cpu, CountRowsHost) {
     for (int i = 0; i < 20; ++i) {
       const Case c = gen.make(k);
       SCOPED_TRACE(c.describe());
-      const HostInput kv(c.in.kv, c.kv_tail, c.kv_type);
-      const HostInput qo(c.in.qo, c.qo_tail, c.qo_type);
-      int32_t* outs[kNumSlots] = {};
-      EXPECT_EQ(specmeta::count_rows_host(make_args(c, kv.data(), qo.data(), outs)), CaseGen::effective_total(c.in));
+      Observed obs;
+      EXPECT_EQ(with_host_args(c, &obs, specmeta::count_rows_host), CaseGen::effective_total(c.in));
     }
   }
 }
