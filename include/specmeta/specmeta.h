@@ -2,4 +2,5 @@
 #pragma once
 
 #include "specmeta/expand.h"
+#include "specmeta/metadata.h"
 #include "specmeta/types.h"

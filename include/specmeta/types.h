@@ -32,6 +32,26 @@ struct OutSpan {
   bool wanted() const { return size >= 0; }
 };
 
+// A read-only row-major int32 table (req_to_token): `rows` x `cols`, row i at
+// data + i * row_stride (elements; row_stride >= cols, rows may be padded).
+struct TableSpan {
+  const int32_t* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  int64_t row_stride = 0;
+};
+
+// A writable row-major int32 table (a page table), laid out like TableSpan.
+// A negative `rows` (the default) means "not wanted".
+struct OutTable {
+  int32_t* data = nullptr;
+  int64_t rows = -1;
+  int64_t cols = 0;
+  int64_t row_stride = 0;
+
+  bool wanted() const { return rows >= 0; }
+};
+
 // Data-dependent faults, OR-ed into the `status` output (SPEC section 6).
 enum StatusBit : int32_t {
   kCapacityExceeded = 1,   // rows needed exceed capacity

@@ -1,10 +1,15 @@
 // Stand-in for the CUDA backend in builds configured with SPECMETA_CUDA=OFF.
+#include "../common/backends.h"
 #include "specmeta/expand.h"
 
 namespace specmeta {
 
 Status expand_cuda(const ExpandArgs& args, cudaStream_t) {
   if (Status s = validate(args); !s.ok()) return s;
+  return Status::unavailable("expand_cuda: specmeta was built without its CUDA backend (SPECMETA_CUDA=OFF)");
+}
+
+Status detail::expand_cuda_validated(const ExpandArgs&, cudaStream_t) {
   return Status::unavailable("expand_cuda: specmeta was built without its CUDA backend (SPECMETA_CUDA=OFF)");
 }
 

@@ -146,7 +146,8 @@ TEST(Cpu, ValidateAcceptsRandomCases) {
       const Case c = gen.make(k);
       SCOPED_TRACE(c.describe());
       Observed obs;
-      const specmeta::Status s = with_host_args(c, &obs, specmeta::validate);
+      const specmeta::Status s =
+          with_host_args(c, &obs, static_cast<specmeta::Status (*)(const specmeta::ExpandArgs&)>(specmeta::validate));
       EXPECT_TRUE(s.ok()) << s.message();
     }
   }

@@ -1,0 +1,147 @@
+// Small device helpers shared by the expansion kernel's block roles.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <type_traits>
+
+#include "../common/load.h"
+#include "../common/row_math.h"
+#include "kernel_params.cuh"
+
+namespace specmeta {
+namespace cuda_detail {
+
+// Programmatic dependent launch (sm_90). Kernels are launched with the
+// programmatic-stream-serialization attribute, so a kernel's launch and
+// block scheduling overlap the end of the kernel before it in the stream.
+// Each kernel first lets the next one launch early, then waits until the
+// previous grid has completed and its memory is visible, before it reads
+// any input: stream order is kept, only the launch latency is hidden. On a
+// launch without the attribute both instructions do nothing.
+__device__ __forceinline__ void enter_after_prior_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;");
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+// N running sums in uint32 that stick at UINT32_MAX. For non-negative
+// operands the addition is associative (it equals min(a + b + ..., UINT32_MAX)),
+// so a scan with it gives every prefix sum exactly up to INT32_MAX and a value
+// above INT32_MAX for any larger one: all that the saturated int32 outputs,
+// the row lookup (rows are below capacity <= INT32_MAX) and the overflow bit
+// need, at half the shuffle traffic of int64 sums.
+template <int N>
+struct SatSums {
+  uint32_t v[N];
+};
+
+__device__ __forceinline__ uint32_t sat_add(uint32_t a, uint32_t b) { return a + min(b, ~a); }
+
+__device__ __forceinline__ uint32_t sat_u32(int64_t value) {
+  return value > 0xffffffffll ? 0xffffffffu : static_cast<uint32_t>(value);
+}
+
+struct SatAdd {
+  __device__ __forceinline__ uint32_t operator()(uint32_t a, uint32_t b) const { return sat_add(a, b); }
+};
+
+struct SatSumsAdd {
+  template <int N>
+  __device__ __forceinline__ SatSums<N> operator()(const SatSums<N>& a, const SatSums<N>& b) const {
+    SatSums<N> sum;
+#pragma unroll
+    for (int k = 0; k < N; ++k) sum.v[k] = sat_add(a.v[k], b.v[k]);
+    return sum;
+  }
+};
+
+template <int N>
+__device__ __forceinline__ SatSums<N> zero_sums() {
+  SatSums<N> zero;
+#pragma unroll
+  for (int k = 0; k < N; ++k) zero.v[k] = 0;
+  return zero;
+}
+
+// A saturated uint32 sum as an int32 output.
+__device__ __forceinline__ int32_t to_int32(uint32_t sum) {
+  return sum > static_cast<uint32_t>(detail::kInt32Max) ? static_cast<int32_t>(detail::kInt32Max)
+                                                        : static_cast<int32_t>(sum);
+}
+
+// qo of request i: the host int, or the array element (unchecked).
+template <class QoT>
+__device__ __forceinline__ int64_t load_qo(const KernelParams& p, uint32_t i) {
+  if constexpr (std::is_same_v<QoT, UniformQo>) {
+    return p.qo_uniform;
+  } else {
+    return static_cast<const QoT*>(p.qo_lens)[i];
+  }
+}
+
+__device__ __forceinline__ int64_t load_pool_index(const KernelParams& p, uint32_t i) {
+  return p.rpi_int64 ? static_cast<const int64_t*>(p.req_pool_indices)[i]
+                     : static_cast<int64_t>(static_cast<const int32_t*>(p.req_pool_indices)[i]);
+}
+
+// sparse_seqlens of a row of length x (row_math.h's sparse_len, in 32 bits).
+__device__ __forceinline__ int32_t sparse_len32(int32_t x, const KernelParams& p) {
+  const int32_t topk = static_cast<int32_t>(p.topk);
+  if (p.kpool == 1) return min(x, topk);
+  const int32_t kpool = static_cast<int32_t>(p.kpool);
+  const int32_t f = (x / kpool) * kpool;
+  return min(f, topk) + (x - f);
+}
+
+// Sum of sparse_seqlens over a request's first n rows, saturated.
+__device__ __forceinline__ uint32_t sparse_rows_sum32(int32_t first_len, int64_t n, const KernelParams& p) {
+  return sat_u32(detail::sparse_rows_sum(first_len, n, p.topk, p.kpool));
+}
+
+// Each warp's OR of `value`, into warp_or[warp]: one writer per slot, so the
+// slots need no initialisation; a later barrier makes them visible.
+__device__ __forceinline__ void publish_warp_or(int32_t value, int32_t* warp_or) {
+  value = static_cast<int32_t>(__reduce_or_sync(0xffffffffu, static_cast<unsigned>(value)));
+  if (threadIdx.x % 32 == 0) warp_or[threadIdx.x / 32] = value;
+}
+
+__device__ __forceinline__ int32_t gather_warp_or(const int32_t* warp_or) {
+  int32_t result = 0;
+#pragma unroll
+  for (int w = 0; w < kThreads / 32; ++w) result |= warp_or[w];
+  return result;
+}
+
+// Writes one thread's kRowsPerThread rows; 16-byte store when the buffer is
+// aligned for it (a sliced output may not be) and the rows are all in range.
+__device__ __forceinline__ void store_rows(int32_t* dst, uint32_t row0, const int32_t (&v)[kRowsPerThread],
+                                           uint32_t end) {
+  if (row0 + kRowsPerThread <= end && (reinterpret_cast<uintptr_t>(dst + row0) & 15) == 0) {
+    *reinterpret_cast<int4*>(dst + row0) = make_int4(v[0], v[1], v[2], v[3]);
+    return;
+  }
+#pragma unroll
+  for (int k = 0; k < kRowsPerThread; ++k) {
+    if (row0 + k < end) dst[row0 + k] = v[k];
+  }
+}
+
+// The same rows into one output of every destination set. `field` picks the
+// output: a pointer-to-member, so one loop serves all outputs.
+__device__ __forceinline__ void store_rows_all(const KernelParams& p, int32_t* DestSet::*field, uint32_t row0,
+                                               const int32_t (&v)[kRowsPerThread], uint32_t end) {
+  if (p.sets[0].*field == nullptr) return;
+  for (int s = 0; s < p.num_sets; ++s) store_rows(p.sets[s].*field, row0, v, end);
+}
+
+__device__ __forceinline__ void store_all(const KernelParams& p, int32_t* DestSet::*field, uint32_t index,
+                                          int32_t value) {
+  if (p.sets[0].*field == nullptr) return;
+  for (int s = 0; s < p.num_sets; ++s) (p.sets[s].*field)[index] = value;
+}
+
+}  // namespace cuda_detail
+}  // namespace specmeta

@@ -1,0 +1,86 @@
+// What a launch of the expansion kernel gets: host ints and raw pointers only,
+// so the grid and every parameter are fixed when a CUDA graph is captured.
+#pragma once
+
+#include <cstdint>
+
+#include "specmeta/expand.h"
+
+namespace specmeta {
+namespace cuda_detail {
+
+constexpr int kThreads = 256;
+constexpr int kRowsPerThread = 4;  // one int4 store per per-row output
+constexpr int kRowsPerBlock = kThreads * kRowsPerThread;
+// Requests per thread of a row block's scan: one for batches of up to
+// kThreads requests (loaded straight into registers), else four (a chunk of
+// kThreads * kWideItems requests, staged through shared memory).
+constexpr int kNarrowItems = 1;
+constexpr int kWideItems = 4;
+// Page tables: each thread copies kColsPerThread columns (one int4) per pass.
+constexpr int kColsPerThread = 4;
+constexpr int kColsPerPass = kThreads * kColsPerThread;
+// Page-table blocks per launch the grid aims at when widths allow it: about
+// two waves of full occupancy on an H100 (132 SMs x 8 blocks of 256
+// threads), enough memory traffic in flight to reach copy bandwidth, few
+// enough that a block's fixed cost (finding its request's first row) stays
+// small against its share of the copy.
+constexpr int64_t kPageTableBlockTarget = 2048;
+
+// The qo of every request is the host int qo_uniform.
+struct UniformQo {};
+
+// One destination set's outputs; nullptr = not wanted. All sets want the
+// same outputs (validated), so sets[0] decides what is computed.
+struct DestSet {
+  int32_t* seqlens_expanded;
+  int32_t* sparse_seqlens;
+  int32_t* sparse_cu_seqlens_k;
+  int32_t* row_to_req;
+  int32_t* cache_seqlens;
+  int32_t* cu_seqlens_k;
+  int32_t* cu_seqlens_q;
+  int32_t* num_rows;
+  int32_t* status;
+  int32_t* page_table_1;
+  int32_t* real_page_table;
+  uint64_t page_table_1_stride;
+  uint64_t real_page_table_stride;
+};
+
+// Sizes are validated to be at most INT32_MAX on the host, so rows and
+// requests are indexed in 32 bits: a row index stays below
+// capacity + kRowsPerBlock < 2^32. Half the instructions of 64-bit indexing.
+// Table offsets (row * stride) are 64-bit: tables of 1M columns exist.
+struct KernelParams {
+  const void* kv_lens;
+  const void* qo_lens;
+  const void* req_pool_indices;
+  const int32_t* req_to_token;
+  uint64_t req_to_token_stride;
+  int64_t pool_rows;
+  uint32_t bs;
+  uint32_t qo_uniform;
+  uint32_t max_qo;
+  uint32_t capacity;
+  uint32_t kv_offset;
+  uint32_t topk;
+  uint32_t kpool;
+  uint32_t width;
+  uint32_t page_size;
+  int32_t page_shift;  // log2(page_size) when a power of two (a shift floors like torch's //), else -1
+  uint32_t row_blocks;         // blocks [0, row_blocks) write the per-row outputs
+  uint32_t parts_per_request;  // page-table blocks per request, after the request block
+  bool rpi_int64;
+  bool full_width;
+  bool vector_copy;  // every table row start is 16-byte aligned
+  // sparse_cu_seqlens_k is wanted and could pass INT32_MAX: capacity rows of
+  // at most topk + kpool - 1 each. False for any realistic configuration,
+  // which spares the request block a closed-form sum per request.
+  bool check_sparse_overflow;
+  int32_t num_sets;
+  DestSet sets[kMaxDestinationSets];
+};
+
+}  // namespace cuda_detail
+}  // namespace specmeta

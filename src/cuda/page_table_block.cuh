@@ -1,0 +1,106 @@
+// Page-table blocks: parts_per_request blocks per request copy the request's
+// row of req_to_token (page_table_1) and its every page_size-th entry divided
+// by page_size (real_page_table) into all of the request's rows in every
+// destination set. Each source element is read once and written qo times;
+// the blocks of a request interleave their column ranges so a long row is
+// spread over the grid. Only the live prefix, min(kv, width) columns (all
+// width columns with full_width), is touched: the cost follows the live
+// lengths, not the table width.
+#pragma once
+
+#include <cub/block/block_reduce.cuh>
+
+#include "device_util.cuh"
+
+namespace specmeta {
+namespace cuda_detail {
+
+using RowsReduce = cub::BlockReduce<uint64_t, kThreads>;
+
+// A page-table block's shared memory; one member of the kernel's shared union.
+struct PageTableStorage {
+  typename RowsReduce::TempStorage reduce;
+  uint64_t block_sum;
+};
+
+// Rows before request b: the checked qo of requests [0, b), summed by the
+// whole block (uniform qo needs no sum).
+template <class QoT>
+__device__ __forceinline__ uint64_t rows_before(const KernelParams& p, uint32_t b, PageTableStorage& smem) {
+  if constexpr (std::is_same_v<QoT, UniformQo>) {
+    return static_cast<uint64_t>(b) * p.qo_uniform;
+  } else {
+    int32_t ignored = 0;
+    uint64_t sum = 0;
+#pragma unroll 4
+    for (uint32_t i = threadIdx.x; i < b; i += kThreads) {
+      sum += static_cast<uint64_t>(detail::checked_qo(load_qo<QoT>(p, i), p.max_qo, ignored));
+    }
+    sum = RowsReduce(smem.reduce).Sum(sum);
+    if (threadIdx.x == 0) smem.block_sum = sum;
+    __syncthreads();
+    return smem.block_sum;
+  }
+}
+
+template <class KvT, class QoT>
+__device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t index, PageTableStorage& smem) {
+  const uint32_t b = index / p.parts_per_request;
+  const uint32_t part = index % p.parts_per_request;
+  const int64_t kv = detail::offset_kv(static_cast<const KvT*>(p.kv_lens)[b], p.kv_offset);
+  const int64_t raw_qo = load_qo<QoT>(p, b);
+  const int64_t pool_index = load_pool_index(p, b);
+  const uint64_t first_row = rows_before<QoT>(p, b, smem);
+  int32_t ignored = 0;
+  const int64_t qo = detail::checked_qo(raw_qo, p.max_qo, ignored);
+  // Block-uniform exits: a bad pool index (the request block flags it), or
+  // no row of this request within the capacity.
+  if (pool_index < 0 || pool_index >= p.pool_rows || first_row >= p.capacity) return;
+  const uint32_t rows = static_cast<uint32_t>(min(static_cast<uint64_t>(qo), p.capacity - first_row));
+  const uint64_t live = p.full_width ? p.width : min(detail::clamped_kv(kv), static_cast<int64_t>(p.width));
+  const int32_t* src = p.req_to_token + static_cast<uint64_t>(pool_index) * p.req_to_token_stride;
+
+  // One loop for both tables, each pass issuing its loads before any store:
+  // a load after a store to memory that might alias waits for nothing, but
+  // the compiler may not hoist it, and every load waited for is a round trip.
+  const uint64_t col_end = p.sets[0].page_table_1 ? live : 0;
+  const uint64_t pages = p.sets[0].real_page_table ? (live + p.page_size - 1) / p.page_size : 0;
+  for (uint64_t pass = part; pass * kColsPerPass < col_end || pass * kThreads < pages; pass += p.parts_per_request) {
+    const uint64_t c = pass * kColsPerPass + threadIdx.x * kColsPerThread;
+    const uint64_t page = pass * kThreads + threadIdx.x;
+    const bool full_vector = p.vector_copy && c + kColsPerThread <= col_end;
+    int4 cols = make_int4(0, 0, 0, 0);
+    if (full_vector) {
+      cols = *reinterpret_cast<const int4*>(src + c);
+    } else if (c < col_end) {
+      cols.x = src[c];
+      cols.y = c + 1 < col_end ? src[c + 1] : 0;
+      cols.z = c + 2 < col_end ? src[c + 2] : 0;
+      cols.w = c + 3 < col_end ? src[c + 3] : 0;
+    }
+    const int32_t page_id = page < pages ? src[page * p.page_size] : 0;
+    const int32_t page_value = p.page_shift >= 0 ? page_id >> p.page_shift
+                                                 : detail::floor_div(page_id, static_cast<int32_t>(p.page_size));
+    for (int s = 0; s < p.num_sets; ++s) {
+      const DestSet& d = p.sets[s];
+      for (uint32_t j = 0; j < rows; ++j) {
+        const uint64_t row = first_row + j;
+        if (full_vector) {
+          *reinterpret_cast<int4*>(d.page_table_1 + row * d.page_table_1_stride + c) = cols;
+        } else if (c < col_end) {
+          int32_t* dst = d.page_table_1 + row * d.page_table_1_stride + c;
+          dst[0] = cols.x;
+          if (c + 1 < col_end) dst[1] = cols.y;
+          if (c + 2 < col_end) dst[2] = cols.z;
+          if (c + 3 < col_end) dst[3] = cols.w;
+        }
+        if (page < pages) {
+          d.real_page_table[row * d.real_page_table_stride + page] = page_value;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace cuda_detail
+}  // namespace specmeta

@@ -1,0 +1,300 @@
+// Row blocks: each writes the per-row outputs of one tile of kRowsPerBlock
+// rows (seqlens_expanded, sparse_seqlens, sparse_cu_seqlens_k, row_to_req);
+// each thread owns kRowsPerThread consecutive rows.
+//
+// Finding each row's request:
+// - Uniform qo (decode, target_verify, draft_extend_static): row r belongs
+//   to request r / qo. No scan.
+// - Per-request qo (draft_extend, extend): every row block runs the exclusive
+//   prefix sum of the requests' rows itself with cub::BlockScan: one request
+//   per thread for batches of up to kThreads (straight from memory), four per
+//   thread beyond (a chunk of 1024 loaded coalesced and transposed through
+//   shared memory). The thread holding a request then writes the request's
+//   rows that fall in the tile into shared memory, from where the row owners
+//   read them. Blocks repeat the scan (bs lengths are a few KB, served from
+//   L2) instead of exchanging partial sums, which would need a second launch
+//   or a workspace that every CUDA-graph replay must reset first. Batches
+//   over 1024 requests stream through the scan chunk by chunk; a block stops
+//   once its rows are placed.
+// sparse_cu_seqlens_k is a scan over the tile's rows, offset by the sum over
+// the rows before the tile: zero for the first tile (every tile when the
+// capacity is at most kRowsPerBlock), otherwise a closed form per request
+// (row_math.h's sparse_rows_sum) reduced over the block.
+//
+// These blocks are latency-bound (one memory round trip), so the code favours
+// a short instruction path over unrolled width: a kernel of a CUDA graph often
+// starts on a multiprocessor whose instruction cache is cold, and every extra
+// instruction on the path is fetched from L2.
+#pragma once
+
+#include <cub/block/block_reduce.cuh>
+#include <cub/block/block_scan.cuh>
+
+#include "device_util.cuh"
+
+namespace specmeta {
+namespace cuda_detail {
+
+using RowScan = cub::BlockScan<uint32_t, kThreads, cub::BLOCK_SCAN_WARP_SCANS>;
+using SumReduce = cub::BlockReduce<uint64_t, kThreads>;
+
+// A row block's shared memory; one member of the kernel's shared union.
+struct RowBlockStorage {
+  typename RowScan::TempStorage scan;  // the request scan, then the sparse row scan
+  typename SumReduce::TempStorage reduce;
+  uint32_t reduce_result;
+  // This block's rows. The thread that holds a request after the scan writes
+  // that request's rows here (no search: a binary search over shared memory
+  // costs a bank-conflicted round trip per step); the thread that owns the
+  // rows then reads them back with one 16-byte access per array.
+  __align__(16) int32_t tile_len[kRowsPerBlock];
+  __align__(16) int32_t tile_req[kRowsPerBlock];
+  // A chunk of requests on its way from the striped to the blocked arrangement.
+  __align__(16) uint32_t staged_qo[kThreads * kWideItems];
+  __align__(16) int32_t staged_first_len[kThreads * kWideItems];
+};
+
+__device__ __forceinline__ uint32_t first_row_of_thread() {
+  return blockIdx.x * kRowsPerBlock + threadIdx.x * kRowsPerThread;
+}
+
+// Sum over the block of per-thread values that saturate at UINT32_MAX.
+__device__ __forceinline__ uint32_t block_sum_saturated(uint64_t value, RowBlockStorage& smem) {
+  const uint64_t sum = SumReduce(smem.reduce).Sum(value);
+  if (threadIdx.x == 0) smem.reduce_result = static_cast<uint32_t>(min(sum, uint64_t{0xffffffffu}));
+  __syncthreads();
+  return smem.reduce_result;
+}
+
+// sparse_seqlens summed over the first n rows of a request, saturated: what
+// the rows before a tile contribute to its sparse_cu_seqlens_k offset.
+__device__ __forceinline__ uint64_t rows_before_tile(int32_t first_len, int64_t qo, int64_t request_row0,
+                                                     uint32_t tile_begin, const KernelParams& p) {
+  const int64_t n = min(qo, static_cast<int64_t>(tile_begin) - request_row0);
+  return n > 0 ? sparse_rows_sum32(first_len, n, p) : 0;
+}
+
+// Uniform qo: the sparse sum of all rows before the tile, over the requests
+// that own them.
+template <class KvT>
+__device__ __forceinline__ uint32_t uniform_tile_offset(const KernelParams& p, uint32_t tile_begin,
+                                                        RowBlockStorage& smem) {
+  const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
+  const uint32_t qo = p.qo_uniform;
+  const uint32_t requests = qo > 0 ? min(p.bs, (tile_begin + qo - 1) / qo) : 0;
+  uint64_t sum = 0;
+  for (uint32_t b = threadIdx.x; b < requests; b += kThreads) {
+    const int64_t kv = detail::offset_kv(kv_lens[b], p.kv_offset);
+    sum += rows_before_tile(detail::clipped_first_len(kv, qo), qo, static_cast<int64_t>(b) * qo, tile_begin, p);
+  }
+  return block_sum_saturated(sum, smem);
+}
+
+// Writes the thread's rows to every per-row output, from their lengths and
+// owners; tile_offset is the sparse_seqlens sum over the rows before the tile.
+__device__ __forceinline__ void store_row_outputs(const KernelParams& p, uint32_t row0,
+                                                  const int32_t (&len)[kRowsPerThread],
+                                                  const int32_t (&owner)[kRowsPerThread], uint32_t tile_offset,
+                                                  RowBlockStorage& smem) {
+  store_rows_all(p, &DestSet::seqlens_expanded, row0, len, p.capacity);
+  store_rows_all(p, &DestSet::row_to_req, row0, owner, p.capacity);
+  const DestSet& d = p.sets[0];
+  if (!d.sparse_seqlens && !d.sparse_cu_seqlens_k) return;
+  int32_t sparse[kRowsPerThread];
+#pragma unroll
+  for (int k = 0; k < kRowsPerThread; ++k) sparse[k] = sparse_len32(len[k], p);
+  store_rows_all(p, &DestSet::sparse_seqlens, row0, sparse, p.capacity);
+  if (!d.sparse_cu_seqlens_k) return;
+  // Rows past the total have length 0, so the sums stay flat there.
+  uint32_t running = 0;
+#pragma unroll
+  for (int k = 0; k < kRowsPerThread; ++k) running = sat_add(running, static_cast<uint32_t>(sparse[k]));
+  uint32_t aggregate;
+  // smem.scan is free: a request scan before this ended at a block barrier.
+  RowScan(smem.scan).ExclusiveScan(running, running, tile_offset, SatAdd(), aggregate);
+  int32_t inclusive[kRowsPerThread];
+#pragma unroll
+  for (int k = 0; k < kRowsPerThread; ++k) {
+    running = sat_add(running, static_cast<uint32_t>(sparse[k]));
+    inclusive[k] = to_int32(running);
+  }
+  // Element r + 1 holds row r's inclusive sum; element 0 is 0.
+  store_rows_all(p, &DestSet::sparse_cu_seqlens_k, row0 + 1, inclusive, p.capacity + 1);
+  if (blockIdx.x == 0 && threadIdx.x == 0) store_all(p, &DestSet::sparse_cu_seqlens_k, 0, 0);
+}
+
+// Every global load is issued before the first store: the compiler may not
+// move a load past a store to an output that could alias the input, and each
+// load waited for costs a full memory round trip.
+template <class KvT>
+__device__ __forceinline__ void uniform_rows_block(const KernelParams& p, RowBlockStorage& smem) {
+  const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
+  const uint32_t qo = p.qo_uniform;
+  const uint32_t total = p.bs * qo;  // validated <= capacity on the host
+  const uint32_t row0 = first_row_of_thread();
+  uint32_t b = qo > 0 ? row0 / qo : 0;
+  uint32_t j = row0 - b * qo;
+  int64_t kv[kRowsPerThread];
+  uint32_t req[kRowsPerThread];
+  uint32_t col[kRowsPerThread];
+#pragma unroll
+  for (int k = 0; k < kRowsPerThread; ++k) {
+    req[k] = b;
+    col[k] = j;
+    kv[k] = row0 + k < total ? static_cast<int64_t>(kv_lens[b]) : 0;
+    if (++j == qo) {
+      j = 0;
+      ++b;
+    }
+  }
+  const uint32_t tile_begin = blockIdx.x * kRowsPerBlock;
+  const uint32_t tile_offset =
+      p.sets[0].sparse_cu_seqlens_k && blockIdx.x > 0 ? uniform_tile_offset<KvT>(p, tile_begin, smem) : 0;
+  int32_t len[kRowsPerThread];
+  int32_t owner[kRowsPerThread];
+#pragma unroll
+  for (int k = 0; k < kRowsPerThread; ++k) {
+    const bool live = row0 + k < total;
+    len[k] = live ? detail::expanded_len(detail::offset_kv(kv[k], p.kv_offset), qo, col[k]) : 0;
+    owner[k] = live ? static_cast<int32_t>(req[k]) : -1;
+  }
+  store_row_outputs(p, row0, len, owner, tile_offset, smem);
+}
+
+// Loads one chunk of requests into the blocked arrangement the scan takes:
+// thread t holds requests kItems * t ... of the chunk, as checked qo and the
+// length of each one's first row, clipped to int32 (row_math.h). Faults are
+// the request block's business.
+template <int kItems, class KvT, class QoT>
+__device__ __forceinline__ void load_chunk(const KernelParams& p, uint32_t chunk_begin, uint32_t chunk_size,
+                                           uint32_t (&qo)[kItems], int32_t (&first_len)[kItems],
+                                           RowBlockStorage& smem) {
+  const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
+  int32_t ignored = 0;
+  if constexpr (kItems == 1) {
+    // One request per thread: striped and blocked coincide, straight from memory.
+    const bool valid = threadIdx.x < chunk_size;
+    const int64_t raw_qo = valid ? load_qo<QoT>(p, chunk_begin + threadIdx.x) : 0;
+    const int64_t kv = valid ? static_cast<int64_t>(kv_lens[chunk_begin + threadIdx.x]) : 0;
+    qo[0] = static_cast<uint32_t>(detail::checked_qo(raw_qo, p.max_qo, ignored));
+    first_len[0] = detail::clipped_first_len(detail::offset_kv(kv, p.kv_offset), qo[0]);
+  } else {
+    // Coalesced (striped) loads, all in flight together, then a transpose
+    // through shared memory, read back with one 16-byte access per array.
+    static_assert(kItems == kWideItems && kItems == 4, "the transpose reads one int4 per thread");
+    uint32_t* staged_qo = smem.staged_qo;
+    int32_t* staged_first_len = smem.staged_first_len;
+    int64_t raw_qo[kItems];
+    KvT raw_kv[kItems];
+#pragma unroll
+    for (int i = 0; i < kItems; ++i) {
+      const uint32_t local = threadIdx.x + i * kThreads;
+      raw_qo[i] = local < chunk_size ? load_qo<QoT>(p, chunk_begin + local) : 0;
+      raw_kv[i] = local < chunk_size ? kv_lens[chunk_begin + local] : KvT{0};
+    }
+#pragma unroll
+    for (int i = 0; i < kItems; ++i) {
+      const uint32_t local = threadIdx.x + i * kThreads;
+      const uint32_t checked = static_cast<uint32_t>(detail::checked_qo(raw_qo[i], p.max_qo, ignored));
+      staged_qo[local] = checked;
+      staged_first_len[local] = detail::clipped_first_len(detail::offset_kv(raw_kv[i], p.kv_offset), checked);
+    }
+    __syncthreads();
+    const uint4 q4 = reinterpret_cast<const uint4*>(staged_qo)[threadIdx.x];
+    const int4 f4 = reinterpret_cast<const int4*>(staged_first_len)[threadIdx.x];
+    qo[0] = q4.x;
+    qo[1] = q4.y;
+    qo[2] = q4.z;
+    qo[3] = q4.w;
+    first_len[0] = f4.x;
+    first_len[1] = f4.y;
+    first_len[2] = f4.z;
+    first_len[3] = f4.w;
+  }
+}
+
+// Reads one thread's kRowsPerThread rows of a tile array in shared memory:
+// rows below `live_end` come from the array, the rest are `tail`.
+__device__ __forceinline__ void read_tile_rows(const int32_t* tile, uint32_t local0, uint32_t row0,
+                                               uint32_t live_end, int32_t tail, int32_t (&v)[kRowsPerThread]) {
+  if (row0 + kRowsPerThread <= live_end) {
+    const int4 q = *reinterpret_cast<const int4*>(tile + local0);
+    v[0] = q.x;
+    v[1] = q.y;
+    v[2] = q.z;
+    v[3] = q.w;
+    return;
+  }
+#pragma unroll
+  for (int k = 0; k < kRowsPerThread; ++k) v[k] = row0 + k < live_end ? tile[local0 + k] : tail;
+}
+
+template <class KvT, class QoT, int kItems>
+__device__ __forceinline__ void scan_rows_block(const KernelParams& p, RowBlockStorage& smem) {
+  constexpr uint32_t kChunk = kThreads * kItems;
+  int32_t* tile_len = smem.tile_len;
+  int32_t* tile_req = smem.tile_req;
+  const SatAdd add;
+  const uint32_t tile_begin = blockIdx.x * kRowsPerBlock;
+  const uint32_t tile_end = min(tile_begin + kRowsPerBlock, p.capacity);
+  // The sparse sum of the rows before the tile, needed past the first tile.
+  const bool sparse_offset = p.sets[0].sparse_cu_seqlens_k && blockIdx.x > 0;
+  uint64_t rows_before_sum = 0;
+
+  uint32_t carry = 0;  // rows of the chunks before this one, saturated
+  for (uint32_t chunk_begin = 0; chunk_begin < p.bs; chunk_begin += kChunk) {
+    uint32_t qo[kItems];
+    int32_t first_len[kItems];
+    load_chunk<kItems, KvT, QoT>(p, chunk_begin, min(p.bs - chunk_begin, kChunk), qo, first_len, smem);
+    uint32_t start;
+    uint32_t chunk_rows;
+    uint32_t thread_rows = 0;
+#pragma unroll
+    for (int i = 0; i < kItems; ++i) thread_rows = add(thread_rows, qo[i]);
+    RowScan(smem.scan).ExclusiveScan(thread_rows, start, carry, add, chunk_rows);
+    const uint32_t first = chunk_begin + threadIdx.x * kItems;
+    uint32_t item_start[kItems];
+#pragma unroll
+    for (int i = 0; i < kItems; ++i) {
+      item_start[i] = start;
+      if (sparse_offset) rows_before_sum += rows_before_tile(first_len[i], qo[i], start, tile_begin, p);
+      start = add(start, qo[i]);
+    }
+    // The thread's requests own one contiguous run of rows: one loop over the
+    // part of it in this tile, the request of each row picked by comparisons
+    // (the last request starting at or before it; empty ones are skipped so).
+    for (uint32_t row = max(item_start[0], tile_begin); row < min(start, tile_end); ++row) {
+      int32_t row_first_len = first_len[0];
+      uint32_t row_start = item_start[0];
+      uint32_t request = first;
+#pragma unroll
+      for (int i = 1; i < kItems; ++i) {
+        if (row >= item_start[i]) {
+          row_first_len = first_len[i];
+          row_start = item_start[i];
+          request = first + i;
+        }
+      }
+      tile_len[row - tile_begin] = detail::row_len(row_first_len, row - row_start);
+      tile_req[row - tile_begin] = static_cast<int32_t>(request);
+    }
+    carry = add(carry, chunk_rows);
+    if (p.bs - chunk_begin <= kChunk) break;  // last chunk
+    if (carry >= tile_end) break;             // block-uniform: every row up to the tile's end is placed
+    __syncthreads();                          // the next chunk reuses the shared arrays
+  }
+  const uint32_t tile_offset = sparse_offset ? block_sum_saturated(rows_before_sum, smem) : 0;
+  __syncthreads();  // tile rows complete
+
+  const uint32_t row0 = first_row_of_thread();
+  const uint32_t local0 = threadIdx.x * kRowsPerThread;
+  const uint32_t live_end = min(carry, tile_end);
+  int32_t len[kRowsPerThread];
+  int32_t owner[kRowsPerThread];
+  read_tile_rows(tile_len, local0, row0, live_end, 0, len);
+  read_tile_rows(tile_req, local0, row0, live_end, -1, owner);
+  store_row_outputs(p, row0, len, owner, tile_offset, smem);
+}
+
+}  // namespace cuda_detail
+}  // namespace specmeta
