@@ -11,6 +11,9 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include <nanobind/stl/vector.h>
 
 #include "specmeta/specmeta.h"
 
@@ -69,6 +72,100 @@ int64_t count_rows_host(int64_t bs, uintptr_t qo_ptr, int qo_type, int64_t qo_si
   return specmeta::count_rows_host(args);
 }
 
+// A metadata call bound to its arrays: built from a flat descriptor of ints
+// (laid out by python/specmeta/_metadata.py's _Descriptor, read in the same
+// order here), validated once; launch() then only launches.
+class Plan {
+ public:
+  explicit Plan(const std::vector<int64_t>& d) {
+    size_t at = 0;
+    auto next = [&]() {
+      if (at >= d.size()) throw nb::value_error(("descriptor: expected more fields, got " + std::to_string(d.size())).c_str());
+      return d[at++];
+    };
+    auto span = [&]() {
+      const auto ptr = static_cast<uintptr_t>(next());
+      const int type = static_cast<int>(next());
+      return int_span(ptr, type, next());
+    };
+    auto table = [&]() {
+      specmeta::TableSpan t;
+      t.data = reinterpret_cast<const int32_t*>(static_cast<uintptr_t>(next()));
+      t.rows = next();
+      t.cols = next();
+      t.row_stride = next();
+      return t;
+    };
+    auto out = [&]() {
+      const auto ptr = static_cast<uintptr_t>(next());
+      return out_span(ptr, next());
+    };
+    auto out_table = [&]() {
+      specmeta::OutTable t;
+      t.data = reinterpret_cast<int32_t*>(static_cast<uintptr_t>(next()));
+      t.rows = next();
+      t.cols = next();
+      t.row_stride = next();
+      return t;
+    };
+    device_ = static_cast<int>(next());
+    specmeta::MetadataArgs m;
+    m.mode = static_cast<specmeta::Mode>(next());
+    m.bs = next();
+    m.capacity = next();
+    m.num_draft_tokens = next();
+    m.topk = next();
+    m.kpool = next();
+    m.width = next();
+    m.page_size = next();
+    m.full_width = next() != 0;
+    m.seq_lens = span();
+    m.accept_lens = span();
+    m.extend_lens = span();
+    m.req_pool_indices = span();
+    m.req_to_token = table();
+    const int64_t sets = next();
+    if (sets < 1) throw nb::value_error(("out: expected at least one Metadata, got " + std::to_string(sets)).c_str());
+    std::vector<specmeta::ExpandOutputs> outs(static_cast<size_t>(sets));
+    for (specmeta::ExpandOutputs& o : outs) {
+      // Same order as OUTPUTS in python/specmeta/_metadata.py.
+      o.cache_seqlens = out();
+      o.cu_seqlens_k = out();
+      o.cu_seqlens_q = out();
+      o.seqlens_expanded = out();
+      o.sparse_seqlens = out();
+      o.sparse_cu_seqlens_k = out();
+      o.row_to_req = out();
+      o.num_rows = out();
+      o.page_table_1 = out_table();
+      o.real_page_table = out_table();
+      o.status = out();
+    }
+    if (at != d.size()) throw nb::value_error(("descriptor: expected " + std::to_string(at) + " fields, got more").c_str());
+    m.out = outs[0];
+    m.extra_out = outs.data() + 1;
+    m.extra_out_count = static_cast<int32_t>(sets - 1);
+    specmeta::ExpandArgs args;
+    raise_on_error(specmeta::validate(m, &args));
+    raise_on_error(bound_.bind(args));
+  }
+
+  void launch(int64_t bs, uintptr_t stream) const {
+    if (device_ == kHostDevice) {
+      raise_on_error(bound_.run_cpu(bs));
+      return;
+    }
+    raise_on_error(specmeta::use_cuda_device(device_));
+    raise_on_error(bound_.launch_cuda(bs, reinterpret_cast<cudaStream_t>(stream)));
+  }
+
+  int64_t max_bs() const { return bound_.max_bs(); }
+
+ private:
+  int device_ = kHostDevice;
+  specmeta::BoundExpansion bound_;
+};
+
 // Address of a contiguous host buffer (a NumPy array), read through the
 // buffer protocol.
 uintptr_t buffer_address(nb::handle obj) {
@@ -92,4 +189,9 @@ NB_MODULE(_specmeta, m) {
   m.def("expand", &expand);
   m.def("count_rows_host", &count_rows_host);
   m.def("buffer_address", &buffer_address);
+  m.attr("MAX_DESTINATION_SETS") = specmeta::kMaxDestinationSets;
+  nb::class_<Plan>(m, "Plan")
+      .def(nb::init<const std::vector<int64_t>&>())
+      .def("launch", &Plan::launch)
+      .def_prop_ro("max_bs", &Plan::max_bs);
 }

@@ -5,8 +5,23 @@ CuPy) run the CUDA backend. Both give bit-identical results.
 """
 
 from ._expand import NO_MAX_QO, expand, expand_seqlens
+from ._metadata import MAX_DESTINATION_SETS, MODES, OUTPUTS, Builder, Metadata, build_metadata
 from ._specmeta import HAS_CUDA, cuda_available
 from ._status import STATUS_BITS, describe_status
 
-__all__ = ["expand", "expand_seqlens", "cuda_available", "describe_status", "HAS_CUDA", "NO_MAX_QO", "STATUS_BITS"]
+__all__ = [
+    "Builder",
+    "Metadata",
+    "build_metadata",
+    "expand",
+    "expand_seqlens",
+    "cuda_available",
+    "describe_status",
+    "HAS_CUDA",
+    "MAX_DESTINATION_SETS",
+    "MODES",
+    "NO_MAX_QO",
+    "OUTPUTS",
+    "STATUS_BITS",
+]
 __version__ = "0.1.0"

@@ -144,3 +144,51 @@ def empty_int32(like: Any, framework: str, device: int, size: int) -> Any:
             return cupy.empty(size, dtype=cupy.int32)
     numpy = sys.modules["numpy"]
     return numpy.empty(size, dtype=numpy.int32)
+
+
+class TableInfo(NamedTuple):
+    ptr: int
+    rows: int
+    cols: int
+    row_stride: int  # elements
+    device: int
+    framework: str
+
+
+def describe_table(name: str, x: Any, *, writable: bool = False) -> TableInfo:
+    """Checks a 2-D int32 table (req_to_token, a page table): rows may be
+    padded (row stride >= columns), each row must be contiguous."""
+    framework = framework_of(x)
+    if framework is None:
+        raise TypeError(
+            f"{name}: expected a torch.Tensor, numpy.ndarray or cupy.ndarray, got {type(x).__module__}.{type(x).__name__}"
+        )
+    _dtype_code(name, x.dtype, (INT32,))
+    shape = tuple(x.shape)
+    if len(shape) != 2:
+        raise ValueError(f"{name}: expected a 2-D array, got {len(shape)}-D with shape {shape}")
+    rows, cols = int(shape[0]), int(shape[1])
+    if framework == "torch":
+        strides = tuple(x.stride())
+        if writable and x.requires_grad:
+            raise ValueError(f"{name}: expected a tensor that does not require grad, got requires_grad=True")
+        device = x.get_device()
+        device = HOST if device < 0 else device
+        ptr = x.data_ptr()
+    else:
+        strides = tuple(s // x.itemsize for s in x.strides)
+        if framework == "numpy":
+            if writable and not x.flags.writeable:
+                raise ValueError(f"{name}: expected a writable array, got a read-only one")
+            device, ptr = HOST, x.__array_interface__["data"][0]
+        else:
+            device, ptr = x.device.id, x.data.ptr
+    # Strides of a dimension of extent 0 or 1 mean nothing (NumPy may report 0).
+    if rows * cols == 0:
+        return TableInfo(ptr, rows, cols, cols, device, framework)
+    row_stride = strides[0] if rows > 1 else cols
+    if (cols > 1 and strides[1] != 1) or row_stride < cols:
+        raise ValueError(
+            f"{name}: expected rows of contiguous elements (strides (>= {cols}, 1)), got strides {strides}"
+        )
+    return TableInfo(ptr, rows, cols, row_stride, device, framework)
