@@ -1,0 +1,432 @@
+// The metadata builder's CUDA backend (build_metadata_cuda, and expand_cuda
+// with the builder's ExpandArgs fields) against metadata_reference.h, exactly,
+// guards included, plus CUDA-graph capture and replay with new input values.
+// Every test skips itself when no CUDA device is visible.
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cases.h"
+#include "harness.h"
+#include "metadata_cases.h"
+#include "metadata_examples.h"
+#include "metadata_harness.h"
+#include "metadata_reference.h"
+#include "metadata_suites.h"
+#include "specmeta/metadata.h"
+
+#define CHECK_CUDA(expr)                                                                              \
+  do {                                                                                                \
+    const cudaError_t check_cuda_err_ = (expr);                                                       \
+    if (check_cuda_err_ != cudaSuccess) {                                                             \
+      FAIL() << #expr << " failed: " << cudaGetErrorName(check_cuda_err_) << " ("                     \
+             << cudaGetErrorString(check_cuda_err_) << ")";                                           \
+    }                                                                                                 \
+  } while (0)
+
+namespace specmeta_test {
+namespace {
+
+// A device allocation freed on scope exit (also on a failed assertion).
+struct DeviceMem {
+  void* p = nullptr;
+  size_t bytes = 0;
+  DeviceMem() = default;
+  DeviceMem(const DeviceMem&) = delete;
+  DeviceMem& operator=(const DeviceMem&) = delete;
+  ~DeviceMem() {
+    if (p != nullptr) cudaFree(p);
+  }
+};
+
+size_t input_bytes(const HostInput& in) { return static_cast<size_t>(in.bytes()); }
+
+// Device copies of every buffer of a case, laid out as its MetaBuffers.
+struct DeviceMeta {
+  DeviceMem seq, qo, rpi, req_to_token;
+  DeviceMem out[kMaxSets][kMetaSlots];
+  MetaPointers ptrs;
+
+  void alloc(DeviceMem& m, size_t bytes) {
+    m.bytes = bytes;
+    if (bytes > 0) CHECK_CUDA(cudaMalloc(&m.p, bytes));
+  }
+
+  void allocate(const MetaBuffers& h) {
+    alloc(seq, input_bytes(h.seq));
+    if (h.has_qo) alloc(qo, input_bytes(h.qo));
+    if (h.has_page_inputs) {
+      alloc(rpi, input_bytes(h.rpi));
+      alloc(req_to_token, h.req_to_token.size() * sizeof(int32_t));
+    }
+    for (int set = 0; set < kMaxSets; ++set) {
+      for (int s = 0; s < kMetaSlots; ++s) alloc(out[set][s], h.out[set][s].size() * sizeof(int32_t));
+    }
+    if (::testing::Test::HasFatalFailure()) return;
+    ptrs = MetaPointers{};
+    ptrs.seq = seq.p;
+    ptrs.qo = qo.p;
+    ptrs.rpi = rpi.p;
+    ptrs.req_to_token = static_cast<const int32_t*>(req_to_token.p);
+    for (int set = 0; set < kMaxSets; ++set) {
+      for (int s = 0; s < kMetaSlots; ++s) ptrs.out[set][s] = static_cast<int32_t*>(out[set][s].p);
+    }
+  }
+
+  // Stream-ordered; the host buffers must live until the stream is synchronised.
+  void upload_inputs(const MetaBuffers& h, cudaStream_t stream) {
+    if (seq.p) CHECK_CUDA(cudaMemcpyAsync(seq.p, h.seq.data(), seq.bytes, cudaMemcpyHostToDevice, stream));
+    if (qo.p) CHECK_CUDA(cudaMemcpyAsync(qo.p, h.qo.data(), qo.bytes, cudaMemcpyHostToDevice, stream));
+    if (rpi.p) CHECK_CUDA(cudaMemcpyAsync(rpi.p, h.rpi.data(), rpi.bytes, cudaMemcpyHostToDevice, stream));
+    if (req_to_token.p) {
+      CHECK_CUDA(cudaMemcpyAsync(req_to_token.p, h.req_to_token.data(), req_to_token.bytes, cudaMemcpyHostToDevice,
+                                 stream));
+    }
+  }
+
+  // The allocations' contents before a call: poison and previous page tables.
+  void upload_outputs(const MetaBuffers& h, cudaStream_t stream) {
+    for (int set = 0; set < kMaxSets; ++set) {
+      for (int s = 0; s < kMetaSlots; ++s) {
+        DeviceMem& m = out[set][s];
+        if (m.p) CHECK_CUDA(cudaMemcpyAsync(m.p, h.out[set][s].data(), m.bytes, cudaMemcpyHostToDevice, stream));
+      }
+    }
+  }
+
+  // Every output allocation back into `h`, after the stream's work is done.
+  void download_outputs(MetaBuffers* h, cudaStream_t stream) {
+    CHECK_CUDA(cudaStreamSynchronize(stream));
+    for (int set = 0; set < kMaxSets; ++set) {
+      for (int s = 0; s < kMetaSlots; ++s) {
+        DeviceMem& m = out[set][s];
+        if (!m.p) continue;
+        std::vector<int32_t>& host = h->out[set][s];
+        std::fill(host.begin(), host.end(), 0x11111111);  // so that a missing copy cannot pass as poison
+        CHECK_CUDA(cudaMemcpyAsync(host.data(), m.p, m.bytes, cudaMemcpyDeviceToHost, stream));
+      }
+    }
+    CHECK_CUDA(cudaStreamSynchronize(stream));
+  }
+
+  // Inputs are read-only: the device copies still equal the host ones.
+  void expect_inputs_unchanged(const MetaBuffers& h, cudaStream_t stream) {
+    auto same = [&](const DeviceMem& m, const void* host, const char* name) {
+      if (!m.p) return;
+      std::vector<char> back(m.bytes);
+      CHECK_CUDA(cudaMemcpyAsync(back.data(), m.p, m.bytes, cudaMemcpyDeviceToHost, stream));
+      CHECK_CUDA(cudaStreamSynchronize(stream));
+      EXPECT_EQ(std::memcmp(back.data(), host, m.bytes), 0) << "input " << name << " was modified";
+    };
+    same(seq, h.seq.data(), "seq_lens");
+    same(qo, h.qo.data(), "qo");
+    same(rpi, h.rpi.data(), "req_pool_indices");
+    same(req_to_token, h.req_to_token.data(), "req_to_token");
+  }
+};
+
+// One build_metadata_cuda (or expand_cuda for a direct case) on fresh device buffers.
+void run_meta_cuda(const MetaCase& c, MetaObserved* obs, cudaStream_t stream) {
+  obs->buffers = make_host_buffers(c);
+  DeviceMeta d;
+  d.allocate(obs->buffers);
+  if (::testing::Test::HasFatalFailure()) return;
+  d.upload_inputs(obs->buffers, stream);
+  d.upload_outputs(obs->buffers, stream);
+  if (::testing::Test::HasFatalFailure()) return;
+  MetaCallArgs a;
+  make_call_args(c, d.ptrs, &a);
+  obs->status = c.direct ? specmeta::expand_cuda(a.expand, stream) : specmeta::build_metadata_cuda(a.meta, stream);
+  CHECK_CUDA(cudaGetLastError());
+  d.download_outputs(&obs->buffers, stream);
+  if (::testing::Test::HasFatalFailure()) return;
+  d.expect_inputs_unchanged(obs->buffers, stream);
+}
+
+class MetadataCudaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+    CHECK_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  }
+  void TearDown() override {
+    if (stream_ != nullptr) {
+      EXPECT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
+      EXPECT_EQ(cudaStreamDestroy(stream_), cudaSuccess);
+    }
+    if (specmeta::cuda_available()) EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  }
+  auto backend() {
+    return [this](const MetaCase& c, MetaObserved* obs) { run_meta_cuda(c, obs, stream_); };
+  }
+  cudaStream_t stream_ = nullptr;
+};
+
+// ---------------------------------------------------------------- random cases
+
+class MetadataCuda : public MetadataCudaTest, public ::testing::WithParamInterface<int> {};
+
+#define SKIP_WITHOUT_CUDA() \
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible"
+
+TEST_P(MetadataCuda, RandomCasesMatchReference) {
+  SKIP_WITHOUT_CUDA();
+  sweep_random(backend(), GetParam(), 200);
+}
+TEST_P(MetadataCuda, BatchSizes) {
+  SKIP_WITHOUT_CUDA();
+  sweep_batch_sizes(backend(), GetParam(), 3);
+}
+TEST_P(MetadataCuda, PageSizeKpoolTopk) {
+  SKIP_WITHOUT_CUDA();
+  sweep_page_size_kpool_topk(backend(), GetParam(), 2);
+}
+TEST_P(MetadataCuda, DraftTokens) {
+  SKIP_WITHOUT_CUDA();
+  sweep_draft_tokens(backend(), GetParam(), 2);
+}
+TEST_P(MetadataCuda, InputTypes) {
+  SKIP_WITHOUT_CUDA();
+  sweep_input_types(backend(), GetParam(), 3);
+}
+TEST_P(MetadataCuda, FullWidthOnAndOff) {
+  SKIP_WITHOUT_CUDA();
+  sweep_full_width(backend(), GetParam(), 10);
+}
+TEST_P(MetadataCuda, StridedAndMisalignedViews) {
+  SKIP_WITHOUT_CUDA();
+  sweep_strided(backend(), GetParam(), 1);
+}
+TEST_P(MetadataCuda, Widths) {
+  SKIP_WITHOUT_CUDA();
+  sweep_widths(backend(), GetParam(), 1);
+}
+TEST_P(MetadataCuda, OutputSubsets) {
+  SKIP_WITHOUT_CUDA();
+  sweep_output_subsets(backend(), GetParam(), 2, 20);
+}
+TEST_P(MetadataCuda, DestinationSets) {
+  SKIP_WITHOUT_CUDA();
+  sweep_sets(backend(), GetParam(), 8);
+}
+TEST_P(MetadataCuda, CapacityAboveTotal) {
+  SKIP_WITHOUT_CUDA();
+  sweep_capacity_above_total(backend(), GetParam(), 10);
+}
+TEST_P(MetadataCuda, DataFaults) {
+  SKIP_WITHOUT_CUDA();
+  sweep_data_faults(backend(), GetParam(), 20);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, MetadataCuda, ::testing::Range(0, kApiParams), api_param_name);
+
+TEST_F(MetadataCudaTest, HandWorkedExamples) {
+  SKIP_WITHOUT_CUDA();
+  check_hand_examples(backend());
+}
+
+TEST_F(MetadataCudaTest, EachStatusBitOnItsOwn) {
+  SKIP_WITHOUT_CUDA();
+  check_single_bits(backend());
+}
+
+TEST_F(MetadataCudaTest, LengthsNearInt32Max) {
+  SKIP_WITHOUT_CUDA();
+  check_near_int32_max(backend());
+}
+
+// The legacy default stream works too.
+TEST_F(MetadataCudaTest, DefaultStream) {
+  SKIP_WITHOUT_CUDA();
+  CaseGen base;
+  SCOPED_TRACE(base.seed_text());
+  MetaGen gen(base);
+  auto on_default = [](const MetaCase& c, MetaObserved* obs) { run_meta_cuda(c, obs, nullptr); };
+  for (int param = 0; param < kApiParams; ++param) run_random_meta_cases(on_default, gen, 5, options_for(param));
+}
+
+// Same bytes as the CPU backend, whole allocations compared.
+TEST_F(MetadataCudaTest, SameAsCpuBackend) {
+  SKIP_WITHOUT_CUDA();
+  CaseGen base;
+  SCOPED_TRACE(base.seed_text());
+  MetaGen gen(base);
+  for (int i = 0; i < 60; ++i) {
+    const MetaCase c = gen.make(options_for(static_cast<int>(base.range(0, kApiParams - 1))));
+    SCOPED_TRACE(c.describe());
+    MetaObserved gpu, cpu;
+    run_meta_cuda(c, &gpu, stream_);
+    ASSERT_FALSE(HasFatalFailure());
+    run_meta_cpu(c, &cpu);
+    ASSERT_TRUE(gpu.status.ok()) << gpu.status.message();
+    ASSERT_TRUE(cpu.status.ok()) << cpu.status.message();
+    for (int set = 0; set < c.sets; ++set) {
+      for (int s = 0; s < kMetaSlots; ++s) {
+        const std::vector<int32_t>& a = cpu.buffers.out[set][s];
+        const std::vector<int32_t>& b = gpu.buffers.out[set][s];
+        ASSERT_EQ(a.size(), b.size());
+        EXPECT_TRUE(same_elements(std::string("set ") + std::to_string(set) + " " + meta_slot_name(s), a.data(),
+                                  b.data(), static_cast<int64_t>(a.size())));
+      }
+    }
+    if (HasFailure()) return;
+  }
+}
+
+// BoundExpansion::launch_cuda for the first bs requests of a bound batch
+// writes what a call for those requests writes.
+TEST_F(MetadataCudaTest, BoundExpansionLaunchesFirstRequests) {
+  SKIP_WITHOUT_CUDA();
+  CaseGen base;
+  SCOPED_TRACE(base.seed_text());
+  MetaGen gen(base);
+  for (int i = 0; i < 30; ++i) {
+    const MetaCase c = gen.make(options_for(static_cast<int>(base.range(0, kApiParams - 1))));
+    for (int64_t bs : {int64_t{0}, int64_t{1}, c.bs() / 2, c.bs()}) {
+      if (bs > c.bs()) continue;
+      const MetaCase t = first_requests(c, bs);
+      SCOPED_TRACE("bound for " + std::to_string(c.bs()) + ", run for " + std::to_string(bs) + ": " + t.describe());
+      MetaBuffers h = make_host_buffers(t);
+      DeviceMeta d;
+      d.allocate(h);
+      ASSERT_FALSE(HasFatalFailure());
+      d.upload_inputs(h, stream_);
+      d.upload_outputs(h, stream_);
+      MetaCallArgs a;
+      make_call_args(t, d.ptrs, &a);
+      specmeta::ExpandArgs e = a.expand;
+      if (!t.direct) {
+        ASSERT_TRUE(specmeta::validate(a.meta, &e).ok());
+      }
+      e.bs = c.bs();
+      specmeta::BoundExpansion bound;
+      const specmeta::Status sb = bound.bind(e);
+      ASSERT_TRUE(sb.ok()) << sb.message();
+      const specmeta::Status sl = bound.launch_cuda(bs, stream_);
+      ASSERT_TRUE(sl.ok()) << sl.message();
+      CHECK_CUDA(cudaGetLastError());
+      d.download_outputs(&h, stream_);
+      ASSERT_FALSE(HasFatalFailure());
+      EXPECT_TRUE(matches_meta_reference(t, h));
+    }
+    if (HasFailure()) return;
+  }
+}
+
+// ---------------------------------------------------------------- CUDA graphs
+
+// `r`'s input values (seq_lens, the mode's lengths, req_pool_indices) and
+// previous page-table contents in `shape`'s call: everything the captured
+// launch fixed (scalars, layouts, req_to_token, tails) comes from `shape`.
+MetaCase with_values_of(const MetaCase& shape, const MetaCase& r) {
+  MetaCase c = shape;
+  c.seq = r.seq;
+  if (shape.has_qo_array()) c.qo = r.qo;
+  if (shape.page_inputs) c.rpi = r.rpi;
+  c.prior_salt = r.prior_salt;
+  return c;
+}
+
+// Captures one call for `shape`, then replays it with the values of each of
+// `replays` written into the same device buffers, comparing every replay
+// with the reference.
+void graph_replays(cudaStream_t stream, const MetaCase& shape, const std::vector<MetaCase>& replays) {
+  MetaBuffers host = make_host_buffers(shape);
+  DeviceMeta d;
+  d.allocate(host);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  d.upload_inputs(host, stream);
+  d.upload_outputs(host, stream);
+  CHECK_CUDA(cudaStreamSynchronize(stream));
+
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  struct GraphGuard {
+    cudaGraph_t& g;
+    cudaGraphExec_t& e;
+    ~GraphGuard() {
+      if (e) cudaGraphExecDestroy(e);
+      if (g) cudaGraphDestroy(g);
+    }
+  } guard{graph, exec};
+  MetaCallArgs a;
+  make_call_args(shape, d.ptrs, &a);
+  CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  const specmeta::Status s =
+      shape.direct ? specmeta::expand_cuda(a.expand, stream) : specmeta::build_metadata_cuda(a.meta, stream);
+  const cudaError_t end = cudaStreamEndCapture(stream, &graph);
+  ASSERT_TRUE(s.ok()) << s.message();
+  CHECK_CUDA(end);
+  size_t nodes = 0;
+  CHECK_CUDA(cudaGraphGetNodes(graph, nullptr, &nodes));
+  EXPECT_GE(nodes, 1u);
+  EXPECT_LE(nodes, 2u) << "SPEC 5: one launch, two at most";
+  CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+
+  int failures = 0;
+  for (size_t i = 0; i < replays.size() && failures < 3; ++i) {
+    const MetaCase c = with_values_of(shape, replays[i]);
+    SCOPED_TRACE("replay #" + std::to_string(i) + ": " + c.describe());
+    MetaBuffers h = make_host_buffers(c);
+    d.upload_inputs(h, stream);  // new values, same buffers
+    d.upload_outputs(h, stream);
+    CHECK_CUDA(cudaGraphLaunch(exec, stream));
+    d.download_outputs(&h, stream);
+    ASSERT_FALSE(::testing::Test::HasFatalFailure());
+    const auto r = matches_meta_reference(c, h);
+    EXPECT_TRUE(r);
+    if (!r) ++failures;
+  }
+}
+
+// Capture one call per mode and batch size, replay with new seq_lens,
+// accept / extend lengths and req_pool_indices.
+TEST_F(MetadataCudaTest, GraphReplayNewInputValues) {
+  SKIP_WITHOUT_CUDA();
+  CaseGen base;
+  SCOPED_TRACE(base.seed_text());
+  MetaGen gen(base);
+  for (int param = 0; param < kApiParams; ++param) {
+    for (int64_t bs : {1, 7, 256, 300, 1025, 4096}) {
+      MetaOptions o = options_for(param);
+      o.bs = bs;
+      o.num_draft_tokens = base.range(1, 8);
+      o.seq_type = base.any_type();
+      o.qo_type = base.any_type();
+      o.rpi_type = base.any_type();
+      o.uniform = false;
+      o.page_inputs = true;
+      o.wanted = kAllMetaOutputs;
+      o.pool_extra = 3;
+      o.sets = base.pick({1, 2, 8});
+      o.width = base.pick<int64_t>({5, 16, 64, 130});
+      o.page_size = base.pick<int64_t>({1, 16, 64});
+      o.oversize = 0;
+      o.front_guard = 4;
+      o.table_pad = base.range(0, 2);
+      o.r2t_pad = base.range(0, 2);
+      // Room for about the mean total of the ragged modes (some replays overflow: bit 1).
+      o.capacity = param == kDirectParam || param == static_cast<int>(MetaMode::kDraftExtend) ||
+                           param == static_cast<int>(MetaMode::kExtend)
+                       ? bs * 8 + 64
+                       : (param == static_cast<int>(MetaMode::kDecode) ? bs : bs * *o.num_draft_tokens) + 17;
+      const MetaCase shape = gen.make(o);
+      SCOPED_TRACE("shape: " + shape.describe());
+      std::vector<MetaCase> replays;
+      for (int i = 0; i < 6; ++i) {
+        MetaOptions ro = o;
+        ro.fault_rate = base.pick({0.0, 0.0, 0.1, 0.5});
+        replays.push_back(gen.make(ro));
+      }
+      graph_replays(stream_, shape, replays);
+      if (HasFailure()) return;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace specmeta_test
