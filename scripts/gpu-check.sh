@@ -5,13 +5,19 @@
 # CUDA tests, the main job, and the benchmarks. Uses the system python3, which
 # must already have nanobind, scikit-build-core, numpy, pytest and torch.
 #
-#   bash scripts/gpu-check.sh [OUTDIR]      (default: build/gpu-check)
+#   bash scripts/gpu-check.sh [OUTDIR] [STEP...]   (default: build/gpu-check, every step)
+#
+# Naming steps runs only those (plus the builds they need), so a machine with
+# a per-command time limit can run the check in parts, e.g. "ctest pytest"
+# and then "sanitizer-memcheck sanitizer-racecheck ...".
 #
 # OUTDIR receives gpu-check.log (everything), summary.md (the results file to
 # commit as bench/results/<gpu>-<date>.md) and the benchmark's own files.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=$(realpath -m "${1:-build/gpu-check}")
+shift || true
+selected=("$@")
 mkdir -p "$out"
 log="$out/gpu-check.log"
 summary="$out/summary.md"
@@ -19,10 +25,14 @@ summary="$out/summary.md"
 failures=0
 rows=()
 
-# Runs one named step, appending its output to the log and its verdict to the summary.
+# Runs one named step (when selected), appending its output to the log and
+# its verdict to the summary.
 step() {
   local name=$1
   shift
+  if [ ${#selected[@]} -gt 0 ] && [[ ! " ${selected[*]} build-python configure-cpp build-cpp " =~ " $name " ]]; then
+    return
+  fi
   echo "=== $name: $*" | tee -a "$log"
   local start=$SECONDS
   if "$@" >>"$log" 2>&1; then
@@ -42,17 +52,21 @@ sanitize() {
   compute-sanitizer --tool "$1" --error-exitcode 1 "$tests" --gtest_brief=1 --gtest_filter='*Cuda*:-*UseCudaDevice*'
 }
 graph_bench() { build/cpp/bench/specmeta_bench_graph | tee "$out/bench_graph.md"; }
+metadata_bench() {
+  build/cpp/bench/specmeta_bench_metadata --json="$out/bench_metadata.json" | tee "$out/bench_metadata.md"
+}
 
 step build-python python3 -m pip install -q --no-deps --no-build-isolation . -C build-dir=build/python
 step configure-cpp cmake -S . -B build/cpp -G Ninja -DSPECMETA_TESTS=ON -DSPECMETA_BENCH=ON
 step build-cpp cmake --build build/cpp -j "$(nproc)"
-step ctest ctest --test-dir build/cpp --output-on-failure
+step ctest ctest --test-dir build/cpp --output-on-failure -j "$(nproc)"
 step pytest python3 -m pytest -q -rs tests/python
 for tool in memcheck racecheck initcheck synccheck; do
   step "sanitizer-$tool" sanitize "$tool"
 done
 step main-job python3 examples/demo.py
 step bench-graph graph_bench
+step bench-metadata metadata_bench
 step bench-seed python3 bench/bench_seed.py --out "$out"
 cpu_bench() { build/cpp/bench/specmeta_bench_cpu | tee "$out/bench_cpu.txt"; }
 step bench-cpu cpu_bench
@@ -72,7 +86,7 @@ step bench-cpu cpu_bench
   echo '```'
   grep -E "tests passed|tests failed|[0-9]+ (passed|failed|skipped)|ERROR SUMMARY|RACECHECK SUMMARY" "$log"
   echo '```'
-  for table in bench_graph.md bench_seed.md; do
+  for table in bench_graph.md bench_metadata.md bench_seed.md; do
     if [ -f "$out/$table" ]; then
       echo
       cat "$out/$table"

@@ -1,0 +1,833 @@
+// Device time of build_metadata_cuda with every SPEC output wanted (page tables
+// included), inside CUDA graphs, next to the bytes each call must move and the
+// device's own copy bandwidth, all measured in one process.
+//
+//   per call: one graph holds `--calls` builder calls (default 100), call i on
+//     input set i % kInputSets; the graph is replayed `--replays` times (after
+//     warm-up), each replay between two CUDA events. Per-call time = replay
+//     time / calls; the table gives the median and the minimum over replays.
+//   live bytes per call: computed on the host from the generated lengths,
+//     averaged over the calls of the graph (so over the rotating sets as the
+//     graph uses them). Counted once each:
+//       read:    seq_lens, req_pool_indices (int64), accept/extend lengths
+//                (int32), and req_to_token[req_pool_indices[b], 0:min(kv_b, W)]
+//                for every request with at least one row;
+//       written: per destination set, every element SPEC section 4 says a call
+//                writes: cache_seqlens, cu_seqlens_k, cu_seqlens_q (per
+//                request), seqlens_expanded, sparse_seqlens,
+//                sparse_cu_seqlens_k, row_to_req (the whole capacity),
+//                num_rows, status, and the live prefix of each live page-table
+//                row: min(kv_b, W) columns of page_table_1 and
+//                ceil(min(kv_b, W) / ps) of real_page_table.
+//     A kernel that rounds page-table rows up to a tile moves more than this.
+//   copy bandwidth: cudaMemcpyAsync device-to-device of kCopyBytes inside a
+//     graph, median; read + write bytes over time. Each case's "% of copy BW"
+//     is its live bytes per second over that. The table also gives what one
+//     graph-captured device-to-device copy of the case's own volume (half read,
+//     half written) costs per call, replayed the same way.
+//   floors: an empty kernel, plain and with programmatic dependent launch (as
+//     the library's kernels launch), per call in a graph of `--calls`.
+//
+// Inputs: seq_lens and req_pool_indices int64, accept/extend lengths int32.
+// Contexts are uniform in [1, W] (target_verify: seq_b uniform in [1, W - N],
+// so kv_b = seq_b + N <= W), accept lengths uniform in [0, N] (seq_b >= accept),
+// extend lengths uniform in [1, E] (seq_b >= extend length). Each request's
+// req_to_token row is a distinct random row of a pool of bs * kInputSets rows
+// filled with page-structured slot ids (page id * ps + offset, random page
+// ids), so real_page_table values are the page ids.
+//
+// Every case is checked twice against a host computation: once on input set 0
+// after poisoning every output, and again after timing against the set of the
+// graph's last call. All per-request and per-row outputs and the scalars are
+// compared in full; page tables over the live prefix of every live row of
+// every destination set. A mismatch aborts before any number is printed.
+//
+//   specmeta_bench_metadata [--json=PATH] [--filter=SUBSTR] [--calls=100]
+//                           [--replays=200] [--seed=N]
+// (--help lists the case ids; --filter=ID runs that case alone, any other
+// value the cases whose id contains it.)
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <numeric>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "specmeta/metadata.h"
+
+namespace {
+
+using specmeta::Mode;
+
+constexpr int kInputSets = 8;
+constexpr int kWarmupReplays = 10;
+constexpr int64_t kTopk = 2048;
+constexpr int64_t kKpool = 1;
+constexpr int64_t kCopyBytes = int64_t{512} << 20;  // the bandwidth probe (>= 256 MB)
+constexpr int kCopiesPerGraph = 4;
+constexpr int kCopyReplays = 30;
+
+void cuda_check(cudaError_t err, const char* what, const char* file, int line) {
+  if (err != cudaSuccess) {
+    std::fprintf(stderr, "%s:%d: %s failed: %s (%s)\n", file, line, what, cudaGetErrorString(err),
+                 cudaGetErrorName(err));
+    std::exit(1);
+  }
+}
+#define CUDA_CHECK(call) cuda_check((call), #call, __FILE__, __LINE__)
+// After a <<<>>> launch: configuration errors surface here.
+#define CUDA_CHECK_LAUNCH() cuda_check(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
+
+void status_check(const specmeta::Status& s, const char* what) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s: %s\n", what, s.message().c_str());
+    std::exit(1);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// req_to_token contents: a pure function of (pool row, column), so the host
+// can check any element without a copy of the table.
+
+__host__ __device__ inline uint64_t mix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 31)) * 0xD6E8FEB86659FD93ull;
+  x = (x ^ (x >> 29)) * 0xA0761D6478BD642Full;
+  return x ^ (x >> 32);
+}
+
+// Slot id of token `col` of pool row `row`: a random page id (such that every
+// slot of the page fits int32) times ps, plus the offset in the page.
+__host__ __device__ inline int32_t slot_of(int64_t row, int64_t col, int64_t width, int64_t ps) {
+  const int64_t pages_per_row = (width + ps - 1) / ps;
+  const int64_t page_ids = INT32_MAX / ps;
+  const uint64_t h = mix64(static_cast<uint64_t>(row * pages_per_row + col / ps));
+  return static_cast<int32_t>(static_cast<int64_t>(h % static_cast<uint64_t>(page_ids)) * ps + col % ps);
+}
+
+__global__ void fill_req_to_token(int32_t* table, int64_t rows, int64_t width, int64_t ps) {
+  const int64_t n = rows * width;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    table[i] = slot_of(i / width, i % width, width, ps);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Floors.
+
+__global__ void empty_kernel() {}
+
+__global__ void empty_pdl_kernel() {
+  asm volatile("griddepcontrol.launch_dependents;");
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+}
+
+void launch_empty_pdl(cudaStream_t stream) {
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(1);
+  config.blockDim = dim3(256);
+  config.stream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  CUDA_CHECK(cudaLaunchKernelEx(&config, empty_pdl_kernel));
+}
+
+// Keeps the GPU busy for half a second so its clocks leave idle before timing.
+void warm_up_clocks(cudaStream_t stream) {
+  cudaEvent_t start, stop;
+  CUDA_CHECK(cudaEventCreate(&start));
+  CUDA_CHECK(cudaEventCreate(&stop));
+  CUDA_CHECK(cudaEventRecord(start, stream));
+  float ms = 0;
+  while (ms < 500.0f) {
+    for (int i = 0; i < 1000; ++i) {
+      empty_kernel<<<132, 256, 0, stream>>>();
+      CUDA_CHECK_LAUNCH();
+    }
+    CUDA_CHECK(cudaEventRecord(stop, stream));
+    CUDA_CHECK(cudaEventSynchronize(stop));
+    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+  }
+  CUDA_CHECK(cudaEventDestroy(start));
+  CUDA_CHECK(cudaEventDestroy(stop));
+}
+
+// ---------------------------------------------------------------------------
+// Timing.
+
+struct Timing {
+  double median_us = 0;  // per call
+  double min_us = 0;     // per call
+};
+
+// Captures `calls` invocations of launch(i) (each enqueues one call on
+// `stream`) into one graph, replays it, and returns per-call times.
+Timing time_graph(cudaStream_t stream, int calls, int replays, const std::function<void(int)>& launch) {
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  for (int i = 0; i < calls; ++i) launch(i);
+  CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+  CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  CUDA_CHECK(cudaGraphDestroy(graph));
+  CUDA_CHECK(cudaGraphUpload(exec, stream));
+
+  cudaEvent_t start, stop;
+  CUDA_CHECK(cudaEventCreate(&start));
+  CUDA_CHECK(cudaEventCreate(&stop));
+  for (int i = 0; i < kWarmupReplays; ++i) CUDA_CHECK(cudaGraphLaunch(exec, stream));
+  std::vector<double> per_call;
+  per_call.reserve(replays);
+  for (int i = 0; i < replays; ++i) {
+    CUDA_CHECK(cudaEventRecord(start, stream));
+    CUDA_CHECK(cudaGraphLaunch(exec, stream));
+    CUDA_CHECK(cudaEventRecord(stop, stream));
+    CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    per_call.push_back(ms * 1000.0 / calls);
+  }
+  CUDA_CHECK(cudaEventDestroy(start));
+  CUDA_CHECK(cudaEventDestroy(stop));
+  CUDA_CHECK(cudaGraphExecDestroy(exec));
+  std::sort(per_call.begin(), per_call.end());
+  return Timing{per_call[per_call.size() / 2], per_call.front()};
+}
+
+// One graph-captured device-to-device copy of `bytes`, per call.
+Timing time_copy(cudaStream_t stream, int64_t bytes, int calls, int replays) {
+  void* src = nullptr;
+  void* dst = nullptr;
+  const size_t n = static_cast<size_t>(std::max<int64_t>(bytes, 4));
+  CUDA_CHECK(cudaMalloc(&src, n));
+  CUDA_CHECK(cudaMalloc(&dst, n));
+  CUDA_CHECK(cudaMemset(src, 1, n));
+  CUDA_CHECK(cudaMemset(dst, 0, n));
+  const Timing t = time_graph(stream, calls, replays, [&](int) {
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, stream));
+  });
+  CUDA_CHECK(cudaFree(src));
+  CUDA_CHECK(cudaFree(dst));
+  return t;
+}
+
+// ---------------------------------------------------------------------------
+// Cases.
+
+struct CaseSpec {
+  std::string id;       // for --filter and the JSON
+  Mode mode;
+  int64_t bs;
+  int64_t width;        // W' = W = req_to_token columns
+  int64_t page_size;
+  int64_t n;            // num_draft_tokens (target_verify, draft_extend)
+  int64_t extend_max;   // E (extend only)
+  int dest_sets;
+  double sglang_us;     // SGLang's fused Triton kernel, same shape; < 0: none
+  std::string target;   // a goal to print, if any
+};
+
+const char* mode_name(Mode m) {
+  switch (m) {
+    case Mode::kDecode: return "decode";
+    case Mode::kTargetVerify: return "target_verify";
+    case Mode::kDraftExtend: return "draft_extend";
+    case Mode::kDraftExtendStatic: return "draft_extend_static";
+    case Mode::kExtend: return "extend";
+  }
+  return "?";
+}
+
+std::vector<CaseSpec> all_cases() {
+  std::vector<CaseSpec> cases;
+  auto add = [&](Mode mode, int64_t bs, int64_t width, int sets, double sglang, std::string target,
+                 int64_t extend_max = 0) {
+    std::string id = std::string(mode_name(mode)) + "-w" + std::to_string(width) + "-bs" + std::to_string(bs);
+    if (mode == Mode::kExtend) id += "-e" + std::to_string(extend_max);
+    if (sets > 1) id += "-x" + std::to_string(sets);
+    cases.push_back({id, mode, bs, width, 64, 4, extend_max, sets, sglang, std::move(target)});
+  };
+  const double none = -1;
+  add(Mode::kTargetVerify, 1, 8192, 1, 1.8, "");
+  add(Mode::kTargetVerify, 16, 8192, 1, 4.2, "");
+  add(Mode::kTargetVerify, 64, 8192, 1, 8.0, "");
+  add(Mode::kTargetVerify, 256, 8192, 1, 14.7, "");
+  add(Mode::kTargetVerify, 64, 131072, 1, 40.4, "");
+  add(Mode::kDraftExtend, 64, 8192, 1, none, "");
+  add(Mode::kDraftExtend, 256, 8192, 1, none, "< 10 us");
+  add(Mode::kDecode, 16, 8192, 1, none, "");
+  add(Mode::kDecode, 256, 8192, 1, none, "");
+  add(Mode::kDecode, 64, 131072, 1, none, "");
+  add(Mode::kExtend, 4, 8192, 1, none, "", 256);
+  add(Mode::kExtend, 32, 8192, 1, none, "", 64);
+  add(Mode::kTargetVerify, 4, 1048576, 1, none, "");
+  add(Mode::kDecode, 4, 1048576, 1, none, "");
+  add(Mode::kTargetVerify, 64, 8192, 4, none, "");
+  add(Mode::kDecode, 64, 8192, 4, none, "");
+  return cases;
+}
+
+int64_t capacity_of(const CaseSpec& c) {
+  switch (c.mode) {
+    case Mode::kDecode: return c.bs;
+    case Mode::kExtend: return c.bs * c.extend_max;
+    default: return c.bs * c.n;
+  }
+}
+
+// One input set on the host, with the per-request qo_b and kv_b it implies.
+struct HostSet {
+  std::vector<int64_t> seq;  // seq_lens
+  std::vector<int64_t> rpi;  // req_pool_indices
+  std::vector<int32_t> lens; // accept_lens / extend_lens (empty otherwise)
+  std::vector<int64_t> qo, kv;
+};
+
+HostSet make_set(const CaseSpec& c, int64_t pool, std::mt19937_64& rng) {
+  HostSet h;
+  h.seq.resize(c.bs);
+  h.qo.resize(c.bs);
+  h.kv.resize(c.bs);
+  if (c.mode == Mode::kDraftExtend || c.mode == Mode::kExtend) h.lens.resize(c.bs);
+  for (int64_t b = 0; b < c.bs; ++b) {
+    switch (c.mode) {
+      case Mode::kDecode:
+        h.seq[b] = std::uniform_int_distribution<int64_t>(1, c.width)(rng);
+        h.qo[b] = 1;
+        h.kv[b] = h.seq[b];
+        break;
+      case Mode::kTargetVerify:
+        h.seq[b] = std::uniform_int_distribution<int64_t>(1, c.width - c.n)(rng);
+        h.qo[b] = c.n;
+        h.kv[b] = h.seq[b] + c.n;
+        break;
+      case Mode::kDraftExtendStatic:
+        h.seq[b] = std::uniform_int_distribution<int64_t>(std::max<int64_t>(1, c.n), c.width)(rng);
+        h.qo[b] = c.n;
+        h.kv[b] = h.seq[b];
+        break;
+      case Mode::kDraftExtend:
+        h.lens[b] = static_cast<int32_t>(std::uniform_int_distribution<int64_t>(0, c.n)(rng));
+        h.seq[b] = std::uniform_int_distribution<int64_t>(std::max<int64_t>(1, h.lens[b]), c.width)(rng);
+        h.qo[b] = h.lens[b];
+        h.kv[b] = h.seq[b];
+        break;
+      case Mode::kExtend:
+        h.lens[b] = static_cast<int32_t>(std::uniform_int_distribution<int64_t>(1, c.extend_max)(rng));
+        h.seq[b] = std::uniform_int_distribution<int64_t>(h.lens[b], c.width)(rng);
+        h.qo[b] = h.lens[b];
+        h.kv[b] = h.seq[b];
+        break;
+    }
+  }
+  // bs distinct random pool rows.
+  std::vector<int64_t> rows(pool);
+  std::iota(rows.begin(), rows.end(), 0);
+  for (int64_t i = 0; i < c.bs; ++i) {
+    const int64_t j = std::uniform_int_distribution<int64_t>(i, pool - 1)(rng);
+    std::swap(rows[i], rows[j]);
+  }
+  h.rpi.assign(rows.begin(), rows.begin() + c.bs);
+  return h;
+}
+
+// What a correct call writes for one input set (valid input: status 0).
+struct Expected {
+  std::vector<int32_t> cache, cu_k, cu_q, seqexp, sparse, sparse_cu, r2r;
+  int32_t num_rows = 0;
+  int32_t status = 0;
+};
+
+Expected expect(const CaseSpec& c, const HostSet& h, int64_t capacity) {
+  Expected e;
+  e.cache.resize(c.bs);
+  e.cu_k.assign(c.bs + 1, 0);
+  e.cu_q.assign(c.bs + 1, 0);
+  e.seqexp.assign(capacity, 0);
+  e.sparse.assign(capacity, 0);
+  e.sparse_cu.assign(capacity + 1, 0);
+  e.r2r.assign(capacity, -1);
+  int64_t row = 0, sum_k = 0, sum_sparse = 0;
+  for (int64_t b = 0; b < c.bs; ++b) {
+    e.cache[b] = static_cast<int32_t>(h.kv[b]);
+    sum_k += h.kv[b];
+    e.cu_k[b + 1] = static_cast<int32_t>(sum_k);
+    for (int64_t j = 0; j < h.qo[b]; ++j, ++row) {
+      const int64_t x = std::max<int64_t>(h.kv[b] - h.qo[b] + 1 + j, 0);
+      const int64_t s = std::min(x, kTopk);
+      e.seqexp[row] = static_cast<int32_t>(x);
+      e.sparse[row] = static_cast<int32_t>(s);
+      e.r2r[row] = static_cast<int32_t>(b);
+      sum_sparse += s;
+      e.sparse_cu[row + 1] = static_cast<int32_t>(sum_sparse);
+    }
+    e.cu_q[b + 1] = static_cast<int32_t>(row);
+  }
+  if (row > capacity) {
+    std::fprintf(stderr, "bench bug: %s needs %" PRId64 " rows, capacity %" PRId64 "\n", c.id.c_str(), row, capacity);
+    std::exit(1);
+  }
+  for (int64_t r = row; r < capacity; ++r) e.sparse_cu[r + 1] = static_cast<int32_t>(sum_sparse);
+  e.num_rows = static_cast<int32_t>(row);
+  return e;
+}
+
+struct Bytes {
+  double total = 0, req_to_token = 0, page_tables = 0, other = 0;
+};
+
+// Live bytes of one call on set h (see the header comment).
+Bytes live_bytes(const CaseSpec& c, const HostSet& h, int64_t capacity) {
+  Bytes out;
+  const int64_t ps = c.page_size;
+  double inputs = c.bs * 8.0 * 2 + (h.lens.empty() ? 0.0 : c.bs * 4.0);
+  double r2t = 0, tables = 0;
+  for (int64_t b = 0; b < c.bs; ++b) {
+    if (h.qo[b] <= 0) continue;
+    const int64_t live = std::min(std::max<int64_t>(h.kv[b], 0), c.width);
+    r2t += live * 4.0;
+    tables += static_cast<double>(h.qo[b]) * (live + (live + ps - 1) / ps) * 4.0;
+  }
+  const double small = (c.bs + 2.0 * (c.bs + 1) + 4.0 * capacity + 1 + 2) * 4.0;
+  out.req_to_token = r2t;
+  out.page_tables = tables * c.dest_sets;
+  out.other = inputs + small * c.dest_sets;
+  out.total = out.req_to_token + out.page_tables + out.other;
+  return out;
+}
+
+// Device buffers of one destination set.
+struct DevOut {
+  int32_t *cache = nullptr, *cu_k = nullptr, *cu_q = nullptr, *seqexp = nullptr, *sparse = nullptr,
+          *sparse_cu = nullptr, *r2r = nullptr, *num_rows = nullptr, *status = nullptr, *pt1 = nullptr,
+          *rpt = nullptr;
+};
+
+int32_t* device_alloc_i32(int64_t count) {
+  int32_t* p = nullptr;
+  CUDA_CHECK(cudaMalloc(&p, static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(int32_t)));
+  return p;
+}
+
+template <class T>
+T* device_copy(const std::vector<T>& host) {
+  T* p = nullptr;
+  CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(host.size(), 1) * sizeof(T)));
+  CUDA_CHECK(cudaMemcpy(p, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice));
+  return p;
+}
+
+template <class T>
+std::vector<T> to_host(const T* dev, int64_t count) {
+  std::vector<T> v(count);
+  CUDA_CHECK(cudaMemcpy(v.data(), dev, count * sizeof(T), cudaMemcpyDeviceToHost));
+  return v;
+}
+
+struct CaseState {
+  const CaseSpec* spec = nullptr;
+  int64_t capacity = 0, pool = 0, pt_cols = 0, rpt_cols = 0;
+  int32_t* req_to_token = nullptr;
+  std::vector<HostSet> host;
+  std::vector<int64_t*> seq, rpi;
+  std::vector<int32_t*> lens;
+  std::vector<DevOut> outs;
+  std::vector<specmeta::ExpandOutputs> extra;  // outs[1..] as the API takes them
+};
+
+specmeta::ExpandOutputs as_outputs(const CaseState& s, const DevOut& o) {
+  specmeta::ExpandOutputs e;
+  const int64_t bs = s.spec->bs, cap = s.capacity;
+  e.cache_seqlens = {o.cache, bs};
+  e.cu_seqlens_k = {o.cu_k, bs + 1};
+  e.cu_seqlens_q = {o.cu_q, bs + 1};
+  e.seqlens_expanded = {o.seqexp, cap};
+  e.sparse_seqlens = {o.sparse, cap};
+  e.sparse_cu_seqlens_k = {o.sparse_cu, cap + 1};
+  e.row_to_req = {o.r2r, cap};
+  e.num_rows = {o.num_rows, 1};
+  e.status = {o.status, 1};
+  e.page_table_1 = {o.pt1, cap, s.pt_cols, s.pt_cols};
+  e.real_page_table = {o.rpt, cap, s.rpt_cols, s.rpt_cols};
+  return e;
+}
+
+specmeta::MetadataArgs args_for(const CaseState& s, int set) {
+  const CaseSpec& c = *s.spec;
+  specmeta::MetadataArgs a;
+  a.mode = c.mode;
+  a.bs = c.bs;
+  a.seq_lens = {s.seq[set], specmeta::IntType::kInt64, c.bs};
+  if (c.mode == Mode::kDraftExtend) a.accept_lens = {s.lens[set], specmeta::IntType::kInt32, c.bs};
+  if (c.mode == Mode::kExtend) a.extend_lens = {s.lens[set], specmeta::IntType::kInt32, c.bs};
+  const bool uses_n =
+      c.mode == Mode::kTargetVerify || c.mode == Mode::kDraftExtend || c.mode == Mode::kDraftExtendStatic;
+  a.num_draft_tokens = uses_n ? c.n : 0;
+  a.capacity = s.capacity;
+  a.topk = kTopk;
+  a.kpool = kKpool;
+  a.req_pool_indices = {s.rpi[set], specmeta::IntType::kInt64, c.bs};
+  a.req_to_token = {s.req_to_token, s.pool, c.width, c.width};
+  a.width = c.width;
+  a.page_size = c.page_size;
+  a.full_width = false;
+  a.out = as_outputs(s, s.outs[0]);
+  a.extra_out = s.extra.empty() ? nullptr : s.extra.data();
+  a.extra_out_count = static_cast<int32_t>(s.extra.size());
+  return a;
+}
+
+CaseState prepare(const CaseSpec& c, int index, uint64_t seed, cudaStream_t stream) {
+  CaseState s;
+  s.spec = &c;
+  s.capacity = capacity_of(c);
+  s.pool = c.bs * kInputSets;
+  s.pt_cols = c.width;
+  s.rpt_cols = (c.width + c.page_size - 1) / c.page_size;
+  s.req_to_token = device_alloc_i32(s.pool * c.width);
+  fill_req_to_token<<<2048, 256, 0, stream>>>(s.req_to_token, s.pool, c.width, c.page_size);
+  CUDA_CHECK_LAUNCH();
+  std::seed_seq seq_seed{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), static_cast<uint32_t>(index)};
+  std::mt19937_64 rng(seq_seed);
+  for (int set = 0; set < kInputSets; ++set) {
+    s.host.push_back(make_set(c, s.pool, rng));
+    const HostSet& h = s.host.back();
+    s.seq.push_back(device_copy(h.seq));
+    s.rpi.push_back(device_copy(h.rpi));
+    s.lens.push_back(h.lens.empty() ? nullptr : device_copy(h.lens));
+  }
+  for (int d = 0; d < c.dest_sets; ++d) {
+    DevOut o;
+    o.cache = device_alloc_i32(c.bs);
+    o.cu_k = device_alloc_i32(c.bs + 1);
+    o.cu_q = device_alloc_i32(c.bs + 1);
+    o.seqexp = device_alloc_i32(s.capacity);
+    o.sparse = device_alloc_i32(s.capacity);
+    o.sparse_cu = device_alloc_i32(s.capacity + 1);
+    o.r2r = device_alloc_i32(s.capacity);
+    o.num_rows = device_alloc_i32(1);
+    o.status = device_alloc_i32(1);
+    o.pt1 = device_alloc_i32(s.capacity * s.pt_cols);
+    o.rpt = device_alloc_i32(s.capacity * s.rpt_cols);
+    s.outs.push_back(o);
+  }
+  for (int d = 1; d < c.dest_sets; ++d) s.extra.push_back(as_outputs(s, s.outs[d]));
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  return s;
+}
+
+void release(CaseState& s) {
+  CUDA_CHECK(cudaFree(s.req_to_token));
+  for (int set = 0; set < kInputSets; ++set) {
+    CUDA_CHECK(cudaFree(s.seq[set]));
+    CUDA_CHECK(cudaFree(s.rpi[set]));
+    if (s.lens[set] != nullptr) CUDA_CHECK(cudaFree(s.lens[set]));
+  }
+  for (DevOut& o : s.outs) {
+    for (int32_t* p : {o.cache, o.cu_k, o.cu_q, o.seqexp, o.sparse, o.sparse_cu, o.r2r, o.num_rows, o.status,
+                       o.pt1, o.rpt}) {
+      CUDA_CHECK(cudaFree(p));
+    }
+  }
+  s.outs.clear();
+  s.extra.clear();
+}
+
+// Fills every output with 0xABABABAB: negative, so never a slot id, a page id
+// or a length this benchmark produces.
+void poison(const CaseState& s, cudaStream_t stream) {
+  const int64_t bs = s.spec->bs, cap = s.capacity;
+  for (const DevOut& o : s.outs) {
+    const std::pair<int32_t*, int64_t> bufs[] = {
+        {o.cache, bs},       {o.cu_k, bs + 1}, {o.cu_q, bs + 1},     {o.seqexp, cap},
+        {o.sparse, cap},     {o.sparse_cu, cap + 1}, {o.r2r, cap},   {o.num_rows, 1},
+        {o.status, 1},       {o.pt1, cap * s.pt_cols}, {o.rpt, cap * s.rpt_cols}};
+    for (const auto& b : bufs) {
+      CUDA_CHECK(cudaMemsetAsync(b.first, 0xAB, static_cast<size_t>(b.second) * sizeof(int32_t), stream));
+    }
+  }
+}
+
+[[noreturn]] void mismatch(const CaseSpec& c, const char* when, int dest, const char* output, int64_t index,
+                           int64_t got, int64_t want) {
+  std::fprintf(stderr, "MISMATCH (%s) %s, destination set %d, %s[%" PRId64 "]: got %" PRId64 ", want %" PRId64 "\n",
+               when, c.id.c_str(), dest, output, index, got, want);
+  std::exit(1);
+}
+
+void compare(const CaseSpec& c, const char* when, int dest, const char* output, const std::vector<int32_t>& got,
+             const std::vector<int32_t>& want) {
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (got[i] != want[i]) mismatch(c, when, dest, output, static_cast<int64_t>(i), got[i], want[i]);
+  }
+}
+
+// Checks every destination set against input set `set`.
+void verify(const CaseState& s, int set, const char* when) {
+  const CaseSpec& c = *s.spec;
+  const HostSet& h = s.host[set];
+  const Expected e = expect(c, h, s.capacity);
+  const int64_t bs = c.bs, cap = s.capacity, ps = c.page_size;
+  for (int d = 0; d < c.dest_sets; ++d) {
+    const DevOut& o = s.outs[d];
+    compare(c, when, d, "num_rows", to_host(o.num_rows, 1), {e.num_rows});
+    compare(c, when, d, "status", to_host(o.status, 1), {e.status});
+    compare(c, when, d, "cache_seqlens", to_host(o.cache, bs), e.cache);
+    compare(c, when, d, "cu_seqlens_k", to_host(o.cu_k, bs + 1), e.cu_k);
+    compare(c, when, d, "cu_seqlens_q", to_host(o.cu_q, bs + 1), e.cu_q);
+    compare(c, when, d, "seqlens_expanded", to_host(o.seqexp, cap), e.seqexp);
+    compare(c, when, d, "sparse_seqlens", to_host(o.sparse, cap), e.sparse);
+    compare(c, when, d, "sparse_cu_seqlens_k", to_host(o.sparse_cu, cap + 1), e.sparse_cu);
+    compare(c, when, d, "row_to_req", to_host(o.r2r, cap), e.r2r);
+    const std::vector<int32_t> pt1 = to_host(o.pt1, cap * s.pt_cols);
+    const std::vector<int32_t> rpt = to_host(o.rpt, cap * s.rpt_cols);
+    for (int64_t r = 0; r < e.num_rows; ++r) {
+      const int64_t b = e.r2r[r];
+      const int64_t pool_row = h.rpi[b];
+      const int64_t live = std::min(std::max<int64_t>(h.kv[b], 0), c.width);
+      for (int64_t col = 0; col < live; ++col) {
+        const int32_t want = slot_of(pool_row, col, c.width, ps);
+        const int32_t got = pt1[r * s.pt_cols + col];
+        if (got != want) mismatch(c, when, d, "page_table_1", r * s.pt_cols + col, got, want);
+      }
+      for (int64_t p = 0; p < (live + ps - 1) / ps; ++p) {
+        const int32_t want = slot_of(pool_row, p * ps, c.width, ps) / static_cast<int32_t>(ps);  // slot ids >= 0
+        const int32_t got = rpt[r * s.rpt_cols + p];
+        if (got != want) mismatch(c, when, d, "real_page_table", r * s.rpt_cols + p, got, want);
+      }
+    }
+  }
+}
+
+struct Result {
+  const CaseSpec* spec;
+  int64_t capacity;
+  double rows;  // average live rows per call
+  Bytes bytes;  // average per call
+  Timing t;
+  Timing same_copy;
+};
+
+// ---------------------------------------------------------------------------
+
+struct Options {
+  std::string json;
+  std::string filter;
+  int calls = 100;
+  int replays = 200;
+  uint64_t seed = 20261126;
+};
+
+bool starts_with(const char* arg, const char* prefix, const char** value) {
+  const size_t n = std::strlen(prefix);
+  if (std::strncmp(arg, prefix, n) != 0) return false;
+  *value = arg + n;
+  return true;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const char* v = nullptr;
+    if (starts_with(argv[i], "--json=", &v)) {
+      o.json = v;
+    } else if (starts_with(argv[i], "--filter=", &v)) {
+      o.filter = v;
+    } else if (starts_with(argv[i], "--calls=", &v)) {
+      o.calls = std::atoi(v);
+    } else if (starts_with(argv[i], "--replays=", &v)) {
+      o.replays = std::atoi(v);
+    } else if (starts_with(argv[i], "--seed=", &v)) {
+      o.seed = std::strtoull(v, nullptr, 10);
+    } else {
+      std::fprintf(stderr,
+                   "usage: %s [--json=PATH] [--filter=SUBSTR] [--calls=100] [--replays=200] [--seed=N]\n"
+                   "cases (--filter=ID runs that case; any other value, the ids containing it):\n",
+                   argv[0]);
+      for (const CaseSpec& c : all_cases()) std::fprintf(stderr, "  %s\n", c.id.c_str());
+      std::exit(std::strcmp(argv[i], "--help") == 0 ? 0 : 2);
+    }
+  }
+  if (o.calls < 1 || o.replays < 1) {
+    std::fprintf(stderr, "--calls and --replays must be >= 1\n");
+    std::exit(2);
+  }
+  return o;
+}
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options opt = parse(argc, argv);
+  if (!specmeta::cuda_available()) {
+    std::printf("no CUDA device visible: nothing to measure\n");
+    return 0;
+  }
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  cudaDeviceProp prop{};
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  int driver = 0, runtime = 0;
+  CUDA_CHECK(cudaDriverGetVersion(&driver));
+  CUDA_CHECK(cudaRuntimeGetVersion(&runtime));
+  cudaStream_t stream;
+  CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+
+  warm_up_clocks(stream);
+
+  // Floors and the copy bandwidth, in this process, before the cases.
+  const Timing empty = time_graph(stream, opt.calls, opt.replays, [&](int) {
+    empty_kernel<<<1, 1, 0, stream>>>();
+    CUDA_CHECK_LAUNCH();
+  });
+  const Timing empty_pdl = time_graph(stream, opt.calls, opt.replays, [&](int) { launch_empty_pdl(stream); });
+  const Timing big_copy = time_copy(stream, kCopyBytes, kCopiesPerGraph, kCopyReplays);
+  const double copy_gbps = 2.0 * kCopyBytes / (big_copy.median_us * 1e3);
+
+  const std::vector<CaseSpec> cases = all_cases();
+  std::vector<Result> results;
+  int index = 0;
+  for (const CaseSpec& c : cases) {
+    ++index;
+    if (!opt.filter.empty()) {
+      // An exact id selects that case alone; anything else is a substring.
+      const bool exact = std::any_of(cases.begin(), cases.end(), [&](const CaseSpec& x) { return x.id == opt.filter; });
+      if (exact ? c.id != opt.filter : c.id.find(opt.filter) == std::string::npos) continue;
+    }
+    std::fprintf(stderr, "[%d] %s ...\n", index, c.id.c_str());
+    CaseState s = prepare(c, index, opt.seed, stream);
+
+    // Check once on set 0, from poisoned outputs.
+    poison(s, stream);
+    {
+      const specmeta::MetadataArgs a = args_for(s, 0);
+      status_check(specmeta::build_metadata_cuda(a, stream), "build_metadata_cuda");
+      CUDA_CHECK(cudaGetLastError());
+      CUDA_CHECK(cudaStreamSynchronize(stream));
+    }
+    verify(s, 0, "direct call, input set 0");
+
+    Result r;
+    r.spec = &c;
+    r.capacity = s.capacity;
+    r.rows = 0;
+    for (int i = 0; i < opt.calls; ++i) {
+      const HostSet& h = s.host[i % kInputSets];
+      const Bytes b = live_bytes(c, h, s.capacity);
+      r.bytes.total += b.total / opt.calls;
+      r.bytes.req_to_token += b.req_to_token / opt.calls;
+      r.bytes.page_tables += b.page_tables / opt.calls;
+      r.bytes.other += b.other / opt.calls;
+      r.rows += static_cast<double>(std::accumulate(h.qo.begin(), h.qo.end(), int64_t{0})) / opt.calls;
+    }
+
+    r.t = time_graph(stream, opt.calls, opt.replays, [&](int i) {
+      const specmeta::MetadataArgs a = args_for(s, i % kInputSets);
+      status_check(specmeta::build_metadata_cuda(a, stream), "build_metadata_cuda (captured)");
+    });
+    CUDA_CHECK(cudaStreamSynchronize(stream));
+    // The graph's last call decides what the outputs hold now.
+    verify(s, (opt.calls - 1) % kInputSets, "after graph replays, input set of the last call");
+    release(s);
+
+    // The same volume as one plain device-to-device copy (half read, half written).
+    const int64_t half = static_cast<int64_t>(r.bytes.total / 2);
+    r.same_copy = time_copy(stream, (half + 255) / 256 * 256, opt.calls, opt.replays);
+    results.push_back(r);
+  }
+
+  // ---- Markdown.
+  std::printf("## build_metadata_cuda, all 11 outputs, in CUDA graphs (%s, sm_%d%d, driver %d, runtime %d)\n\n",
+              prop.name, prop.major, prop.minor, driver, runtime);
+  std::printf("Per call in a graph of %d calls over %d rotating input sets, median (min) of %d replays. "
+              "topk %" PRId64 ", kpool %" PRId64 ", page size 64, N = 4, seq_lens and req_pool_indices int64, "
+              "accept/extend lengths int32, contexts uniform in [1, W]. Live bytes: req_to_token read once per "
+              "request, every output element a call writes (page tables: live prefixes only), the inputs.\n\n",
+              opt.calls, kInputSets, opt.replays, kTopk, kKpool);
+  std::printf("| floor | us per call (median) | us per call (min) |\n| --- | --- | --- |\n");
+  std::printf("| empty kernel <<<1,1>>> | %.2f | %.2f |\n", empty.median_us, empty.min_us);
+  std::printf("| empty kernel <<<1,256>>>, programmatic launch | %.2f | %.2f |\n", empty_pdl.median_us,
+              empty_pdl.min_us);
+  std::printf("| device-to-device copy of %" PRId64 " MiB (%d per graph) | %.1f | %.1f |\n\n", kCopyBytes >> 20,
+              kCopiesPerGraph, big_copy.median_us, big_copy.min_us);
+  std::printf("Copy bandwidth (read + write): %.0f GB/s.\n\n", copy_gbps);
+  std::printf("| case | mode | bs | W | dest sets | rows (avg) | us/call median | us/call min | live MB/call | "
+              "req_to_token MB | page-table MB | GB/s | %% of copy BW | same-bytes D2D copy (us) | SGLang Triton (us) |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  for (const Result& r : results) {
+    const CaseSpec& c = *r.spec;
+    const double gbps = r.bytes.total / (r.t.median_us * 1e3);
+    std::string ref = c.sglang_us >= 0 ? fmt("%.1f", c.sglang_us) : std::string("-");
+    if (!c.target.empty()) ref = (c.sglang_us >= 0 ? ref + "; " : std::string()) + "target " + c.target;
+    std::printf("| %s | %s | %" PRId64 " | %" PRId64 " | %d | %.1f | %.2f | %.2f | %.3f | %.3f | %.3f | %.0f | %.1f%% | "
+                "%.2f | %s |\n",
+                c.id.c_str(), mode_name(c.mode), c.bs, c.width, c.dest_sets, r.rows, r.t.median_us, r.t.min_us,
+                r.bytes.total / 1e6, r.bytes.req_to_token / 1e6, r.bytes.page_tables / 1e6, gbps,
+                100.0 * gbps / copy_gbps, r.same_copy.median_us, ref.c_str());
+  }
+  std::fflush(stdout);
+
+  // ---- JSON.
+  if (!opt.json.empty()) {
+    FILE* f = std::fopen(opt.json.c_str(), "w");
+    if (f == nullptr) {
+      std::fprintf(stderr, "cannot open %s for writing\n", opt.json.c_str());
+      return 1;
+    }
+    std::fprintf(f, "{\n  \"device\": \"%s\",\n  \"sm\": \"%d%d\",\n  \"driver\": %d,\n  \"runtime\": %d,\n",
+                 prop.name, prop.major, prop.minor, driver, runtime);
+    std::fprintf(f, "  \"calls_per_graph\": %d,\n  \"replays\": %d,\n  \"input_sets\": %d,\n  \"seed\": %" PRIu64
+                 ",\n  \"topk\": %" PRId64 ",\n  \"kpool\": %" PRId64 ",\n",
+                 opt.calls, opt.replays, kInputSets, opt.seed, kTopk, kKpool);
+    std::fprintf(f, "  \"floors\": {\n    \"empty_kernel_us\": {\"median\": %.4f, \"min\": %.4f},\n"
+                 "    \"empty_kernel_pdl_us\": {\"median\": %.4f, \"min\": %.4f},\n"
+                 "    \"d2d_copy\": {\"bytes\": %" PRId64 ", \"copies_per_graph\": %d, \"median_us\": %.3f, "
+                 "\"min_us\": %.3f, \"gbps_read_plus_write\": %.1f}\n  },\n",
+                 empty.median_us, empty.min_us, empty_pdl.median_us, empty_pdl.min_us, kCopyBytes, kCopiesPerGraph,
+                 big_copy.median_us, big_copy.min_us, copy_gbps);
+    std::fprintf(f, "  \"cases\": [\n");
+    for (size_t i = 0; i < results.size(); ++i) {
+      const Result& r = results[i];
+      const CaseSpec& c = *r.spec;
+      const double gbps = r.bytes.total / (r.t.median_us * 1e3);
+      std::fprintf(f,
+                   "    {\"id\": \"%s\", \"mode\": \"%s\", \"bs\": %" PRId64 ", \"width\": %" PRId64
+                   ", \"page_size\": %" PRId64 ", \"num_draft_tokens\": %" PRId64 ", \"extend_max\": %" PRId64
+                   ", \"dest_sets\": %d, \"capacity\": %" PRId64 ", \"rows_avg\": %.2f, "
+                   "\"us_median\": %.4f, \"us_min\": %.4f, \"live_bytes\": %.1f, \"req_to_token_bytes\": %.1f, "
+                   "\"page_table_bytes\": %.1f, \"other_bytes\": %.1f, \"gbps\": %.2f, \"pct_of_copy_bw\": %.3f, "
+                   "\"same_bytes_copy_us\": %.4f, \"sglang_triton_us\": %s, \"target\": \"%s\", \"verified\": true}%s\n",
+                   c.id.c_str(), mode_name(c.mode), c.bs, c.width, c.page_size,
+                   (c.mode == Mode::kDecode || c.mode == Mode::kExtend) ? int64_t{0} : c.n, c.extend_max, c.dest_sets,
+                   r.capacity, r.rows, r.t.median_us, r.t.min_us, r.bytes.total, r.bytes.req_to_token,
+                   r.bytes.page_tables, r.bytes.other, gbps, 100.0 * gbps / copy_gbps, r.same_copy.median_us,
+                   c.sglang_us >= 0 ? fmt("%.1f", c.sglang_us).c_str() : "null", c.target.c_str(),
+                   i + 1 < results.size() ? "," : "");
+    }
+    std::fprintf(f, "  ]\n}\n");
+    if (std::fclose(f) != 0) {
+      std::fprintf(stderr, "error writing %s\n", opt.json.c_str());
+      return 1;
+    }
+  }
+  CUDA_CHECK(cudaStreamDestroy(stream));
+  return 0;
+}
