@@ -83,7 +83,9 @@ bool wants_request_block(const ExpandOutputs& o) {
 }
 
 // Page-table blocks per request: enough to approach kPageTableBlockTarget
-// blocks in all, never more than the widest row has column passes.
+// blocks in all, never more than the widest row has column passes. (Fewer,
+// fuller blocks measured slower: a block's stores are its cost, so they are
+// best spread over many multiprocessors; see docs/perf-notes.md.)
 uint32_t parts_per_request(const ExpandArgs& a) {
   const int64_t passes = (a.width + kColsPerPass - 1) / kColsPerPass;
   const int64_t bs = a.bs > 0 ? a.bs : 1;

@@ -13,6 +13,7 @@
 
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
+#include <cub/warp/warp_scan.cuh>
 
 #include "device_util.cuh"
 
@@ -66,6 +67,8 @@ using FaultReduce = cub::BlockReduce<uint64_t, kThreads>;
 
 template <int kFields>
 using RequestScan = cub::BlockScan<SatSums<kFields>, kThreads, cub::BLOCK_SCAN_WARP_SCANS>;
+template <int kFields>
+using RequestWarpScan = cub::WarpScan<SatSums<kFields>>;
 
 // A request block's shared memory; one member of the kernel's shared union.
 // Sized for the widest scan (two fields) and the wide arrangement.
@@ -73,6 +76,8 @@ struct RequestBlockStorage {
   union {
     typename RequestScan<1>::TempStorage one;
     typename RequestScan<2>::TempStorage two;
+    typename RequestWarpScan<1>::TempStorage warp_one;
+    typename RequestWarpScan<2>::TempStorage warp_two;
   } scan;
   typename FaultReduce::TempStorage reduce;
   int32_t warp_faults[kThreads / 32];
@@ -88,6 +93,16 @@ __device__ __forceinline__ typename RequestScan<kFields>::TempStorage& scan_stor
     return smem.scan.one;
   } else {
     return smem.scan.two;
+  }
+}
+
+template <int kFields>
+__device__ __forceinline__ typename RequestWarpScan<kFields>::TempStorage& warp_scan_storage(
+    RequestBlockStorage& smem) {
+  if constexpr (kFields == 1) {
+    return smem.scan.warp_one;
+  } else {
+    return smem.scan.warp_two;
   }
 }
 
@@ -209,7 +224,15 @@ __device__ __forceinline__ void request_block_scan(const KernelParams& p, Reques
     for (int i = 0; i < kItems; ++i) start = add(start, item[i]);
     Sums chunk_sum;
     uint64_t item_first_row[kItems];
-    RequestScan<kFields>(scan_storage<kFields>(smem)).ExclusiveScan(start, start, carry, add, chunk_sum);
+    if (p.bs <= kWarpThreads) {
+      // One chunk whose requests are all warp 0's: thread 0's carry is all
+      // finish_requests reads, the other warps hold nothing.
+      if (threadIdx.x < kWarpThreads) {
+        RequestWarpScan<kFields>(warp_scan_storage<kFields>(smem)).ExclusiveScan(start, start, carry, add, chunk_sum);
+      }
+    } else {
+      RequestScan<kFields>(scan_storage<kFields>(smem)).ExclusiveScan(start, start, carry, add, chunk_sum);
+    }
 #pragma unroll
     for (int i = 0; i < kItems; ++i) {
       const uint32_t r = chunk_begin + threadIdx.x * kItems + i;

@@ -29,6 +29,7 @@
 
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
+#include <cub/warp/warp_scan.cuh>
 
 #include "device_util.cuh"
 
@@ -36,11 +37,14 @@ namespace specmeta {
 namespace cuda_detail {
 
 using RowScan = cub::BlockScan<uint32_t, kThreads, cub::BLOCK_SCAN_WARP_SCANS>;
+using RowWarpScan = cub::WarpScan<uint32_t>;
 using SumReduce = cub::BlockReduce<uint64_t, kThreads>;
 
 // A row block's shared memory; one member of the kernel's shared union.
 struct RowBlockStorage {
   typename RowScan::TempStorage scan;  // the request scan, then the sparse row scan
+  typename RowWarpScan::TempStorage warp_scan;
+  uint32_t one_warp_rows;  // the rows of a one-warp batch, for the whole block
   typename SumReduce::TempStorage reduce;
   uint32_t reduce_result;
   // This block's rows. The thread that holds a request after the scan writes
@@ -106,12 +110,19 @@ __device__ __forceinline__ void store_row_outputs(const KernelParams& p, uint32_
   store_rows_all(p, &DestSet::sparse_seqlens, row0, sparse, p.capacity);
   if (!d.sparse_cu_seqlens_k) return;
   // Rows past the total have length 0, so the sums stay flat there.
+  if (blockIdx.x == 0 && threadIdx.x == 0) store_all(p, &DestSet::sparse_cu_seqlens_k, 0, 0);
   uint32_t running = 0;
 #pragma unroll
   for (int k = 0; k < kRowsPerThread; ++k) running = sat_add(running, static_cast<uint32_t>(sparse[k]));
-  uint32_t aggregate;
-  // smem.scan is free: a request scan before this ended at a block barrier.
-  RowScan(smem.scan).ExclusiveScan(running, running, tile_offset, SatAdd(), aggregate);
+  if (p.capacity <= kWarpThreads * kRowsPerThread) {
+    // Every row is warp 0's (and the tile is the first: no offset).
+    if (threadIdx.x >= kWarpThreads) return;
+    RowWarpScan(smem.warp_scan).ExclusiveScan(running, running, 0u, SatAdd());
+  } else {
+    // smem.scan is free: a request scan before this ended at a block barrier.
+    uint32_t aggregate;
+    RowScan(smem.scan).ExclusiveScan(running, running, tile_offset, SatAdd(), aggregate);
+  }
   int32_t inclusive[kRowsPerThread];
 #pragma unroll
   for (int k = 0; k < kRowsPerThread; ++k) {
@@ -120,7 +131,6 @@ __device__ __forceinline__ void store_row_outputs(const KernelParams& p, uint32_
   }
   // Element r + 1 holds row r's inclusive sum; element 0 is 0.
   store_rows_all(p, &DestSet::sparse_cu_seqlens_k, row0 + 1, inclusive, p.capacity + 1);
-  if (blockIdx.x == 0 && threadIdx.x == 0) store_all(p, &DestSet::sparse_cu_seqlens_k, 0, 0);
 }
 
 // Every global load is issued before the first store: the compiler may not
@@ -242,6 +252,7 @@ __device__ __forceinline__ void scan_rows_block(const KernelParams& p, RowBlockS
   uint64_t rows_before_sum = 0;
 
   uint32_t carry = 0;  // rows of the chunks before this one, saturated
+  const bool one_warp = p.bs <= kWarpThreads;  // then one chunk, and threads past warp 0 hold no request
   for (uint32_t chunk_begin = 0; chunk_begin < p.bs; chunk_begin += kChunk) {
     uint32_t qo[kItems];
     int32_t first_len[kItems];
@@ -251,7 +262,12 @@ __device__ __forceinline__ void scan_rows_block(const KernelParams& p, RowBlockS
     uint32_t thread_rows = 0;
 #pragma unroll
     for (int i = 0; i < kItems; ++i) thread_rows = add(thread_rows, qo[i]);
-    RowScan(smem.scan).ExclusiveScan(thread_rows, start, carry, add, chunk_rows);
+    if (one_warp) {
+      // Only warp 0 holds requests; the total reaches the block below.
+      if (threadIdx.x < kWarpThreads) RowWarpScan(smem.warp_scan).ExclusiveScan(thread_rows, start, 0u, add, chunk_rows);
+    } else {
+      RowScan(smem.scan).ExclusiveScan(thread_rows, start, carry, add, chunk_rows);
+    }
     const uint32_t first = chunk_begin + threadIdx.x * kItems;
     uint32_t item_start[kItems];
 #pragma unroll
@@ -284,7 +300,9 @@ __device__ __forceinline__ void scan_rows_block(const KernelParams& p, RowBlockS
     __syncthreads();                          // the next chunk reuses the shared arrays
   }
   const uint32_t tile_offset = sparse_offset ? block_sum_saturated(rows_before_sum, smem) : 0;
+  if (one_warp && threadIdx.x == 0) smem.one_warp_rows = carry;
   __syncthreads();  // tile rows complete
+  if (one_warp) carry = smem.one_warp_rows;
 
   const uint32_t row0 = first_row_of_thread();
   const uint32_t local0 = threadIdx.x * kRowsPerThread;
