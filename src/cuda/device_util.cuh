@@ -96,9 +96,16 @@ __device__ __forceinline__ int32_t sparse_len32(int32_t x, const KernelParams& p
   return min(f, topk) + (x - f);
 }
 
-// Sum of sparse_seqlens over a request's first n rows, saturated.
+// Sum of sparse_seqlens over a request's first n rows, saturated. Out of line:
+// only the rarer paths (tiles past the first, the overflow check) need its
+// 64-bit closed form, and inlined it would lengthen the hot path's code, which
+// a block starting on a cold instruction cache fetches from L2.
+__device__ __noinline__ uint32_t sparse_rows_sum_sat(int32_t first_len, int64_t n, uint32_t topk, uint32_t kpool) {
+  return sat_u32(detail::sparse_rows_sum(first_len, n, topk, kpool));
+}
+
 __device__ __forceinline__ uint32_t sparse_rows_sum32(int32_t first_len, int64_t n, const KernelParams& p) {
-  return sat_u32(detail::sparse_rows_sum(first_len, n, p.topk, p.kpool));
+  return sparse_rows_sum_sat(first_len, n, p.topk, p.kpool);
 }
 
 // Each warp's OR of `value`, into warp_or[warp]: one writer per slot, so the
@@ -115,18 +122,25 @@ __device__ __forceinline__ int32_t gather_warp_or(const int32_t* warp_or) {
   return result;
 }
 
+// The slow form of store_rows, out of line (see sparse_rows_sum_sat).
+__device__ __noinline__ void store_rows_scalar(int32_t* dst, uint32_t row0, int32_t v0, int32_t v1, int32_t v2,
+                                               int32_t v3, uint32_t end) {
+  if (row0 < end) dst[row0] = v0;
+  if (row0 + 1 < end) dst[row0 + 1] = v1;
+  if (row0 + 2 < end) dst[row0 + 2] = v2;
+  if (row0 + 3 < end) dst[row0 + 3] = v3;
+}
+
 // Writes one thread's kRowsPerThread rows; 16-byte store when the buffer is
 // aligned for it (a sliced output may not be) and the rows are all in range.
 __device__ __forceinline__ void store_rows(int32_t* dst, uint32_t row0, const int32_t (&v)[kRowsPerThread],
                                            uint32_t end) {
+  static_assert(kRowsPerThread == 4, "one int4 per thread");
   if (row0 + kRowsPerThread <= end && (reinterpret_cast<uintptr_t>(dst + row0) & 15) == 0) {
     *reinterpret_cast<int4*>(dst + row0) = make_int4(v[0], v[1], v[2], v[3]);
     return;
   }
-#pragma unroll
-  for (int k = 0; k < kRowsPerThread; ++k) {
-    if (row0 + k < end) dst[row0 + k] = v[k];
-  }
+  if (row0 < end) store_rows_scalar(dst, row0, v[0], v[1], v[2], v[3], end);
 }
 
 // The same rows into one output of every destination set. `field` picks the

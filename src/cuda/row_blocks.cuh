@@ -63,7 +63,7 @@ __device__ __forceinline__ uint32_t first_row_of_thread() {
 }
 
 // Sum over the block of per-thread values that saturate at UINT32_MAX.
-__device__ __forceinline__ uint32_t block_sum_saturated(uint64_t value, RowBlockStorage& smem) {
+__device__ __noinline__ uint32_t block_sum_saturated(uint64_t value, RowBlockStorage& smem) {
   const uint64_t sum = SumReduce(smem.reduce).Sum(value);
   if (threadIdx.x == 0) smem.reduce_result = static_cast<uint32_t>(min(sum, uint64_t{0xffffffffu}));
   __syncthreads();
@@ -79,17 +79,18 @@ __device__ __forceinline__ uint64_t rows_before_tile(int32_t first_len, int64_t 
 }
 
 // Uniform qo: the sparse sum of all rows before the tile, over the requests
-// that own them.
+// that own them. Out of line, with plain arguments (a reference to the kernel
+// parameters would copy them to local memory): only later tiles need it.
 template <class KvT>
-__device__ __forceinline__ uint32_t uniform_tile_offset(const KernelParams& p, uint32_t tile_begin,
-                                                        RowBlockStorage& smem) {
-  const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
-  const uint32_t qo = p.qo_uniform;
-  const uint32_t requests = qo > 0 ? min(p.bs, (tile_begin + qo - 1) / qo) : 0;
+__device__ __noinline__ uint32_t uniform_tile_offset(const KvT* kv_lens, uint32_t bs, uint32_t qo, uint32_t kv_offset,
+                                                     uint32_t topk, uint32_t kpool, uint32_t tile_begin,
+                                                     RowBlockStorage& smem) {
+  const uint32_t requests = qo > 0 ? min(bs, (tile_begin + qo - 1) / qo) : 0;
   uint64_t sum = 0;
   for (uint32_t b = threadIdx.x; b < requests; b += kThreads) {
-    const int64_t kv = detail::offset_kv(kv_lens[b], p.kv_offset);
-    sum += rows_before_tile(detail::clipped_first_len(kv, qo), qo, static_cast<int64_t>(b) * qo, tile_begin, p);
+    const int64_t kv = detail::offset_kv(kv_lens[b], kv_offset);
+    const int64_t n = min(static_cast<int64_t>(qo), static_cast<int64_t>(tile_begin) - static_cast<int64_t>(b) * qo);
+    if (n > 0) sum += sparse_rows_sum_sat(detail::clipped_first_len(kv, qo), n, topk, kpool);
   }
   return block_sum_saturated(sum, smem);
 }
@@ -159,7 +160,9 @@ __device__ __forceinline__ void uniform_rows_block(const KernelParams& p, RowBlo
   }
   const uint32_t tile_begin = blockIdx.x * kRowsPerBlock;
   const uint32_t tile_offset =
-      p.sets[0].sparse_cu_seqlens_k && blockIdx.x > 0 ? uniform_tile_offset<KvT>(p, tile_begin, smem) : 0;
+      p.sets[0].sparse_cu_seqlens_k && blockIdx.x > 0
+          ? uniform_tile_offset<KvT>(kv_lens, p.bs, qo, p.kv_offset, p.topk, p.kpool, tile_begin, smem)
+          : 0;
   int32_t len[kRowsPerThread];
   int32_t owner[kRowsPerThread];
 #pragma unroll
