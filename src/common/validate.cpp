@@ -52,6 +52,13 @@ Status check_input(const char* name, const IntSpan& span, int64_t bs) {
 Status check_layout(const std::string& name, const void* data, int64_t rows, int64_t cols, int64_t row_stride) {
   if (Status s = expect_range(name + " columns", cols, 0, detail::kInt32Max); !s.ok()) return s;
   if (Status s = expect_range(name + " row stride", row_stride, cols, INT64_MAX / 4); !s.ok()) return s;
+  // The table's byte extent, computed for the overlap checks, must fit int64.
+  constexpr int64_t kMaxElements = INT64_MAX / 4;
+  if (rows > 1 && row_stride > (kMaxElements - cols) / (rows - 1)) {
+    return Status::invalid_argument(name + ": expected (rows - 1) * row stride + columns <= " +
+                                    to_string(kMaxElements) + " elements, got " + to_string(rows) + " rows of stride " +
+                                    to_string(row_stride));
+  }
   if (rows > 0 && cols > 0 && data == nullptr) {
     return Status::invalid_argument(name + ": expected a buffer of " + to_string(rows) + " x " + to_string(cols) +
                                     " elements, got a null pointer");

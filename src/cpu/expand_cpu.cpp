@@ -84,7 +84,8 @@ void expand_set(const ExpandArgs& a, const ExpandOutputs& o) {
   if (total > a.capacity) faults |= kCapacityExceeded;
   const int64_t num_rows = std::min(total, a.capacity);
   const int32_t sparse_end = o.sparse_cu_seqlens_k.data ? detail::saturate_int32(sparse_sum, faults) : 0;
-  for (int64_t row = num_rows; row < a.capacity; ++row) {
+  const bool per_row = o.seqlens_expanded.data || o.sparse_seqlens.data || o.sparse_cu_seqlens_k.data || o.row_to_req.data;
+  for (int64_t row = num_rows; per_row && row < a.capacity; ++row) {
     if (o.seqlens_expanded.data) o.seqlens_expanded.data[row] = 0;
     if (o.sparse_seqlens.data) o.sparse_seqlens.data[row] = 0;
     if (o.sparse_cu_seqlens_k.data) o.sparse_cu_seqlens_k.data[row + 1] = sparse_end;
