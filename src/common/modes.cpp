@@ -30,6 +30,10 @@ Status expect_input(const char* name, const IntSpan& span, bool used, Mode mode,
     return Status::invalid_argument(std::string(name) + ": expected an array for mode " + mode_name(mode) +
                                     ", got none");
   }
+  if (used && span.type != IntType::kInt32 && span.type != IntType::kInt64) {
+    return Status::invalid_argument(std::string(name) + ": expected int32 or int64 elements, got type code " +
+                                    std::to_string(static_cast<int>(span.type)));
+  }
   if (!used && (span.data != nullptr || span.size != 0)) {
     return Status::invalid_argument(std::string(name) + ": expected none for mode " + mode_name(mode) +
                                     ", got an array");
