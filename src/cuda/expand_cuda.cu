@@ -82,15 +82,28 @@ bool wants_request_block(const ExpandOutputs& o) {
   return o.cache_seqlens.data || o.cu_seqlens_k.data || o.cu_seqlens_q.data || o.num_rows.data || o.status.data;
 }
 
-// Page-table blocks per request: enough to approach kPageTableBlockTarget
-// blocks in all, never more than the widest row has column passes. (Fewer,
-// fuller blocks measured slower: a block's stores are its cost, so they are
-// best spread over many multiprocessors; see docs/perf-notes.md.)
-uint32_t parts_per_request(const ExpandArgs& a) {
-  const int64_t passes = (a.width + kColsPerPass - 1) / kColsPerPass;
+// The page-table layout: its row-group shift (kernel_params.cuh explains the
+// choice) and its blocks per request, enough to approach
+// kPageTableBlockTarget blocks in all, never more than the widest row has
+// column passes. (Fewer, fuller blocks measured slower: a block's stores are
+// its cost, so they are best spread over many multiprocessors; see
+// docs/perf-notes.md.)
+struct PageTableLayout {
+  bool row_groups;
+  uint32_t parts_per_request;
+};
+
+PageTableLayout page_table_layout(const ExpandArgs& a) {
   const int64_t bs = a.bs > 0 ? a.bs : 1;
+  const int64_t max_rows = a.uniform_qo() ? a.qo_uniform : a.max_qo;
+  const int64_t pairs = max_rows * (1 + a.extra_out_count);
+  const int64_t fine_cols = kColsPerPass >> kRowGroupShift;
+  const int64_t fine_passes = (a.width + fine_cols - 1) / fine_cols;
+  const bool row_groups = pairs >= (int64_t{1} << kRowGroupShift) && bs * fine_passes <= kRowGroupGridLimit;
+  const int64_t cols = row_groups ? fine_cols : kColsPerPass;
+  const int64_t passes = (a.width + cols - 1) / cols;
   const int64_t wanted = (kPageTableBlockTarget + bs - 1) / bs;
-  return static_cast<uint32_t>(std::max<int64_t>(1, std::min(wanted, passes)));
+  return {row_groups, static_cast<uint32_t>(std::max<int64_t>(1, std::min(wanted, passes)))};
 }
 
 template <class KvT, class QoT, int kItems>
@@ -163,6 +176,7 @@ Status detail::expand_cuda_validated(const ExpandArgs& a, cudaStream_t stream) {
   p.page_size = static_cast<uint32_t>(a.page_size);
   p.page_shift = (a.page_size & (a.page_size - 1)) == 0 ? __builtin_ctzll(static_cast<uint64_t>(a.page_size)) : -1;
   p.rpi_int64 = a.req_pool_indices.type == IntType::kInt64;
+  p.check_pool_indices = a.wants_page_table();
   p.full_width = a.full_width;
   const int64_t max_sparse_row = std::min(a.topk + a.kpool - 1, detail::kInt32Max);
   p.check_sparse_overflow = o.sparse_cu_seqlens_k.data != nullptr && a.capacity * max_sparse_row > detail::kInt32Max;
@@ -179,7 +193,9 @@ Status detail::expand_cuda_validated(const ExpandArgs& a, cudaStream_t stream) {
   // also writes sparse_cu_seqlens_k[0], even at capacity 0.
   const int64_t tiles = (a.capacity + kRowsPerBlock - 1) / kRowsPerBlock;
   p.row_blocks = static_cast<uint32_t>(wants_rows(o) ? std::max<int64_t>(tiles, 1) : 0);
-  p.parts_per_request = parts_per_request(a);
+  const PageTableLayout layout = page_table_layout(a);
+  p.parts_per_request = layout.parts_per_request;
+  p.row_groups = layout.row_groups;
   const int64_t table_blocks = page_tables ? a.bs * static_cast<int64_t>(p.parts_per_request) : 0;
   const int64_t grid = p.row_blocks + 1 + table_blocks;
   constexpr int64_t kMaxGrid = 2147483647;  // gridDim.x limit

@@ -9,7 +9,8 @@
 namespace specmeta {
 namespace cuda_detail {
 
-constexpr int kThreads = 256;
+constexpr int kThreadBits = 8;
+constexpr int kThreads = 1 << kThreadBits;
 constexpr int kRowsPerThread = 4;  // one int4 store per per-row output
 constexpr int kRowsPerBlock = kThreads * kRowsPerThread;
 // Requests per thread of a row block's scan: one for batches of up to
@@ -30,6 +31,19 @@ constexpr int kColsPerPass = kThreads * kColsPerThread;
 // enough that a block's fixed cost (finding its request's first row) stays
 // small against its share of the copy.
 constexpr int64_t kPageTableBlockTarget = 2048;
+// The row-group layout of the page-table blocks: 2^kRowGroupShift groups of
+// threads per block, each loading the same quarter-width column chunk and
+// storing a share of the request's (set, row) pairs: four times the blocks,
+// a quarter of the stores each. Measured (docs/perf-notes.md): it halves
+// calls whose requests have many rows (extend), and shortens small calls a
+// little; but a grid past one wave of resident blocks (132 SMs x 8 on an
+// H100) runs in two rounds of latency-bound blocks (target_verify bs = 64
+// took 6.2 us instead of 3.7), and with fewer (set, row) pairs than groups,
+// groups idle. So the host picks it only when a request has at least as many
+// pairs as groups and the grid in this layout stays within
+// kRowGroupGridLimit blocks.
+constexpr int kRowGroupShift = 2;
+constexpr int64_t kRowGroupGridLimit = 1024;
 
 // The qo of every request is the host int qo_uniform.
 struct UniformQo {};
@@ -75,7 +89,11 @@ struct KernelParams {
   int32_t page_shift;  // log2(page_size) when a power of two (a shift floors like torch's //), else -1
   uint32_t row_blocks;         // blocks [0, row_blocks) write the per-row outputs
   uint32_t parts_per_request;  // page-table blocks per request, after the request block
+  bool row_groups;              // page-table blocks use the row-group layout
   bool rpi_int64;
+  // A page table is wanted (it may have no elements, hence null data): the
+  // request block then checks every pool index (status bit 4).
+  bool check_pool_indices;
   bool full_width;
   bool vector_copy;  // every table row start is 16-byte aligned
   // sparse_cu_seqlens_k is wanted and could pass INT32_MAX: capacity rows of

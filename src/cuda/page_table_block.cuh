@@ -3,7 +3,8 @@
 // by page_size (real_page_table) into all of the request's rows in every
 // destination set. Each source element is read once and written qo times;
 // the blocks of a request interleave their column ranges so a long row is
-// spread over the grid. Only the live prefix, min(kv, width) columns (all
+// spread over the grid. Small tables use the row-group layout (see
+// kernel_params.cuh, kRowGroupShift): more blocks, fewer stores each. Only the live prefix, min(kv, width) columns (all
 // width columns with full_width), is touched: the cost follows the live
 // lengths, not the table width.
 #pragma once
@@ -43,6 +44,68 @@ __device__ __forceinline__ uint64_t rows_before(const KernelParams& p, uint32_t 
   }
 }
 
+// Copies one request's share of its row: the passes part, part + parts, ...
+// Threads form 2^kShift groups of `lanes`: each group loads the same column
+// chunk (one global read per block; the other groups hit L1) and writes
+// every 2^kShift-th (set, row) pair of the request. kShift = 0 (one group
+// writing every pair) is the bandwidth layout; kernel_params.cuh says when
+// the host picks the row-group layout. A template, so the bandwidth layout's
+// code is what it was before there was a choice.
+template <int kShift>
+__device__ __forceinline__ void copy_request_rows(const KernelParams& p, const int32_t* src, uint32_t part,
+                                                  uint64_t first_row, uint32_t rows, uint64_t live) {
+  constexpr uint32_t kLaneBits = kThreadBits - kShift;
+  constexpr uint32_t kGroupMask = (1u << kShift) - 1;
+  constexpr uint64_t kColsPerGroupPass = uint64_t{kColsPerThread} << kLaneBits;
+  constexpr uint64_t kPagesPerGroupPass = uint64_t{1} << kLaneBits;
+  const uint32_t group = threadIdx.x >> kLaneBits;
+  const uint32_t lane = threadIdx.x & ((1u << kLaneBits) - 1);
+
+  // One loop for both tables, each pass issuing its loads before any store:
+  // a load after a store to memory that might alias waits for nothing, but
+  // the compiler may not hoist it, and every load waited for is a round trip.
+  const uint64_t col_end = p.sets[0].page_table_1 ? live : 0;
+  const uint64_t pages = p.sets[0].real_page_table ? (live + p.page_size - 1) / p.page_size : 0;
+  for (uint64_t pass = part; pass * kColsPerGroupPass < col_end || pass * kPagesPerGroupPass < pages;
+       pass += p.parts_per_request) {
+    const uint64_t c = pass * kColsPerGroupPass + lane * kColsPerThread;
+    const uint64_t page = pass * kPagesPerGroupPass + lane;
+    const bool full_vector = p.vector_copy && c + kColsPerThread <= col_end;
+    int4 cols = make_int4(0, 0, 0, 0);
+    if (full_vector) {
+      cols = *reinterpret_cast<const int4*>(src + c);
+    } else if (c < col_end) {
+      cols.x = src[c];
+      cols.y = c + 1 < col_end ? src[c + 1] : 0;
+      cols.z = c + 2 < col_end ? src[c + 2] : 0;
+      cols.w = c + 3 < col_end ? src[c + 3] : 0;
+    }
+    const int32_t page_id = page < pages ? src[page * p.page_size] : 0;
+    const int32_t page_value = p.page_shift >= 0 ? page_id >> p.page_shift
+                                                 : detail::floor_div(page_id, static_cast<int32_t>(p.page_size));
+    uint32_t pair = 0;  // (set, row) pairs in order
+    for (int s = 0; s < p.num_sets; ++s) {
+      const DestSet& d = p.sets[s];
+      for (uint32_t j = 0; j < rows; ++j, ++pair) {
+        if ((pair & kGroupMask) != group) continue;
+        const uint64_t row = first_row + j;
+        if (full_vector) {
+          *reinterpret_cast<int4*>(d.page_table_1 + row * d.page_table_1_stride + c) = cols;
+        } else if (c < col_end) {
+          int32_t* dst = d.page_table_1 + row * d.page_table_1_stride + c;
+          dst[0] = cols.x;
+          if (c + 1 < col_end) dst[1] = cols.y;
+          if (c + 2 < col_end) dst[2] = cols.z;
+          if (c + 3 < col_end) dst[3] = cols.w;
+        }
+        if (page < pages) {
+          d.real_page_table[row * d.real_page_table_stride + page] = page_value;
+        }
+      }
+    }
+  }
+}
+
 template <class KvT, class QoT>
 __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t index, PageTableStorage& smem) {
   const uint32_t b = index / p.parts_per_request;
@@ -59,46 +122,10 @@ __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t
   const uint32_t rows = static_cast<uint32_t>(min(static_cast<uint64_t>(qo), p.capacity - first_row));
   const uint64_t live = p.full_width ? p.width : min(detail::clamped_kv(kv), static_cast<int64_t>(p.width));
   const int32_t* src = p.req_to_token + static_cast<uint64_t>(pool_index) * p.req_to_token_stride;
-
-  // One loop for both tables, each pass issuing its loads before any store:
-  // a load after a store to memory that might alias waits for nothing, but
-  // the compiler may not hoist it, and every load waited for is a round trip.
-  const uint64_t col_end = p.sets[0].page_table_1 ? live : 0;
-  const uint64_t pages = p.sets[0].real_page_table ? (live + p.page_size - 1) / p.page_size : 0;
-  for (uint64_t pass = part; pass * kColsPerPass < col_end || pass * kThreads < pages; pass += p.parts_per_request) {
-    const uint64_t c = pass * kColsPerPass + threadIdx.x * kColsPerThread;
-    const uint64_t page = pass * kThreads + threadIdx.x;
-    const bool full_vector = p.vector_copy && c + kColsPerThread <= col_end;
-    int4 cols = make_int4(0, 0, 0, 0);
-    if (full_vector) {
-      cols = *reinterpret_cast<const int4*>(src + c);
-    } else if (c < col_end) {
-      cols.x = src[c];
-      cols.y = c + 1 < col_end ? src[c + 1] : 0;
-      cols.z = c + 2 < col_end ? src[c + 2] : 0;
-      cols.w = c + 3 < col_end ? src[c + 3] : 0;
-    }
-    const int32_t page_id = page < pages ? src[page * p.page_size] : 0;
-    const int32_t page_value = p.page_shift >= 0 ? page_id >> p.page_shift
-                                                 : detail::floor_div(page_id, static_cast<int32_t>(p.page_size));
-    for (int s = 0; s < p.num_sets; ++s) {
-      const DestSet& d = p.sets[s];
-      for (uint32_t j = 0; j < rows; ++j) {
-        const uint64_t row = first_row + j;
-        if (full_vector) {
-          *reinterpret_cast<int4*>(d.page_table_1 + row * d.page_table_1_stride + c) = cols;
-        } else if (c < col_end) {
-          int32_t* dst = d.page_table_1 + row * d.page_table_1_stride + c;
-          dst[0] = cols.x;
-          if (c + 1 < col_end) dst[1] = cols.y;
-          if (c + 2 < col_end) dst[2] = cols.z;
-          if (c + 3 < col_end) dst[3] = cols.w;
-        }
-        if (page < pages) {
-          d.real_page_table[row * d.real_page_table_stride + page] = page_value;
-        }
-      }
-    }
+  if (p.row_groups) {
+    copy_request_rows<kRowGroupShift>(p, src, part, first_row, rows, live);
+  } else {
+    copy_request_rows<0>(p, src, part, first_row, rows, live);
   }
 }
 

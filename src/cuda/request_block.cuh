@@ -124,7 +124,7 @@ __device__ __forceinline__ void request_block_direct(const KernelParams& p, Requ
   const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
   const DestSet& d = p.sets[0];
   const bool kv_outputs = d.cache_seqlens != nullptr;
-  const bool page_tables = d.page_table_1 || d.real_page_table;
+  const bool page_tables = p.check_pool_indices;
   const bool check_sparse = p.check_sparse_overflow;
   int32_t faults = 0;
   uint64_t sparse_sum = 0;
@@ -167,7 +167,7 @@ __device__ __forceinline__ void request_block_scan(const KernelParams& p, Reques
   const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
   const DestSet& d = p.sets[0];
   const bool kv_outputs = d.cache_seqlens || d.cu_seqlens_k;
-  const bool page_tables = d.page_table_1 || d.real_page_table;
+  const bool page_tables = p.check_pool_indices;
   const SatSumsAdd add;
 
   int32_t faults = 0;

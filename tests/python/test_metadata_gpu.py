@@ -194,6 +194,25 @@ def test_faults_match_reference_and_cpu(gpu, rng, rng_seed):
             assert np.array_equal(gpu_sets[0][0][name], cpu_sets[0][0][name]), f"{ctx}: {name} GPU != CPU"
 
 
+@pytest.mark.parametrize("capacity, width", [(0, 5), (8, 0)], ids=["no-rows", "no-columns"])
+def test_pool_index_bit_with_empty_page_tables(torch, capacity, width):
+    """A wanted page table with no elements (torch gives it a null data pointer)
+    still has every pool index checked: status bit 4 on the GPU as on the CPU."""
+    seq = np.array([7, 9, 11, 13], dtype=np.int64)
+    rpi = np.array([0, 5, 1, -1], dtype=np.int64)  # 5 and -1 are outside the pool of 3
+    table = np.arange(3 * max(width, 1), dtype=np.int32).reshape(3, max(width, 1))[:, :width]
+    statuses = []
+    for like in (None, torch.empty(0, device="cuda")):
+        convert = (lambda a: a) if like is None else (lambda a: torch.from_numpy(np.ascontiguousarray(a)).cuda())
+        meta = specmeta.Metadata.empty(bs=4, capacity=capacity, width=width, outputs=("page_table_1", "status"),
+                                       like=like)
+        specmeta.build_metadata("target_verify", convert(seq), out=meta, num_draft_tokens=capacity // 4,
+                                req_pool_indices=convert(rpi), req_to_token=convert(np.ascontiguousarray(table)))
+        statuses.append(int(meta.status[0]))
+    assert statuses[0] & BIT_POOL, statuses
+    assert statuses[1] == statuses[0], f"GPU status {statuses[1]:#x} != CPU status {statuses[0]:#x}"
+
+
 # ---------------------------------------------------------------------------
 # Streams, alignment, launches
 
