@@ -28,9 +28,12 @@ class ArrayInfo(NamedTuple):
     framework: str  # "torch", "numpy" or "cupy"
 
 
-def _info(ptr: int, itype: int, size: int, device: int, framework: str) -> ArrayInfo:
+def array_info(ptr: int, itype: int, size: int, device: int, framework: str) -> ArrayInfo:
     # Half the cost of ArrayInfo(...), whose generated __new__ is Python code.
     return _new_tuple(ArrayInfo, (ptr, itype, size, device, framework))
+
+
+_info = array_info
 
 
 _new_tuple = tuple.__new__
@@ -101,6 +104,9 @@ def framework_of(x: Any) -> str | None:
 def _classify(cls: type) -> str | None:
     module = cls.__module__.split(".", 1)[0]
     if module == "torch" and "torch" in sys.modules and issubclass(cls, sys.modules["torch"].Tensor):
+        global _torch_tensor_type, _torch_int32, _torch_int64
+        torch = sys.modules["torch"]
+        _torch_tensor_type, _torch_int32, _torch_int64 = torch.Tensor, torch.int32, torch.int64
         return "torch"
     if module in ("numpy", "cupy") and cls.__name__ == "ndarray":
         return module
@@ -119,6 +125,81 @@ def describe(name: str, x: Any, *, allowed: tuple[int, ...] = (INT32, INT64), wr
             f"{name}: expected a torch.Tensor, numpy.ndarray or cupy.ndarray, got {type(x).__module__}.{type(x).__name__}"
         )
     return _DESCRIBERS[framework](name, x, allowed, writable)
+
+
+def cuda_output_fields(x: Any, device: int) -> tuple[int, int] | None:
+    """(pointer, length) of a writable contiguous 1-D int32 torch tensor on
+    CUDA device `device`, read with the fewest tensor calls; None for anything
+    else (the caller then runs the full checks of `describe`, which raise the
+    error or accept the less common cases: NumPy, CuPy, CPU tensors,
+    subclasses). The build_metadata path calls this once per output, on every
+    eager call."""
+    if (
+        type(x) is _torch_tensor_type
+        and x.dtype is _torch_int32
+        and x.dim() == 1
+        and x.is_contiguous()
+        and not x.requires_grad
+        and x.get_device() == device
+        and device >= 0
+    ):
+        return (x.data_ptr(), x.numel())
+    return None
+
+
+def torch_cuda_input(x: Any) -> ArrayInfo | None:
+    """describe()'s result for a contiguous 1-D int32 or int64 torch tensor on
+    a CUDA device, with the fewest tensor calls; None for anything else (then
+    describe() decides). The first array of an eager call fixes the device."""
+    if type(x) is not _torch_tensor_type:
+        return None
+    dtype = x.dtype
+    code = INT32 if dtype is _torch_int32 else INT64 if dtype is _torch_int64 else None
+    device = x.get_device()
+    if code is not None and device >= 0 and x.dim() == 1 and x.is_contiguous():
+        return _new_tuple(ArrayInfo, (x.data_ptr(), code, x.numel(), device, "torch"))
+    return None
+
+
+def cuda_input_fields(x: Any, device: int) -> tuple[int, int, int] | None:
+    """(pointer, element type, length) of a contiguous 1-D int32 or int64 torch
+    tensor on CUDA device `device`; None for anything else, as
+    cuda_output_fields."""
+    if type(x) is not _torch_tensor_type:
+        return None
+    dtype = x.dtype
+    code = INT32 if dtype is _torch_int32 else INT64 if dtype is _torch_int64 else None
+    if code is not None and x.dim() == 1 and x.is_contiguous() and x.get_device() == device and device >= 0:
+        return (x.data_ptr(), code, x.numel())
+    return None
+
+
+def cuda_table_fields(x: Any, device: int) -> tuple[int, int, int, int] | None:
+    """(pointer, rows, columns, row stride) of a writable non-empty int32
+    torch table on CUDA device `device` whose rows are contiguous; None for
+    anything else (then `describe_table` decides), as cuda_output_fields."""
+    if type(x) is not _torch_tensor_type or x.dtype is not _torch_int32 or x.dim() != 2:
+        return None
+    rows, cols = x.shape
+    row_stride, col_stride = x.stride()
+    if (
+        rows > 1
+        and cols > 1
+        and col_stride == 1
+        and row_stride >= cols
+        and not x.requires_grad
+        and x.get_device() == device
+        and device >= 0
+    ):
+        return (x.data_ptr(), rows, cols, row_stride)
+    return None
+
+
+# Set when the first torch tensor is classified: exact-type checks cost less
+# than isinstance and exclude subclasses, which take the full path.
+_torch_tensor_type: Any = None
+_torch_int32: Any = None
+_torch_int64: Any = None
 
 
 def same_device(name: str, info: ArrayInfo, reference_name: str, reference: ArrayInfo) -> None:

@@ -7,7 +7,18 @@ import operator
 from typing import Any, Optional
 
 from . import _specmeta
-from ._arrays import HOST, INT32, ArrayInfo, describe, empty_int32, framework_of, same_device
+from ._arrays import (
+    HOST,
+    INT32,
+    ArrayInfo,
+    array_info,
+    cuda_output_fields,
+    describe,
+    empty_int32,
+    framework_of,
+    same_device,
+    torch_cuda_input,
+)
 from ._stream import resolve_stream
 
 NO_MAX_QO = _specmeta.NO_MAX_QO
@@ -35,6 +46,9 @@ def _host_int(name: str, x: Any, lo: int, hi: int) -> int:
 def _output(name: str, x: Any, kv: ArrayInfo) -> ArrayInfo:
     if x is None:
         return _NO_ARRAY
+    fast = cuda_output_fields(x, kv.device)
+    if fast is not None:
+        return array_info(fast[0], INT32, fast[1], kv.device, "torch")
     info = describe(name, x, allowed=(INT32,), writable=True)
     same_device(name, info, "kv_lens", kv)
     return info
@@ -42,8 +56,10 @@ def _output(name: str, x: Any, kv: ArrayInfo) -> ArrayInfo:
 
 def _inputs(kv_lens: Any, qo_lens: Any, max_qo: Optional[int]) -> tuple[ArrayInfo, Optional[ArrayInfo], int, int]:
     """kv_lens' info, qo_lens' info (None when uniform), the uniform qo, max_qo."""
-    kv = describe("kv_lens", kv_lens)
+    kv = torch_cuda_input(kv_lens) or describe("kv_lens", kv_lens)
     max_qo = NO_MAX_QO if max_qo is None else _host_int("max_qo", max_qo, 0, _INT32_MAX)
+    if type(qo_lens) is int and 0 <= qo_lens <= max_qo:  # the common uniform case, without calls
+        return kv, None, qo_lens, max_qo
     if framework_of(qo_lens) is None:  # checked first: an ABC isinstance on a tensor is slow
         if not _is_host_int(qo_lens):
             raise TypeError(
@@ -51,7 +67,7 @@ def _inputs(kv_lens: Any, qo_lens: Any, max_qo: Optional[int]) -> tuple[ArrayInf
                 f"{type(qo_lens).__name__}"
             )
         return kv, None, _host_int("qo_lens", qo_lens, 0, max_qo), max_qo
-    qo = describe("qo_lens", qo_lens)
+    qo = torch_cuda_input(qo_lens) or describe("qo_lens", qo_lens)
     same_device("qo_lens", qo, "kv_lens", kv)
     if qo.size != kv.size:
         raise ValueError(f"qo_lens: expected {kv.size} elements (one per request of kv_lens), got {qo.size}")

@@ -12,7 +12,19 @@ import sys
 from typing import Any, Iterable, Optional, Sequence, Union
 
 from . import _specmeta
-from ._arrays import HOST, INT32, ArrayInfo, TableInfo, describe, describe_table, framework_of, same_device
+from ._arrays import (
+    HOST,
+    INT32,
+    ArrayInfo,
+    TableInfo,
+    cuda_input_fields,
+    cuda_output_fields,
+    cuda_table_fields,
+    describe,
+    describe_table,
+    framework_of,
+    same_device,
+)
 from ._expand import NO_MAX_QO, _host_int
 from ._status import describe_status
 from ._stream import resolve_stream
@@ -140,6 +152,9 @@ _ABSENT_TABLE = (0, -1, 0, 0)
 def _input(name: str, x: Any, seq: ArrayInfo) -> tuple[int, int, int]:
     if x is None:
         return _ABSENT_INPUT
+    fast = cuda_input_fields(x, seq.device)
+    if fast is not None:
+        return fast
     info = describe(name, x)
     same_device(name, info, "seq_lens", seq)
     return (info.ptr, info.itype, info.size)
@@ -149,28 +164,42 @@ def _table_device(name: str, info: TableInfo, seq: ArrayInfo) -> None:
     same_device(name, ArrayInfo(info.ptr, INT32, info.rows, info.device, info.framework), "seq_lens", seq)
 
 
-def _set_fields(index: int, meta: Any, seq: ArrayInfo) -> list[int]:
+def _positive_int(name: str, x: Any) -> int:
+    if type(x) is int and 1 <= x <= _INT32_MAX:  # the common case, without a call
+        return x
+    return _host_int(name, x, 1, _INT32_MAX)
+
+
+_SET_LAYOUT = tuple((name, name in _TABLES) for name in OUTPUTS)
+_OUTPUT_TYPES = (INT32,)
+
+
+def _set_fields(index: int, meta: Any, seq: ArrayInfo, fields: list[int]) -> None:
+    """Appends destination set `index`'s fields to the descriptor."""
     prefix = "out" if index == 0 else f"out[{index}]"
     if not isinstance(meta, Metadata):
         raise TypeError(f"{prefix}: expected a specmeta.Metadata, got {type(meta).__name__}")
-    fields: list[int] = []
-    for name in OUTPUTS:
+    device = seq.device
+    for name, is_table in _SET_LAYOUT:
         x = getattr(meta, name)
-        label = f"{prefix}.{name}"
-        if name in _TABLES:
-            if x is None:
-                fields.extend(_ABSENT_TABLE)
-                continue
-            t = describe_table(label, x, writable=True)
-            _table_device(label, t, seq)
-            fields.extend((t.ptr, t.rows, t.cols, t.row_stride))
-        elif x is None:
-            fields.extend(_ABSENT_OUTPUT)
+        if x is None:
+            fields += _ABSENT_TABLE if is_table else _ABSENT_OUTPUT
+        elif is_table:
+            fast = cuda_table_fields(x, device)
+            if fast is None:
+                label = f"{prefix}.{name}"
+                t = describe_table(label, x, writable=True)
+                _table_device(label, t, seq)
+                fast = (t.ptr, t.rows, t.cols, t.row_stride)
+            fields += fast
         else:
-            info = describe(label, x, allowed=(INT32,), writable=True)
-            same_device(label, info, "seq_lens", seq)
-            fields.extend((info.ptr, info.size))
-    return fields
+            fast = cuda_output_fields(x, device)
+            if fast is None:
+                label = f"{prefix}.{name}"
+                info = describe(label, x, allowed=_OUTPUT_TYPES, writable=True)
+                same_device(label, info, "seq_lens", seq)
+                fast = (info.ptr, info.size)
+            fields += fast
 
 
 def _descriptor(
@@ -226,10 +255,10 @@ def _descriptor(
         seq.size,
         first.capacity,
         n,
-        _host_int("topk", topk, 1, _INT32_MAX),
-        _host_int("kpool", kpool, 1, _INT32_MAX),
+        _positive_int("topk", topk),
+        _positive_int("kpool", kpool),
         first.width,
-        _host_int("page_size", page_size, 1, _INT32_MAX),
+        _positive_int("page_size", page_size),
         int(full_width),
     ]
     head.extend((seq.ptr, seq.itype, seq.size))
@@ -239,16 +268,23 @@ def _descriptor(
     if req_to_token is None:
         head.extend((0, 0, 0, 0))
     else:
-        table = describe_table("req_to_token", req_to_token)
-        _table_device("req_to_token", table, seq)
-        head.extend((table.ptr, table.rows, table.cols, table.row_stride))
-    wants_table = any(getattr(m, t, None) is not None for m in sets for t in _TABLES)
+        fast = cuda_table_fields(req_to_token, seq.device)
+        if fast is None:
+            table = describe_table("req_to_token", req_to_token)
+            _table_device("req_to_token", table, seq)
+            fast = (table.ptr, table.rows, table.cols, table.row_stride)
+        head.extend(fast)
+    wants_table = False
+    for m in sets:
+        if getattr(m, "page_table_1", None) is not None or getattr(m, "real_page_table", None) is not None:
+            wants_table = True
+            break
     if wants_table and (req_pool_indices is None or req_to_token is None):
         missing = "req_pool_indices" if req_pool_indices is None else "req_to_token"
         raise ValueError(f"{missing}: expected an array (a page table is wanted), got None")
     head.append(len(sets))
     for index, meta in enumerate(sets):
-        head.extend(_set_fields(index, meta, seq))
+        _set_fields(index, meta, seq, head)
     return head, seq
 
 
@@ -276,9 +312,29 @@ def build_metadata(
         mode, seq_lens, out, req_pool_indices, req_to_token, accept_lens, extend_lens,
         num_draft_tokens, topk, kpool, page_size, full_width,
     )
-    plan = _specmeta.Plan(descriptor)
-    plan.launch(seq.size, resolve_stream(stream, seq.framework, seq.device))
+    _plan(descriptor).launch(seq.size, resolve_stream(stream, seq.framework, seq.device))
     return out
+
+
+# Plans by descriptor. A plan is a pure function of its descriptor (raw
+# pointers, sizes, shapes, types, scalars), so an eager call whose arrays and
+# arguments describe the same as an earlier one's reuses its validated plan:
+# hashing the descriptor costs less than validating and binding it again.
+# Bounded: a server whose buffers never move needs a few entries; one that
+# allocates per step just cycles through them.
+_PLAN_CACHE_SIZE = 64
+_plans: dict = {}
+
+
+def _plan(descriptor: list[int]) -> Any:
+    key = tuple(descriptor)
+    plan = _plans.get(key)
+    if plan is None:
+        plan = _specmeta.Plan(descriptor)  # raises on invalid calls: those are never cached
+        if len(_plans) >= _PLAN_CACHE_SIZE:
+            _plans.pop(next(iter(_plans)))  # the oldest entry
+        _plans[key] = plan
+    return plan
 
 
 class Builder:
