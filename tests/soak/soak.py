@@ -3,6 +3,7 @@ times with random valid and invalid inputs (issue 6, docs/reliability.md).
 
     python3 tests/soak/soak.py [--replays 100000] [--check-every 1000] [--seed S]
     python3 tests/soak/soak.py --cpu --replays 200 --check-every 10   (NumPy, no GPU, no graph)
+    python3 tests/soak/soak.py --eager ...   (on the GPU without a graph: Builder calls)
 
 Four Builders share one set of static inputs (seq_lens, accept_lens,
 extend_lens, req_pool_indices, req_to_token) and are captured in one graph:
@@ -366,6 +367,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--width", type=int, default=48, help="page-table width (req_to_token has 5 more columns)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--cpu", action="store_true", help="dry run on the CPU backend: no GPU, no graph")
+    parser.add_argument("--eager", action="store_true", help="on the GPU, call the Builders instead of a graph")
     args = parser.parse_args(argv)
     if args.seed is None:
         args.seed = int(np.random.SeedSequence().entropy % 2**63)
@@ -386,7 +388,7 @@ def main(argv=None) -> int:
             return 2
         arrays = TorchCudaArrays(torch)
     soak = Soak(args, arrays)
-    replay = soak.device.run if torch is None else capture(torch, soak.device).replay
+    replay = soak.device.run if torch is None or args.eager else capture(torch, soak.device).replay
 
     order = soak.rng.integers(0, len(soak.entries), size=args.replays)
     problems, checks = [], 0
@@ -421,7 +423,8 @@ def main(argv=None) -> int:
         for bit in ALL_BITS:
             injected[bit] += int(counts[i]) if any_status & bit else 0
 
-    print(f"soak: {arrays.name}; seed {args.seed}; bs {args.bs}; pool {args.pool} input sets; "
+    how = "no graph" if torch is None or args.eager else "one CUDA graph"
+    print(f"soak: {arrays.name} ({how}); seed {args.seed}; bs {args.bs}; pool {args.pool} input sets; "
           f"builders {', '.join(c.name + (f' ({c.sets} sets)' if c.sets > 1 else '') for c in CONFIGS)}")
     print(f"replays: {args.replays} in {elapsed:.1f} s ({1e6 * elapsed / args.replays:.1f} us each, "
           f"input copies and checks included); checks: {checks}")
