@@ -88,7 +88,7 @@ FAULT_KINDS = ("qo_gt_kv", "accept_range", "extend_range", "pool_index", "capaci
 
 
 class NumpyArrays:
-    name = "cpu (NumPy, CPU backend called directly, no graph)"
+    name = "cpu (NumPy, the CPU backend called directly)"
 
     def full(self, shape, value, dtype):
         return np.full(shape, value, dtype=dtype)
