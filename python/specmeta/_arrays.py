@@ -73,6 +73,8 @@ def _describe_torch(name: str, x: Any, allowed: tuple[int, ...], writable: bool)
         if not x.is_cpu:
             raise ValueError(f"{name}: expected a CPU or CUDA tensor, got device {x.device}")
         device = HOST
+    elif not x.is_cuda:  # another accelerator's device index is no CUDA ordinal
+        raise ValueError(f"{name}: expected a CPU or CUDA tensor, got device {x.device}")
     return _info(x.data_ptr(), code, x.numel(), device, "torch")
 
 
@@ -254,6 +256,8 @@ def describe_table(name: str, x: Any, *, writable: bool = False) -> TableInfo:
         if writable and x.requires_grad:
             raise ValueError(f"{name}: expected a tensor that does not require grad, got requires_grad=True")
         device = x.get_device()
+        if not (x.is_cuda if device >= 0 else x.is_cpu):
+            raise ValueError(f"{name}: expected a CPU or CUDA tensor, got device {x.device}")
         device = HOST if device < 0 else device
         ptr = x.data_ptr()
     else:

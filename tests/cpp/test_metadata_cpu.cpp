@@ -242,6 +242,9 @@ struct MetaValidCall {
   int64_t page_size = kPageSize;
   int extra_count = 1;
   bool extra_null = false;
+  // When set, meta() passes this raw Mode code instead of `mode`'s.
+  bool raw_mode = false;
+  int32_t mode_code = 0;
 
   explicit MetaValidCall(MetaMode m) : inputs(1536, 0), sets(static_cast<size_t>(9 * kSetStride), kPoison), mode(m) {
     for (int i = 0; i < kBs; ++i) {
@@ -286,7 +289,7 @@ struct MetaValidCall {
 
   specmeta::MetadataArgs meta() const {
     specmeta::MetadataArgs m;
-    m.mode = api_mode(mode);
+    m.mode = raw_mode ? static_cast<specmeta::Mode>(mode_code) : api_mode(mode);
     m.bs = bs;
     m.seq_lens = seq;
     m.accept_lens = accept;
@@ -544,6 +547,78 @@ std::vector<MetaRule> meta_rules() {
                  v.extra_count = 8;
                }});
   r.push_back({"ExtraSetsNull", DE, {"extra_out"}, {"extra_out"}, [](MetaValidCall& v) { v.extra_null = true; }});
+  // Each destination set past the first is checked on its own: check_same_outputs
+  // compares shapes only, not row strides or pointers.
+  r.push_back({"Set1StrideBelowCols_page_table_1", DE, {"out[1].page_table_1"}, {"out[1].page_table_1"},
+               [](MetaValidCall& v) { v.extra[0].page_table_1.row_stride = MetaValidCall::kWidth - 1; }});
+  r.push_back({"Set1NullData_row_to_req", DE, {"out[1].row_to_req", "null"}, {"out[1].row_to_req", "null"},
+               [](MetaValidCall& v) { v.extra[0].row_to_req.data = nullptr; }});
+  // A wanted output with a size but no buffer.
+  for (int slot = 0; slot < kMetaSlots; ++slot) {
+    const std::string name = meta_slot_name(slot);
+    r.push_back({"NullData_" + name, DE, {name, "null"}, {name, "null"},
+                 [slot](MetaValidCall& v) { set_out_data(v.main_out, slot, nullptr); }});
+  }
+  // A table marked "not wanted" (rows < 0) that still carries a buffer.
+  for (int slot : {kMPageTable1, kMRealPageTable}) {
+    const std::string name = meta_slot_name(slot);
+    r.push_back({"UnwantedWithBuffer_" + name, DE, {name, "rows >= 0"}, {name, "rows >= 0"}, [slot](MetaValidCall& v) {
+                   out_table(v.main_out, slot)->rows = -1;
+                   v.extra_count = 0;  // the other sets would differ in shape
+                 }});
+  }
+  // req_to_token's own layout. Requests' pool indices are made invalid where a
+  // missed rule would otherwise make the backend read through the bad layout.
+  auto no_valid_pool_index = [](MetaValidCall& v) {
+    for (int i = 0; i < MetaValidCall::kBs; ++i) v.rpi_data()[i] = static_cast<int32_t>(MetaValidCall::kPool);
+  };
+  r.push_back({"ReqToTokenRowsNegative", DE, {"req_to_token rows"}, {"req_to_token rows"},
+               [](MetaValidCall& v) { v.r2t.rows = -1; }});
+  r.push_back({"ReqToTokenColsNegative", DE, {"req_to_token columns"}, {"req_to_token columns"},
+               [](MetaValidCall& v) { v.r2t.cols = -1; }});
+  r.push_back({"ReqToTokenColsAboveInt32", DE, {"req_to_token columns"}, {"req_to_token columns"},
+               [no_valid_pool_index](MetaValidCall& v) {
+                 v.r2t.cols = int64_t{1} << 31;
+                 v.r2t.row_stride = v.r2t.cols;
+                 no_valid_pool_index(v);
+               }});
+  // The byte extent (rows - 1) * row stride + columns must fit int64 (the
+  // overlap checks compute it), with a row stride that passes its own range rule.
+  const int64_t max_elements = INT64_MAX / 4;
+  r.push_back({"ReqToTokenExtentAboveInt64", DE, {"req_to_token", "(rows - 1) * row stride"},
+               {"req_to_token", "(rows - 1) * row stride"}, [no_valid_pool_index, max_elements](MetaValidCall& v) {
+                 v.r2t.row_stride = max_elements / 2;  // 5 full rows exceed the limit
+                 no_valid_pool_index(v);
+               }});
+  r.push_back({"ExtentAboveInt64_page_table_1", DE, {"page_table_1", "(rows - 1) * row stride"},
+               {"page_table_1", "(rows - 1) * row stride"},
+               [max_elements](MetaValidCall& v) { v.main_out.page_table_1.row_stride = max_elements / 2; }});
+  // A null req_to_token claiming elements is rejected also when no request reads it.
+  r.push_back({"ReqToTokenNullDataEmptyBatch", DE, {"req_to_token", "null"}, {"req_to_token", "null"},
+               [](MetaValidCall& v) {
+                 v.bs = 0;
+                 v.r2t.data = nullptr;
+               }});
+  // No page table is wanted: only the range rule on width itself applies.
+  for (int64_t width : {int64_t{-1}, int64_t{1} << 31}) {
+    r.push_back({std::string("Width") + (width < 0 ? "Negative" : "AboveInt32") + "_without_page_tables", DE,
+                 {"width"}, {"width"}, [width](MetaValidCall& v) {
+                   v.main_out.page_table_1 = {};
+                   v.main_out.real_page_table = {};
+                   v.extra_count = 0;
+                   v.rpi = {};
+                   v.r2t = {};
+                   v.width = width;
+                 }});
+  }
+  // A Mode code outside the enum (a C++ caller's cast); decode's inputs otherwise.
+  for (int32_t code : {-1, static_cast<int32_t>(specmeta::Mode::kExtend) + 1}) {
+    r.push_back({"ModeCode_" + std::string(code < 0 ? "Negative" : "PastExtend"), MM::kDecode,
+                 {"mode", "code " + std::to_string(code)}, {}, [code](MetaValidCall& v) {
+                   v.raw_mode = true;
+                   v.mode_code = code;
+                 }});
+  }
   return r;
 }
 
@@ -586,10 +661,11 @@ TEST_P(MetadataValidation, RejectsNamingTheArgumentAndWritesNothing) {
   const std::vector<int32_t> inputs_before = v.inputs;
   const std::vector<int32_t> sets_before = v.sets;
   specmeta::Status s;
-  if (param.backend == Backend::kCuda) {
-    // The arenas are host memory: call the CUDA entry point only once the
-    // host-side checks reject the call, so that a rule the library misses
-    // cannot launch a kernel on host pointers (and poison the context).
+  {
+    // Call an entry point only once the host-side checks reject the call, so
+    // that a rule the library misses fails this test instead of running the
+    // CPU backend through a null pointer or a kernel on host pointers (which
+    // would poison the CUDA context).
     specmeta::Status pre;
     if (param.api == Api::kMeta) {
       specmeta::ExpandArgs e;
@@ -597,7 +673,7 @@ TEST_P(MetadataValidation, RejectsNamingTheArgumentAndWritesNothing) {
     } else {
       pre = specmeta::validate(v.expand());
     }
-    ASSERT_FALSE(pre.ok()) << "validate accepts the call; the CUDA entry point was not called";
+    ASSERT_FALSE(pre.ok()) << "validate accepts the call; the entry point was not called";
   }
   if (param.api == Api::kMeta) {
     s = param.backend == Backend::kCpu ? specmeta::build_metadata_cpu(v.meta()) : specmeta::build_metadata_cuda(v.meta(), nullptr);

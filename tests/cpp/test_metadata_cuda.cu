@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cases.h"
@@ -315,6 +317,63 @@ TEST_F(MetadataCudaTest, BoundExpansionLaunchesFirstRequests) {
     }
     if (HasFailure()) return;
   }
+}
+
+// Calls the host checks reject, on real device buffers (the Cuda_ rule tests
+// use host arenas and so never reach device memory): nothing is launched and
+// every device output keeps its contents. Also under compute-sanitizer.
+TEST_F(MetadataCudaTest, RejectedCallsWriteNothingOnTheDevice) {
+  SKIP_WITHOUT_CUDA();
+  const MetaCase c = meta_hand_examples()[0].c;  // target_verify, bs 2, every output, page tables
+  ASSERT_FALSE(c.direct);
+  MetaBuffers h = make_host_buffers(c);
+  const MetaBuffers before = h;
+  DeviceMeta d;
+  d.allocate(h);
+  ASSERT_FALSE(HasFatalFailure());
+  d.upload_inputs(h, stream_);
+  d.upload_outputs(h, stream_);
+  MetaCallArgs a;
+  make_call_args(c, d.ptrs, &a);
+  {
+    specmeta::ExpandArgs e;
+    ASSERT_TRUE(specmeta::validate(a.meta, &e).ok()) << "the baseline call must be valid";
+  }
+  const std::vector<std::pair<const char*, std::function<void(specmeta::MetadataArgs&)>>> mistakes = {
+      {"topk", [](specmeta::MetadataArgs& m) { m.topk = 0; }},
+      {"page_size", [](specmeta::MetadataArgs& m) { m.page_size = 0; }},
+      {"capacity", [](specmeta::MetadataArgs& m) { m.capacity = -1; }},
+      {"num_draft_tokens", [](specmeta::MetadataArgs& m) { m.num_draft_tokens = -1; }},
+      {"mode", [](specmeta::MetadataArgs& m) { m.mode = static_cast<specmeta::Mode>(9); }},
+      {"seqlens_expanded", [](specmeta::MetadataArgs& m) { m.out.seqlens_expanded.size = m.capacity - 1; }},
+      {"req_to_token rows", [](specmeta::MetadataArgs& m) { m.req_to_token.rows = -1; }},
+      {"width", [](specmeta::MetadataArgs& m) { m.width = m.req_to_token.cols + 1; }},
+      {"status", [](specmeta::MetadataArgs& m) { m.out.status.data = m.out.num_rows.data; }},
+  };
+  for (const auto& [name, mutate] : mistakes) {
+    specmeta::MetadataArgs m = a.meta;
+    mutate(m);
+    const specmeta::Status s = specmeta::build_metadata_cuda(m, stream_);
+    EXPECT_EQ(s.code(), specmeta::Status::Code::kInvalidArgument) << name << ": " << s.message();
+    EXPECT_NE(s.message().find(name), std::string::npos) << "the message does not name " << name << ": " << s.message();
+  }
+  specmeta::ExpandArgs e;
+  ASSERT_TRUE(specmeta::validate(a.meta, &e).ok());
+  specmeta::BoundExpansion bound;
+  ASSERT_TRUE(bound.bind(e).ok());
+  for (int64_t bs : {int64_t{-1}, c.bs() + 1}) {
+    const specmeta::Status s = bound.launch_cuda(bs, stream_);
+    EXPECT_EQ(s.code(), specmeta::Status::Code::kInvalidArgument) << "bs " << bs << ": " << s.message();
+  }
+  CHECK_CUDA(cudaGetLastError());
+  d.download_outputs(&h, stream_);
+  ASSERT_FALSE(HasFatalFailure());
+  for (int set = 0; set < kMaxSets; ++set) {
+    for (int slot = 0; slot < kMetaSlots; ++slot) {
+      EXPECT_EQ(h.out[set][slot], before.out[set][slot]) << "set " << set << " " << meta_slot_name(slot);
+    }
+  }
+  d.expect_inputs_unchanged(h, stream_);
 }
 
 // ---------------------------------------------------------------- CUDA graphs

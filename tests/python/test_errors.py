@@ -379,3 +379,42 @@ def test_empty_torch_cpu_output_too_short(torch_mod, name, kwargs):
     kv = torch.tensor([5, 6], dtype=torch.int32)
     with pytest.raises(ValueError, match=name):
         specmeta.expand(kv, 1, **kwargs, **{name: torch.empty(0, dtype=torch.int32)})
+
+
+# ---------------------------------------------------------------------------
+# Host checks of CUDA-only paths, through the helpers that make them (no GPU
+# needed: they look only at the device number the array reported). The public
+# paths are covered by test_expand_gpu.py and test_metadata_gpu.py on a GPU.
+
+
+def _cuda_info(size: int = BS):
+    from specmeta._arrays import INT32, ArrayInfo
+
+    return ArrayInfo(ptr=0x1000, itype=INT32, size=size, device=0, framework="torch")
+
+
+def test_capacity_required_for_a_cuda_qo_array():
+    """The row total of a CUDA qo_lens is only known on the device: no capacity and no sized output is an error."""
+    from specmeta._expand import _NO_ARRAY, _capacity
+
+    with pytest.raises(ValueError, match=r"^capacity: required"):
+        _capacity(None, _cuda_info(), _cuda_info(), 0, specmeta.NO_MAX_QO, (_NO_ARRAY, _NO_ARRAY))
+
+
+@pytest.mark.parametrize("stream", [object(), "0", 1.5, True], ids=repr)
+def test_stream_of_an_unknown_type_for_cuda_arrays(stream):
+    from specmeta._stream import resolve_stream
+
+    with pytest.raises(TypeError, match=r"^stream: expected"):
+        resolve_stream(stream, "torch", 0)
+
+
+def test_arrays_on_different_devices():
+    from specmeta._arrays import HOST, same_device
+
+    host = _cuda_info()._replace(device=HOST, framework="numpy")
+    with pytest.raises(ValueError, match=r"^qo_lens: .*kv_lens \(cpu\).*cuda:0"):
+        same_device("qo_lens", _cuda_info(), "kv_lens", host)
+    with pytest.raises(ValueError, match=r"^status: .*kv_lens \(cuda:1\).*cuda:0"):
+        same_device("status", _cuda_info(), "kv_lens", _cuda_info()._replace(device=1))
+    same_device("qo_lens", _cuda_info(), "kv_lens", _cuda_info())

@@ -587,3 +587,62 @@ def test_builder_call_stream_for_host_arrays():
     outs = outputs()
     builder = specmeta.Builder("decode", out=metadata(outs), seq_lens=SEQ, **valid_kwargs("decode"))
     expect_rejected(ValueError, "stream", lambda: builder(stream=5), *outs.values())
+
+
+def test_out_list_with_a_non_metadata_first():
+    """The first set is read for the call's geometry: a non-Metadata there is a TypeError, not an AttributeError."""
+    outs = outputs()
+    expect_rejected(TypeError, "out", lambda: specmeta.build_metadata(
+        "target_verify", SEQ, out=[outs, metadata(outs)], **valid_kwargs("target_verify")), *outs.values())
+
+
+def test_metadata_empty_outputs_a_string():
+    """A single name is a common slip for a tuple of one name; iterating it would name each letter."""
+    with pytest.raises(TypeError, match=r"\boutputs\b.*'status'"):
+        specmeta.Metadata.empty(bs=BS, capacity=CAPACITY, outputs="status")
+
+
+@pytest.mark.parametrize("like", [[1, 2], 3, "cuda"], ids=repr)
+def test_metadata_empty_like_not_an_array(like):
+    with pytest.raises(TypeError, match=r"\blike\b"):
+        specmeta.Metadata.empty(bs=BS, capacity=CAPACITY, outputs=("status",), like=like)
+
+
+def test_metadata_check_without_status():
+    meta = specmeta.Metadata.empty(bs=BS, capacity=CAPACITY, outputs=("num_rows",))
+    with pytest.raises(ValueError, match=r"\bstatus\b"):
+        meta.check()
+
+
+# ---------------------------------------------------------------------------
+# torch tensors on the CPU (skipped without torch)
+
+
+@pytest.mark.needs_torch
+@pytest.mark.parametrize("name", ["seq_lens", "req_to_token", "cache_seqlens", "page_table_1"])
+def test_torch_tensor_on_the_meta_device(torch_mod, name):
+    """A tensor on a device that is neither the CPU nor CUDA (here "meta", which has no memory) is
+    rejected by device, before its (absent) data could reach the core: 1-D arrays and tables alike."""
+    torch = torch_mod
+    outs = outputs()
+    kwargs = valid_kwargs("target_verify")
+    seq = SEQ
+    if name == "seq_lens":
+        seq = torch.empty(BS, dtype=torch.int64, device="meta")
+    elif name == "req_to_token":
+        kwargs[name] = torch.empty(TABLE.shape, dtype=torch.int32, device="meta")
+    else:
+        outs[name] = torch.empty(outs[name].shape, dtype=torch.int32, device="meta")
+    numpy_buffers = [v for v in outs.values() if isinstance(v, np.ndarray)]
+    expect_rejected(ValueError, name, lambda: specmeta.build_metadata(
+        "target_verify", seq, out=metadata(outs), **kwargs), *numpy_buffers, given="meta")
+
+
+@pytest.mark.needs_torch
+def test_integer_tensors_cannot_require_grad(torch_mod):
+    """Why `_arrays.py`'s requires_grad check on outputs cannot be reached: the dtype check runs first
+    and accepts int32 only, and torch refuses requires_grad on integer tensors. Should torch ever allow
+    it, this fails and the check needs a test of its own."""
+    x = torch_mod.zeros(4, dtype=torch_mod.int32)
+    with pytest.raises(RuntimeError):
+        x.requires_grad_(True)
