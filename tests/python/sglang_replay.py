@@ -259,28 +259,35 @@ def sglang_capture_static(mode: str, bs: int, n: int, width: int, prefix: str = 
 
 
 def sglang_precompute_decode(torch, seq_lens, req_pool_indices, req_to_token, *, width: int, page_size: int = 1,
-                             topk: int = 2048) -> Replay:
+                             topk: int = 2048, for_comparison: bool = True) -> Replay:
     """SGLang's multi-step precompute for decode (`_precompute_decode_mode`, torch path): every
-    step's metadata computed once. The page table spans the static width W' (the captured buffer's)."""
+    step's metadata computed once. The page table spans the static width W' (the captured buffer's).
+
+    for_comparison=False computes only what SGLang computes (no host read: capturable in a CUDA
+    graph); the fields only `compare_live` needs (cu_seqlens_q, row_to_req, live_columns) are None."""
     bs = int(seq_lens.shape[0])
     cache_seqlens = seq_lens.to(torch.int32)
     cu_seqlens_k = compute_cu_seqlens(torch, cache_seqlens)
     page_indices = req_to_token[req_pool_indices, :width].contiguous()
     sparse_seqlens = cache_seqlens.clamp(max=topk)
     real = transform_table_1_to_real(torch, page_indices, page_size) if page_size > 1 else page_indices
-    kv = seq_lens.detach().cpu().numpy().astype(np.int64)
+    cu_seqlens_q = row_to_req = live_columns = None
+    if for_comparison:
+        cu_seqlens_q = compute_cu_seqlens(torch, torch.ones(bs, dtype=torch.int32, device=seq_lens.device))
+        row_to_req = torch.arange(bs, dtype=torch.int32, device=seq_lens.device)
+        live_columns = np.minimum(seq_lens.detach().cpu().numpy().astype(np.int64), width)
     return Replay(
         cache_seqlens=cache_seqlens,
         cu_seqlens_k=cu_seqlens_k,
-        cu_seqlens_q=compute_cu_seqlens(torch, torch.ones(bs, dtype=torch.int32, device=seq_lens.device)),
+        cu_seqlens_q=cu_seqlens_q,
         seqlens_expanded=cache_seqlens,
         sparse_seqlens=sparse_seqlens,
         sparse_cu_seqlens_k=compute_cu_seqlens(torch, sparse_seqlens),
-        row_to_req=torch.arange(bs, dtype=torch.int32, device=seq_lens.device),
+        row_to_req=row_to_req,
         num_rows=bs,
         page_table_1=page_indices,
         real_page_table=real,
-        live_columns=np.minimum(kv, width),
+        live_columns=live_columns,
     )
 
 
