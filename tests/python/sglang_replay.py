@@ -25,6 +25,21 @@ is used here; row_to_req is SGLang's `token_to_batch_idx`
 (repeat_interleave(arange(bs), qo)). SGLang has no kpool, so the replay is only
 defined for kpool == 1.
 
+Extensions for the adapter tests (python/specmeta/integrations/sglang.py), from
+the newer DSA backend (dsa_backend.py, dsa_backend_mtp_precompute.py):
+
+* `static_width=True`: the page-table width is the captured buffer's
+  (`metadata.page_table_1.shape[1]`, here W') instead of the host maximum
+  (seq_lens_cpu.max()), so no host copy of the lengths is needed;
+* mode "draft_extend_static" is DRAFT_EXTEND_V2: every request extends by
+  N (speculative_num_draft_tokens) tokens, kv_b = seq_b, the page table
+  repeated N times;
+* `sglang_precompute_decode` / `sglang_copy_precomputed`: the multi-step draft
+  scheme (`_precompute_decode_mode` without its fused kernel, then
+  `init_forward_metadata_replay_cuda_graph_from_precomputed` per step);
+* `sglang_capture_static`: the fields SGLang sets once at capture and never
+  writes on replay (cu_seqlens_q aranges, host maxima, the extend list).
+
 Valid input only (0 <= qo_b <= kv_b <= INT32_MAX, pool indices in range, and
 no int32 prefix sum past INT32_MAX, where SGLang's torch.cumsum would wrap
 while SPEC saturates): the replay refuses anything else (`in_replay_domain`). Its page tables cover max_seqlen_k columns
@@ -41,6 +56,7 @@ import numpy as np
 
 INT32_MAX = 2**31 - 1
 REPLAY_MODES = ("decode", "target_verify", "draft_extend")
+V2_MODE = "draft_extend_static"  # SGLang's DRAFT_EXTEND_V2 (accepted by sglang_replay, not in REPLAY_MODES)
 
 
 def in_replay_domain(qo, kv, topk: int) -> bool:
@@ -103,13 +119,14 @@ def sglang_replay(
     width: Optional[int] = None,
     page_size: int = 1,
     topk: int = 2048,
+    static_width: bool = False,
 ) -> Replay:
     """SGLang's replay for one batch. Inputs are torch tensors (any device).
 
     width: W', the page-table width the caller's buffers have; SGLang's
     `self.req_to_token` is that wide, so the replay reads `req_to_token[:, :W']`.
     """
-    if mode not in REPLAY_MODES:
+    if mode not in REPLAY_MODES + (V2_MODE,):
         raise ValueError(f"SGLang's replay path has no mode {mode!r}")
     bs = int(seq_lens.shape[0])
     device = seq_lens.device
@@ -119,7 +136,7 @@ def sglang_replay(
     # qo_b per mode (host copy: SGLang's extend_seq_lens_cpu)
     if mode == "decode":
         extend_seq_lens = torch.ones(bs, dtype=torch.int32, device=device)
-    elif mode == "target_verify":
+    elif mode in ("target_verify", V2_MODE):
         extend_seq_lens = torch.full((bs,), n, dtype=torch.int32, device=device)
     else:
         extend_seq_lens = accept_lens[:bs]
@@ -157,7 +174,8 @@ def sglang_replay(
         pool = int(table.shape[0])
         if not all(0 <= int(p) < pool for p in req_pool_indices[:bs].tolist()):
             raise ValueError("sglang_replay: defined only for pool indices in [0, pool)")
-        max_seqlen_k = min(max(kv_cpu, default=0), w)  # SGLang's slice stops at the table's width
+        # SGLang's slice stops at the table's width; the newer replay takes that width outright
+        max_seqlen_k = w if static_width else min(max(kv_cpu, default=0), w)
         page_indices = table[req_pool_indices[:bs], :max_seqlen_k]
         if mode != "decode":
             page_indices = torch.repeat_interleave(page_indices, repeats=extend_seq_lens.to(torch.int64), dim=0)
@@ -223,3 +241,66 @@ def compare_live(got: dict, replay: Replay, page_size: int, context: str = "") -
             problems.append(f"{context}: {name} differs from SGLang's replay at {int(diff.sum())} live elements; "
                             f"first [{r}, {c}]: got {int(have[r, c])}, SGLang {int(want[r, c])}")
     return problems
+
+
+def sglang_capture_static(mode: str, bs: int, n: int, width: int, prefix: str = "nsa") -> dict:
+    """The fields SGLang's capture sets and its replay never writes (graph path), by SGLang name:
+    one query "sequence" per row (rows = bs in decode, bs * N otherwise), the captured page-table
+    width as max_seq_len_k."""
+    rows = bs if mode == "decode" else bs * n
+    return {
+        "cu_seqlens_q": np.arange(rows + 1, dtype=np.int32),
+        f"{prefix}_cu_seqlens_q": np.arange(rows + 1, dtype=np.int32),
+        "max_seq_len_q": 1,
+        "max_seq_len_k": width,
+        f"{prefix}_max_seqlen_q": 1,
+        f"{prefix}_extend_seq_lens_list": [1] * rows,
+    }
+
+
+def sglang_precompute_decode(torch, seq_lens, req_pool_indices, req_to_token, *, width: int, page_size: int = 1,
+                             topk: int = 2048, for_comparison: bool = True) -> Replay:
+    """SGLang's multi-step precompute for decode (`_precompute_decode_mode`, torch path): every
+    step's metadata computed once. The page table spans the static width W' (the captured buffer's).
+
+    for_comparison=False computes only what SGLang computes (no host read: capturable in a CUDA
+    graph); the fields only `compare_live` needs (cu_seqlens_q, row_to_req, live_columns) are None."""
+    bs = int(seq_lens.shape[0])
+    cache_seqlens = seq_lens.to(torch.int32)
+    cu_seqlens_k = compute_cu_seqlens(torch, cache_seqlens)
+    page_indices = req_to_token[req_pool_indices, :width].contiguous()
+    sparse_seqlens = cache_seqlens.clamp(max=topk)
+    real = transform_table_1_to_real(torch, page_indices, page_size) if page_size > 1 else page_indices
+    cu_seqlens_q = row_to_req = live_columns = None
+    if for_comparison:
+        cu_seqlens_q = compute_cu_seqlens(torch, torch.ones(bs, dtype=torch.int32, device=seq_lens.device))
+        row_to_req = torch.arange(bs, dtype=torch.int32, device=seq_lens.device)
+        live_columns = np.minimum(seq_lens.detach().cpu().numpy().astype(np.int64), width)
+    return Replay(
+        cache_seqlens=cache_seqlens,
+        cu_seqlens_k=cu_seqlens_k,
+        cu_seqlens_q=cu_seqlens_q,
+        seqlens_expanded=cache_seqlens,
+        sparse_seqlens=sparse_seqlens,
+        sparse_cu_seqlens_k=compute_cu_seqlens(torch, sparse_seqlens),
+        row_to_req=row_to_req,
+        num_rows=bs,
+        page_table_1=page_indices,
+        real_page_table=real,
+        live_columns=live_columns,
+    )
+
+
+def sglang_copy_precomputed(pre: Replay, dest: dict, page_size: int = 1) -> None:
+    """One step's copies (`init_forward_metadata_replay_cuda_graph_from_precomputed`, decode,
+    without the fused copy kernel) into `dest`, that step's buffers by SPEC name."""
+    width = pre.page_table_1.shape[1]
+    dest["cache_seqlens"].copy_(pre.cache_seqlens)
+    dest["cu_seqlens_k"][1:].copy_(pre.cu_seqlens_k[1:])
+    dest["page_table_1"][:, :width].copy_(pre.page_table_1)
+    dest["sparse_seqlens"].copy_(pre.sparse_seqlens)
+    size = pre.num_rows
+    dest["sparse_cu_seqlens_k"][1 : 1 + size].copy_(pre.sparse_cu_seqlens_k[1 : 1 + size])
+    if page_size > 1:
+        rows, cols = pre.real_page_table.shape
+        dest["real_page_table"][:rows, :cols].copy_(pre.real_page_table)
