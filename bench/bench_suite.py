@@ -192,6 +192,9 @@ def run(args):
     if triton_ok and not cuda:
         triton_ok, triton_why = False, "Triton needs a CUDA device (smoke run)"
     builder_modes = args.modes.split(",") if args.modes else list(specmeta.MODES)
+    unknown = sorted(set(builder_modes) - set(specmeta.MODES))
+    if unknown:
+        raise SystemExit(f"--modes: expected names among {', '.join(specmeta.MODES)}, got {', '.join(unknown)}")
     cells, skipped = plan(args, builder_modes)
     notes = [] if triton_ok else [f"Triton variant: {triton_why}"]
     warnings.filterwarnings("ignore", message="Synchronization debug mode is a prototype")
@@ -260,7 +263,10 @@ def _triton_version():
 
 
 def main(argv=None):
-    return run(parse_args(argv))
+    try:
+        return run(parse_args(argv))
+    finally:
+        gc.enable()  # run() disables it while timing
 
 
 if __name__ == "__main__":

@@ -42,7 +42,9 @@ def _kernel():
     import triton
     import triton.language as tl
 
-    @triton.jit
+    # Sizes vary from call to call: without this, Triton compiles a new kernel for each size that is 1 or a
+    # multiple of 16 (its integer specialisation), seconds per compile in the middle of a timed run.
+    @triton.jit(do_not_specialize=["bs", "capacity", "n_uniform"])
     def expand_kernel(
         kv_ptr,
         qo_ptr,
@@ -82,13 +84,14 @@ def _kernel():
                 keep = mine[:, None] & (j[None, :] < qo[:, None]) & (row < capacity)
                 tl.store(out_ptr + row, value.to(tl.int32), mask=keep)
             else:
+                # Names differ from the other branch's: Triton wants a name to keep one type across branches.
                 every = tl.zeros((REQS,), dtype=tl.int32)
                 for start in range(0, bs, REQS):
-                    req = start + offs
-                    every += tl.load(qo_ptr + req, mask=req < bs, other=0).to(tl.int32)
+                    each = start + offs
+                    every += tl.load(qo_ptr + each, mask=each < bs, other=0).to(tl.int32)
                 total = tl.sum(every, axis=0)
-                row = (pid - req_programs) * BLOCK + tl.arange(0, BLOCK)
-                tl.store(out_ptr + row, tl.zeros((BLOCK,), dtype=tl.int32), mask=(row >= total) & (row < capacity))
+                tail = (pid - req_programs) * BLOCK + tl.arange(0, BLOCK)
+                tl.store(out_ptr + tail, tl.zeros((BLOCK,), dtype=tl.int32), mask=(tail >= total) & (tail < capacity))
 
     return expand_kernel, triton
 
