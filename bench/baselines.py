@@ -20,7 +20,7 @@ def _torch():
     return torch
 
 
-def _aranges(kv_list, qo_list, device):
+def join_aranges(kv_list, qo_list, device):
     """One device arange per request, joined by cat: the seed's "before" core."""
     torch = _torch()
     pieces = [torch.arange(kv - qo + 1, kv + 1, dtype=torch.int32, device=device) for kv, qo in zip(kv_list, qo_list)]
@@ -30,7 +30,7 @@ def _aranges(kv_list, qo_list, device):
 def before_target_verify(seq_lens, n):
     """seq_lens.tolist() (one sync), then one arange per request of n rows ending at seq_b + n."""
     kv_list = [seq + n for seq in seq_lens.tolist()]
-    return _aranges(kv_list, [n] * len(kv_list), seq_lens.device)
+    return join_aranges(kv_list, [n] * len(kv_list), seq_lens.device)
 
 
 def after_target_verify(seq_lens, n, kv_lens=None):
@@ -53,7 +53,7 @@ def before_draft_extend(seq_lens, accept_lens):
     """accept_lens.tolist() and seq_lens.tolist() (two syncs), one arange per request, cat."""
     qo_list = accept_lens.tolist()
     kv_list = seq_lens.tolist()
-    return _aranges(kv_list, qo_list, seq_lens.device)
+    return join_aranges(kv_list, qo_list, seq_lens.device)
 
 
 def after_draft_extend(seq_lens, accept_lens, kv_lens=None):

@@ -81,6 +81,14 @@ step main-job python3 examples/demo.py
 step bench-graph graph_bench
 step bench-metadata metadata_bench
 step bench-seed python3 bench/bench_seed.py --out "$out"
+# The full suite (about 4 minutes): results.md/results.json in $out/suite; the
+# PNG plots too where matplotlib is installed (else: python3 bench/plot.py DIR
+# on any machine, from the JSON).
+suite_bench() {
+  python3 bench/bench_suite.py --out "$out/suite" || return 1
+  if python3 -c "import matplotlib" 2>/dev/null; then python3 bench/plot.py "$out/suite"; fi
+}
+step bench-suite suite_bench
 cpu_bench() { build/cpp/bench/specmeta_bench_cpu | tee "$out/bench_cpu.txt"; }
 step bench-cpu cpu_bench
 
@@ -105,6 +113,10 @@ step bench-cpu cpu_bench
       cat "$out/$table"
     fi
   done
+  if [ -f "$out/suite/results.md" ]; then
+    echo
+    echo "Benchmark suite: suite/results.md (tables), suite/results.json (raw), suite/*.png (plots)."
+  fi
   if [ -f "$out/bench_cpu.txt" ]; then
     echo
     echo "## CPU backend (Google Benchmark, the device machine's CPU, all five outputs, N=4)"

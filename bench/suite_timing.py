@@ -1,0 +1,149 @@
+"""The suite's three measurements of one variant, and the time budget that sizes them.
+
+  call + sync   wall time of one call followed by a device sync (median)
+  eager         wall time of K back-to-back calls, then one sync, over K (median)
+  in-graph      device time per call of R calls captured in one CUDA graph,
+                CUDA events around each replay (median)
+
+Every measurement rotates the input sets (call k uses set k % sets), so one
+set's cache lines do not stay hot. K and R shrink for slow variants so that
+each measurement stays near its share of the run's time budget.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+MIN_SAMPLES = 3  # even a variant slower than its whole budget gets this many samples
+EAGER_K = 200  # calls per eager sample, at most
+GRAPH_R = 100  # calls per graph, at most
+MIN_REPLAYS = 5  # graph replays a measurement aims for within its budget
+WARMUP_CALLS = 3
+BUDGET_SHARE = 0.6  # of the time left, what measurements get (the rest: set-up, checks, graph capture)
+MIN_BUDGET_S = 0.004
+MAX_BUDGET_S = 0.25
+
+
+class Budget:
+    """Hands each measurement an equal share of the time left, recomputed as the run goes."""
+
+    def __init__(self, total_s, planned):
+        self.deadline = time.perf_counter() + total_s
+        self.left = max(planned, 1)
+        self.given = []
+
+    def next(self):
+        remaining = max(self.deadline - time.perf_counter(), 0.0)
+        share = min(max(remaining * BUDGET_SHARE / max(self.left, 1), MIN_BUDGET_S), MAX_BUDGET_S)
+        self.left -= 1
+        self.given.append(share)
+        return share
+
+    def summary(self):
+        g = sorted(self.given) or [0.0]
+        return dict(measurements=len(self.given), min_s=g[0], median_s=statistics.median(g), max_s=g[-1],
+                    overran_s=max(time.perf_counter() - self.deadline, 0.0))
+
+
+class Clock:
+    """Syncs and graphs on the device the suite runs on: CUDA, or the CPU for a smoke run."""
+
+    def __init__(self, torch, cuda):
+        self.torch, self.cuda = torch, cuda
+
+    def sync(self):
+        if self.cuda:
+            self.torch.cuda.synchronize()
+
+
+def _samples(budget_s, one_sample, max_samples=None):
+    samples, stop = [], time.perf_counter() + budget_s
+    while (max_samples is None or len(samples) < max_samples) and (
+        len(samples) < MIN_SAMPLES or time.perf_counter() < stop
+    ):
+        samples.append(one_sample(len(samples)))
+    return samples
+
+
+def call_sync_us(clock, fn, sets, budget_s):
+    """(median us, samples): one call then a sync, timed on the host."""
+
+    def one(k):
+        t0 = time.perf_counter()
+        fn(k % sets)
+        clock.sync()
+        return (time.perf_counter() - t0) * 1e6
+
+    samples = _samples(budget_s, one)
+    return statistics.median(samples), len(samples)
+
+
+def eager_us(clock, fn, sets, budget_s, hint_us):
+    """(median us per call, samples, K): K back-to-back calls then one sync; K from the call + sync hint."""
+    k_calls = int(min(EAGER_K, max(1, budget_s * 1e6 / (MIN_SAMPLES * 2 * max(hint_us, 1e-3)))))
+
+    def one(_):
+        clock.sync()
+        t0 = time.perf_counter()
+        for k in range(k_calls):
+            fn(k % sets)
+        clock.sync()
+        return (time.perf_counter() - t0) * 1e6 / k_calls
+
+    samples = _samples(budget_s, one)
+    return statistics.median(samples), len(samples), k_calls
+
+
+def graph_us(clock, fn, sets, budget_s, hint_us):
+    """((median us per call, replays, R), None), or ((None, 0, 0), why) when capture fails.
+
+    R calls (rotating sets) are captured once; each replay is timed with CUDA
+    events, so this is device time, free of Python and launch overhead.
+    """
+    torch = clock.torch
+    calls = int(min(GRAPH_R, max(1, budget_s * 1e6 / (MIN_REPLAYS * 2 * max(hint_us, 1e-3)))))
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up off the capture stream, as torch.cuda.graph asks
+        for k in range(WARMUP_CALLS):
+            fn(k % sets)
+    torch.cuda.current_stream().wait_stream(side)
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    try:
+        with torch.cuda.graph(graph):
+            for k in range(calls):
+                fn(k % sets)
+    except Exception as e:  # noqa: BLE001 - any capture failure means "not capturable"
+        torch.cuda.synchronize()
+        return (None, 0, 0), f"capture failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    graph.replay()  # the first replay uploads the graph
+    torch.cuda.synchronize()
+
+    def one(_):
+        start.record()
+        graph.replay()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) * 1e3 / calls
+
+    samples = _samples(budget_s, one)
+    del graph
+    return (statistics.median(samples), len(samples), calls), None
+
+
+def copy_bandwidth_gbps(clock, nbytes, budget_s):
+    """Device-to-device copy of nbytes (read + write counted) per second, in GB/s; in a graph on CUDA."""
+    torch = clock.torch
+    device = "cuda" if clock.cuda else "cpu"
+    src = torch.empty(nbytes, dtype=torch.uint8, device=device)
+    dst = torch.empty_like(src)
+    if clock.cuda:
+        (us, _, _), error = graph_us(clock, lambda _: dst.copy_(src), 1, budget_s, hint_us=1e6 * nbytes / 1e12)
+        if error:
+            raise RuntimeError(f"copy bandwidth probe: {error}")
+    else:
+        us, _ = call_sync_us(clock, lambda _: dst.copy_(src), 1, budget_s)
+    return 2 * nbytes / (us * 1e3)

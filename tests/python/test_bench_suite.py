@@ -1,0 +1,155 @@
+"""The benchmark suite's logic without a GPU: the grid and its skips, the budget, ratios, the
+"is specmeta fastest" check, the Markdown and JSON files and the plots, on made-up timings; and a
+--cpu-smoke run of the whole suite on CPU torch tensors (skipped without torch).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+import bench_suite  # noqa: E402
+import suite_cells  # noqa: E402
+import suite_report  # noqa: E402
+import suite_timing  # noqa: E402
+
+GIB = 1 << 30
+
+
+def fake_time(cell, name, metric, live_bytes):
+    """Plausible microseconds for a variant: specmeta fastest everywhere, baselines by their shape."""
+    bs, scale = cell.bs, live_bytes / 2.4e3 / 1e3  # us at 2.4 TB/s
+    base = {
+        "specmeta Builder": (12.0, 4.5, 1.3),
+        "specmeta expand_seqlens": (15.0, 8.0, 1.3),
+        "specmeta build_metadata": (40.0, 20.0, 1.3),
+        "seed before": (30.0 + 8.0 * bs, None, None),
+        "seed after": (60.0, 56.0, 7.0) if cell.mode == "target_verify" else (150.0 + 90.0 * bs, None, None),
+        "sync-free torch": (70.0, 60.0, 6.0),
+        "Triton": (30.0, 20.0, 1.6),
+        "SGLang replay": (60.0 + 8.0 * bs, 50.0 + 8.0 * bs if cell.mode != "draft_extend" else None, None),
+    }[name]
+    value = base[suite_report.METRICS.index(metric)]
+    return None if value is None else value + scale * (1.0 if name.startswith("specmeta") else 3.0)
+
+
+def fake_result(cells, skipped):
+    rows = []
+    for cell in cells:
+        live = 4.0 * cell.capacity * (1 + (cell.width or 0) / 2)
+        for name, syncs, capturable in suite_cells.variant_plan(cell, triton_ok=True):
+            row = dict(cell.fields(), variant=name, reference=name == "specmeta Builder", syncs=syncs,
+                       live_bytes=live, rows_avg=float(cell.capacity), eager_note="syncs" if syncs else None,
+                       graph_note=None if capturable else "syncs on the host")
+            for metric in suite_report.METRICS:
+                t = fake_time(cell, name, metric, live)
+                row[metric] = t if (metric == "call_sync_us" or not syncs) and (metric != "graph_us" or capturable) else None
+            rows.append(row)
+    meta = dict(device="Fake GPU 80GB", torch="0.0", triton="0.0", specmeta="0.1.0", date="2026-01-01T00:00:00",
+                commit="abc1234", command="python bench/bench_suite.py --out x", run_s=123.0, input_sets=4,
+                copy_gbps=2400.0, workload="fake workload", notes=["a note"],
+                floors={"empty kernel, call + sync": 12.0, "in-graph per call": 0.8})
+    return dict(meta=meta, rows=rows, skipped=skipped)
+
+
+def full_grid():
+    args = bench_suite.parse_args(["--out", "unused"])
+    return bench_suite.plan(args, ["decode", "target_verify", "draft_extend", "draft_extend_static", "extend"])
+
+
+def test_plan_covers_the_grid_and_skips_only_large_tables():
+    cells, skipped = full_grid()
+    seed = [c for c in cells if c.kind == "seqlens_expanded"]
+    assert len(seed) == 2 * 6 * 5  # both seed modes x bs x N
+    assert all(c.width is None for c in seed)
+    decode = [c for c in cells if c.mode == "decode" and c.kind == "metadata"]
+    assert all(c.n is None and c.capacity == c.bs for c in decode)
+    planned = {(c.mode, c.bs, c.n, c.width) for c in cells if c.kind == "metadata"}
+    for s in skipped:
+        assert 4 * s["capacity"] * s["width"] > 2 * GIB and "GiB" in s["reason"]
+        assert (s["mode"], s["bs"], s["n"], s["width"]) not in planned
+    assert len(planned) + len(skipped) == 6 * 4 + 4 * 6 * 5 * 4  # decode has no N
+    assert bench_suite.planned_measurements(cells, True) > bench_suite.planned_measurements(cells, False)
+
+
+def test_budget_shares_the_time_left():
+    budget = suite_timing.Budget(total_s=10.0, planned=100)
+    first = budget.next()
+    assert suite_timing.MIN_BUDGET_S <= first <= suite_timing.MAX_BUDGET_S
+    assert abs(first - 10.0 * suite_timing.BUDGET_SHARE / 100) < 0.01
+    late = suite_timing.Budget(total_s=0.0, planned=10)
+    assert late.next() == suite_timing.MIN_BUDGET_S
+    assert budget.summary()["measurements"] == 1
+
+
+def test_report_ratios_and_tables_from_fake_timings(tmp_path):
+    cells, skipped = full_grid()
+    result = fake_result(cells, skipped)
+    text = suite_report.write(result, str(tmp_path))
+    rows = result["rows"]
+    ref = {suite_report.cell_key(r): r for r in rows if r["reference"]}
+    for r in rows:
+        for metric in suite_report.METRICS:
+            spec = ref[suite_report.cell_key(r)][metric]
+            want = None if r[metric] is None or spec is None else r[metric] / spec
+            assert r["x_" + metric] == want
+        if r["graph_us"] is not None:
+            assert r["gbps"] == pytest.approx(r["live_bytes"] / (r["graph_us"] * 1e3))
+            assert r["pct_copy"] == pytest.approx(100 * r["gbps"] / 2400.0)
+    assert "## Headline" in text and "bs = 64, N = 4, W = 32768" in text
+    assert "Yes: in every measured cell" in text
+    assert "seed \"after\"" in text and "syncs in every call" in text
+    for mode in ("decode", "target_verify", "draft_extend", "draft_extend_static", "extend"):
+        assert f"## metadata: {mode}" in text
+    assert "page_table_1 would take" in text  # the skipped cells are listed
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert len(saved["rows"]) == len(rows) and saved["meta"]["copy_gbps"] == 2400.0
+    assert (tmp_path / "results.md").read_text() == text
+
+
+def test_report_names_a_cell_where_a_baseline_wins():
+    cells = [suite_cells.Cell("seqlens_expanded", "target_verify", 64, 4, None)]
+    result = fake_result(cells, [])
+    for r in result["rows"]:
+        if r["variant"] == "Triton":
+            r["graph_us"] = 0.5  # faster than both specmeta entry points (1.3 us and more)
+    losses = suite_report.not_fastest(result)
+    assert [(r["variant"], metric) for r, metric, _ in losses] == [("Triton", "graph_us")]
+    best = min(r["graph_us"] for r in result["rows"] if r["variant"].startswith("specmeta"))
+    assert losses[0][2] == pytest.approx(0.5 / best)
+    assert "No: 1 (cell, measurement) pairs" in suite_report.markdown(result)
+
+
+def test_plots_from_fake_json(tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed")
+    import plot
+
+    cells, skipped = full_grid()
+    (tmp_path / "results.json").write_text(json.dumps(fake_result(cells, skipped)))
+    written = plot.main([str(tmp_path)])
+    names = sorted(Path(p).name for p in written)
+    assert names == ["gbps_vs_live_bytes.png", "metadata_cost_vs_bs.png", "scaling.png", "seqlens_cost_vs_bs.png"]
+    for p in written:
+        assert Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.needs_torch
+def test_cpu_smoke_run_of_the_whole_suite(tmp_path):
+    """Every variant of every kind and mode is built, checked for exact equality and timed on CPU tensors."""
+    code = bench_suite.main(["--cpu-smoke", "--bs", "1,5", "--n", "3", "--widths", "4096", "--minutes", "0.02",
+                             "--out", str(tmp_path)])
+    assert code == 0
+    result = json.loads((tmp_path / "results.json").read_text())
+    assert result["meta"]["mismatches"] == []
+    variants = {(r["kind"], r["mode"], r["variant"]) for r in result["rows"]}
+    assert ("seqlens_expanded", "draft_extend", "sync-free torch") in variants
+    assert ("metadata", "draft_extend", "SGLang replay") in variants
+    assert ("metadata", "extend", "specmeta Builder") in variants
+    assert all(r["graph_us"] is None for r in result["rows"])  # no CUDA: nothing in a graph
+    assert all(r["eager_us"] is None for r in result["rows"] if r["syncs"])
+    assert "Triton" in " ".join(result["meta"]["notes"])  # said why it is absent
