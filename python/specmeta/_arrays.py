@@ -144,6 +144,7 @@ def cuda_output_fields(x: Any, device: int) -> tuple[int, int] | None:
         and not x.requires_grad
         and x.get_device() == device
         and device >= 0
+        and x.is_cuda  # another accelerator's device index is no CUDA ordinal
     ):
         return (x.data_ptr(), x.numel())
     return None
@@ -158,7 +159,7 @@ def torch_cuda_input(x: Any) -> ArrayInfo | None:
     dtype = x.dtype
     code = INT32 if dtype is _torch_int32 else INT64 if dtype is _torch_int64 else None
     device = x.get_device()
-    if code is not None and device >= 0 and x.dim() == 1 and x.is_contiguous():
+    if code is not None and device >= 0 and x.is_cuda and x.dim() == 1 and x.is_contiguous():
         return _new_tuple(ArrayInfo, (x.data_ptr(), code, x.numel(), device, "torch"))
     return None
 
@@ -171,7 +172,7 @@ def cuda_input_fields(x: Any, device: int) -> tuple[int, int, int] | None:
         return None
     dtype = x.dtype
     code = INT32 if dtype is _torch_int32 else INT64 if dtype is _torch_int64 else None
-    if code is not None and x.dim() == 1 and x.is_contiguous() and x.get_device() == device and device >= 0:
+    if code is not None and x.dim() == 1 and x.is_contiguous() and x.get_device() == device and device >= 0 and x.is_cuda:
         return (x.data_ptr(), code, x.numel())
     return None
 
@@ -192,6 +193,7 @@ def cuda_table_fields(x: Any, device: int) -> tuple[int, int, int, int] | None:
         and not x.requires_grad
         and x.get_device() == device
         and device >= 0
+        and x.is_cuda
     ):
         return (x.data_ptr(), rows, cols, row_stride)
     return None
