@@ -89,6 +89,11 @@ suite_bench() {
   if python3 -c "import matplotlib" 2>/dev/null; then python3 bench/plot.py "$out/suite"; fi
 }
 step bench-suite suite_bench
+# One launch filling every draft step's metadata against SGLang's
+# precompute-then-copy scheme, in CUDA graphs (issue 5).
+step bench-multistep python3 bench/bench_multistep.py --out "$out/multistep"
+# The SGLang adapter example: a backend swapping in specmeta's metadata path.
+step example-adapter python3 examples/sglang_adapter.py
 cpu_bench() { build/cpp/bench/specmeta_bench_cpu | tee "$out/bench_cpu.txt"; }
 step bench-cpu cpu_bench
 
