@@ -216,7 +216,10 @@ Status check_aliasing(const ExpandArgs& a) {
 Status check_page_table_inputs(const ExpandArgs& a) {
   if (Status s = check_input("req_pool_indices", a.req_pool_indices, a.bs); !s.ok()) return s;
   const TableSpan& t = a.req_to_token;
-  if (t.data == nullptr && a.bs > 0) {
+  // The zero TableSpan is "not given". A table with a shape but no elements
+  // may have null data (torch gives empty tensors none): an empty pool, whose
+  // every pool index is out of range (status bit 4), or rows of no columns.
+  if (t.data == nullptr && t.rows == 0 && t.cols == 0 && a.bs > 0) {
     return Status::invalid_argument("req_to_token: expected a table (a page table is wanted), got a null pointer");
   }
   if (Status s = expect_range("req_to_token rows", t.rows, 0, INT64_MAX / 4); !s.ok()) return s;
