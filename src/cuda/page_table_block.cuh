@@ -87,7 +87,9 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
     for (int s = 0; s < p.num_sets; ++s) {
       const DestSet& d = p.sets[s];
       for (uint32_t j = 0; j < rows; ++j, ++pair) {
-        if ((pair & kGroupMask) != group) continue;
+        if constexpr (kShift > 0) {
+          if ((pair & kGroupMask) != group) continue;
+        }
         const uint64_t row = first_row + j;
         if (full_vector) {
           *reinterpret_cast<int4*>(d.page_table_1 + row * d.page_table_1_stride + c) = cols;
