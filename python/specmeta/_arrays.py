@@ -136,18 +136,22 @@ def cuda_output_fields(x: Any, device: int) -> tuple[int, int] | None:
     error or accept the less common cases: NumPy, CuPy, CPU tensors,
     subclasses). The build_metadata path calls this once per output, on every
     eager call."""
+    # No requires_grad test: torch refuses it on integer tensors. A stride of
+    # (1,) is 1-D and contiguous (a one-element tensor with another stride
+    # takes the full path).
     if (
         type(x) is _torch_tensor_type
         and x.dtype is _torch_int32
-        and x.dim() == 1
-        and x.is_contiguous()
-        and not x.requires_grad
+        and x.stride() == _UNIT_STRIDE
         and x.get_device() == device
         and device >= 0
         and x.is_cuda  # another accelerator's device index is no CUDA ordinal
     ):
         return (x.data_ptr(), x.numel())
     return None
+
+
+_UNIT_STRIDE = (1,)
 
 
 def torch_cuda_input(x: Any) -> ArrayInfo | None:
@@ -190,7 +194,6 @@ def cuda_table_fields(x: Any, device: int) -> tuple[int, int, int, int] | None:
         and cols > 1
         and col_stride == 1
         and row_stride >= cols
-        and not x.requires_grad
         and x.get_device() == device
         and device >= 0
         and x.is_cuda

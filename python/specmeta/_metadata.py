@@ -24,6 +24,7 @@ from ._arrays import (
     describe_table,
     framework_of,
     same_device,
+    torch_cuda_input,
 )
 from ._expand import NO_MAX_QO, _host_int
 from ._status import describe_status
@@ -222,7 +223,7 @@ def _descriptor(
         raise TypeError(f"mode: expected one of {', '.join(MODES)}, got {type(mode).__name__}")
     if mode not in _MODE_CODES:
         raise ValueError(f"mode: expected one of {', '.join(MODES)}, got {mode!r}")
-    seq = describe("seq_lens", seq_lens)
+    seq = torch_cuda_input(seq_lens) or describe("seq_lens", seq_lens)
     sets = [out] if isinstance(out, Metadata) else list(out) if isinstance(out, (list, tuple)) else None
     if sets is None:
         raise TypeError(f"out: expected a specmeta.Metadata or a list of them, got {type(out).__name__}")
@@ -242,6 +243,8 @@ def _descriptor(
         raise ValueError(f"num_draft_tokens: expected an int for mode {mode}, got None")
     if num_draft_tokens is None:
         n = NO_MAX_QO if mode == "draft_extend" else 0
+    elif type(num_draft_tokens) is int and 0 <= num_draft_tokens <= _INT32_MAX:
+        n = num_draft_tokens
     else:
         n = _host_int("num_draft_tokens", num_draft_tokens, 0, _INT32_MAX)
     if not isinstance(full_width, bool):
@@ -260,11 +263,13 @@ def _descriptor(
         first.width,
         _positive_int("page_size", page_size),
         int(full_width),
+        seq.ptr,
+        seq.itype,
+        seq.size,
+        *_input("accept_lens", accept_lens, seq),
+        *_input("extend_lens", extend_lens, seq),
+        *_input("req_pool_indices", req_pool_indices, seq),
     ]
-    head.extend((seq.ptr, seq.itype, seq.size))
-    head.extend(_input("accept_lens", accept_lens, seq))
-    head.extend(_input("extend_lens", extend_lens, seq))
-    head.extend(_input("req_pool_indices", req_pool_indices, seq))
     if req_to_token is None:
         head.extend((0, 0, 0, 0))
     else:
