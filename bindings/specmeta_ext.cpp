@@ -180,6 +180,10 @@ uintptr_t buffer_address(nb::handle obj) {
 
 NB_MODULE(_specmeta, m) {
   m.doc() = "specmeta C++ core (use the `specmeta` package, not this module)";
+  // Plans live in the Python layer's plan caches and in Builders that
+  // servers (and CUDA-graph closures) keep until the interpreter exits, when
+  // nanobind would report them as leaks although nothing leaks at run time.
+  nb::set_leak_warnings(false);
   m.attr("HOST_DEVICE") = kHostDevice;
   m.attr("INT32") = static_cast<int>(specmeta::IntType::kInt32);
   m.attr("INT64") = static_cast<int>(specmeta::IntType::kInt64);
