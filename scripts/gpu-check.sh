@@ -100,7 +100,10 @@ step bench-cpu cpu_bench
 {
   echo "# specmeta GPU check: $gpu, $(date -u +%Y-%m-%d)"
   echo
-  echo "Command: \`bash scripts/gpu-check.sh\` at commit $(git rev-parse --short HEAD 2>/dev/null || echo "(not a git checkout: see the commit that adds this file)")."
+  commit=$(git rev-parse --short HEAD 2>/dev/null || echo "(not a git checkout)")
+  # A copy of a working tree may carry an older .git: say when the files differ from it.
+  if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit="$commit plus uncommitted changes"; fi
+  echo "Command: \`bash scripts/gpu-check.sh\` at commit $commit (the results file's own commit says which code ran)."
   echo "nvcc: $(nvcc --version | tail -n 1); torch: $(python3 -c 'import torch; print(torch.__version__)')"
   echo
   echo "| step | result | time |"
