@@ -125,3 +125,17 @@ def specmeta_expand_all(kv_lens, qo_lens, outs, max_qo=None):
 
     specmeta.expand(kv_lens, qo_lens, max_qo=max_qo, **outs.as_kwargs())
     return outs.seqlens_expanded
+
+
+def syncs_inside(torch, fn):
+    """True when fn waits for the GPU (.item(), .tolist(), tensor-valued slice bounds...)."""
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        fn(0)
+        return False
+    except RuntimeError:
+        return True
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+        torch.cuda.synchronize()

@@ -126,18 +126,6 @@ def verify(torch, mode, n, sets, variants, outs):
             raise AssertionError(f"{mode} specmeta (all 5 outputs): cu_seqlens_q/row_to_req/num_rows/status wrong")
 
 
-def syncs_inside(torch, fn):
-    """True when fn waits for the GPU (.item(), .tolist(), tensor-valued slice bounds...)."""
-    torch.cuda.synchronize()
-    torch.cuda.set_sync_debug_mode("error")
-    try:
-        fn(0)
-        return False
-    except RuntimeError:
-        return True
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
-        torch.cuda.synchronize()
 
 
 # --- the three measurements ------------------------------------------------------
@@ -318,7 +306,7 @@ def main():
             variants, outs = make_variants(torch, mode, bs, args.n, sets)
             verify(torch, mode, args.n, sets, variants, outs)  # also the warm-up
             for name, fn in variants.items():
-                detected, declared = syncs_inside(torch, fn), (mode, name) in DECLARED_SYNCING
+                detected, declared = bl.syncs_inside(torch, fn), (mode, name) in DECLARED_SYNCING
                 if detected != declared:
                     print(f"note: {mode} {name}: torch's sync detector says syncs={detected}, the seed's code says {declared}")
                 syncs = detected or declared

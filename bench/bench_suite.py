@@ -35,6 +35,7 @@ import warnings
 
 import numpy as np
 
+import baselines as bl
 import suite_cells as sc
 import suite_report
 import suite_timing as st
@@ -107,25 +108,13 @@ def planned_measurements(cells, triton_ok):
     return count
 
 
-def detect_sync(torch, fn):
-    """True when torch's sync detector sees fn wait for the GPU (a prototype that misses some syncs)."""
-    torch.cuda.synchronize()
-    torch.cuda.set_sync_debug_mode("error")
-    try:
-        fn(0)
-        return False
-    except RuntimeError:
-        return True
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
-        torch.cuda.synchronize()
 
 
 def measure(clock, budget, cell, bench, variant, notes):
     """One row of results: the three measurements of one variant in one cell."""
     row = dict(cell.fields(), variant=variant.name, reference=variant.reference, syncs=variant.syncs,
                live_bytes=bench.live_bytes(), rows_avg=bench.rows(), eager_note=None, graph_note=None)
-    if clock.cuda and not variant.syncs and detect_sync(clock.torch, variant.fn):
+    if clock.cuda and not variant.syncs and bl.syncs_inside(clock.torch, variant.fn):
         notes.append(f"{cell.label()} {variant.name}: torch's sync detector sees a host sync; timed as syncing")
         row["syncs"] = True
     row["call_sync_us"], row["call_sync_samples"] = st.call_sync_us(clock, variant.fn, sc.INPUT_SETS, budget.next())

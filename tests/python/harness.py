@@ -23,6 +23,21 @@ GUARD = 8  # poisoned elements after each output, which no call may touch
 KV_QO_DTYPES = [(np.int32, np.int32), (np.int32, np.int64), (np.int64, np.int32), (np.int64, np.int64)]
 
 
+def capture_graph(torch: Any, fn: Any) -> Any:
+    """fn() captured in a CUDA graph after one warm-up call on a side stream, as torch recommends;
+    the caller replays it."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()
+    torch.cuda.synchronize()
+    return graph
+
+
 class Backend:
     """NumPy arrays; subclasses override the three conversions."""
 

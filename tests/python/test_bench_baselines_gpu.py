@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import specmeta
+from harness import capture_graph
 from reference import reference_expand
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -51,14 +52,7 @@ def draw(rng, bs, n):
 def in_graph(torch, call, refill, values):
     """Captures call() once; for each value set, refill(value set) writes new inputs, then replays.
     Yields after each replay so the caller checks the outputs."""
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        call()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        call()
+    graph = capture_graph(torch, call)
     for v in values:
         refill(v)
         graph.replay()

@@ -22,6 +22,7 @@ from harness import (
     TorchBackend,
     assert_array_equal,
     call_expand,
+    capture_graph,
     describe_case,
     output_sizes,
     random_qo,
@@ -289,15 +290,7 @@ def test_cuda_graph_draft_extend(torch, rng, rng_seed, bs, max_qo, capacity):
     def call():
         specmeta.expand(seq_lens, accept_lens, capacity=capacity, max_qo=max_qo, **outs)
 
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):  # warm-up outside capture, as torch recommends
-        call()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        call()
-    torch.cuda.synchronize()
+    graph = capture_graph(torch, call)
 
     seen_bits = 0
     totals = set()
@@ -346,15 +339,7 @@ def test_cuda_graph_target_verify_uniform(torch, rng, rng_seed, bs, num_draft_to
         torch.add(seq_lens, num_draft_tokens, out=kv)
         specmeta.expand(kv, num_draft_tokens, capacity=capacity, **outs)
 
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        call()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        call()
-    torch.cuda.synchronize()
+    graph = capture_graph(torch, call)
 
     for step in range(50):
         seq = rng.integers(1, 300_000, size=bs).astype(np.int64)

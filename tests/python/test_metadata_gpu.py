@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import specmeta
-from harness import CupyBackend, TorchBackend, describe_case
+from harness import CupyBackend, TorchBackend, capture_graph, describe_case
 from metadata_reference import BIT_POOL, BIT_QO_GT_KV, MODES, OUTPUTS, POISON, output_shapes
 from test_metadata_cpu import (  # the harness
     BS_LIST,
@@ -341,18 +341,6 @@ def test_large_page_table_two_launches_at_most(torch, rng):
 # CUDA graphs
 
 
-def _capture(torch, fn):
-    """Captures fn() in a CUDA graph after a warm-up on a side stream (as torch recommends)."""
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        fn()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn()
-    torch.cuda.synchronize()
-    return graph
 
 
 def _replay_batch(rng, template, real_bs, n, width, step):
@@ -386,9 +374,9 @@ def test_cuda_graph_replay(torch, rng, rng_seed, mode, graph_bs, n, use_builder)
     bound = BoundBatch(backend, template, layout)
     if use_builder:
         builder = specmeta.Builder(mode, out=metas, seq_lens=bound.seq_lens, **bound.kwargs)
-        graph = _capture(torch, lambda: builder(bs=graph_bs))
+        graph = capture_graph(torch, lambda: builder(bs=graph_bs))
     else:
-        graph = _capture(torch, lambda: specmeta.build_metadata(mode, bound.seq_lens, out=metas, **bound.kwargs))
+        graph = capture_graph(torch, lambda: specmeta.build_metadata(mode, bound.seq_lens, out=metas, **bound.kwargs))
 
     seen = 0
     totals = set()
@@ -419,7 +407,7 @@ def test_builder_smaller_bs_in_graphs(torch, rng, rng_seed):
     bound = BoundBatch(backend, template, layout)
     builder = specmeta.Builder("draft_extend", out=sets[0].metadata(max_bs, layout), seq_lens=bound.seq_lens,
                                **bound.kwargs)
-    graphs = {bs: _capture(torch, lambda bs=bs: builder(bs=bs)) for bs in (1, 8, 100, max_bs)}
+    graphs = {bs: capture_graph(torch, lambda bs=bs: builder(bs=bs)) for bs in (1, 8, 100, max_bs)}
     for step in range(20):
         bs = [1, 8, 100, max_bs][step % 4]
         batch = new_values(rng, template, n, width)
@@ -446,7 +434,7 @@ def test_cuda_graph_target_verify_seq_plus_n_captured(torch, rng, rng_seed):
         bound.seq_lens.copy_(staging)
         specmeta.build_metadata("target_verify", bound.seq_lens, out=meta, **bound.kwargs)
 
-    graph = _capture(torch, step_fn)
+    graph = capture_graph(torch, step_fn)
     for step in range(10):
         batch = new_values(rng, template, n, width)
         bound.load(batch)

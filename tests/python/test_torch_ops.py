@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import specmeta
+from harness import capture_graph
 from metadata_reference import BIT_CAPACITY, OUTPUTS, POISON, reference_metadata
 
 DEVICES = [pytest.param("cpu", marks=pytest.mark.needs_torch), pytest.param("cuda", marks=pytest.mark.needs_cuda)]
@@ -291,18 +292,6 @@ def test_compile_fullgraph_matches_eager(st, torch, rng, device, mode):
 # CUDA graphs
 
 
-def _capture(torch, fn):
-    """fn() captured in a CUDA graph after a warm-up on a side stream, as torch recommends."""
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        fn()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn()
-    torch.cuda.synchronize()
-    return graph
 
 
 @pytest.mark.needs_cuda
@@ -312,7 +301,7 @@ def test_op_under_cuda_graph_capture(st, torch, rng, rng_seed, mode):
     kwargs = case.tensors(torch, "cuda")
     seq = tensor_of(torch, case.seq_lens, "cuda")
     metas = [case.metadata(torch, "cuda") for _ in range(2)]
-    graph = _capture(torch, lambda: st.build_metadata(mode, seq, out=metas, **kwargs))
+    graph = capture_graph(torch, lambda: st.build_metadata(mode, seq, out=metas, **kwargs))
     for step in range(5):
         fresh = Case(rng, mode, 21)
         seq.copy_(torch.from_numpy(fresh.seq_lens))
@@ -436,7 +425,7 @@ def test_in_graph_metadata_replays(st, torch, rng, rng_seed, monkeypatch, mode):
     launches = []
     real_launch = st._launch_plan
     monkeypatch.setattr(st, "_launch_plan", lambda *a: (launches.append(a), real_launch(*a)))
-    graph = _capture(torch, server)
+    graph = capture_graph(torch, server)
     assert len(launches) == 2, "warm-up plus capture should launch the builder twice"
     launches.clear()
 
