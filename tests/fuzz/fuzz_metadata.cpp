@@ -635,8 +635,13 @@ Verdict judge(const Case& c) {
     } else {
       input_rules(v, rpi, "req_pool_indices", bs0);
     }
-    if (!c.r2t_given || c.r2t_null) {
-      if (bs0 > 0 || (c.r2t_given && c.pool > 0 && c.W > 0)) v.must({"req_to_token"}); else v.maybe({"req_to_token"});
+    // Null data: the zero TableSpan (0 x 0) is a missing table; null data with elements is a
+    // missing buffer; a shape without elements may be null (an empty pool, or no columns).
+    const bool missing = !c.r2t_given || (c.r2t_null && c.pool == 0 && c.W == 0);
+    if (missing) {
+      if (bs0 > 0) v.must({"req_to_token"}); else v.maybe({"req_to_token"});
+    } else if (c.r2t_null && c.pool > 0 && c.W > 0) {
+      v.must({"req_to_token"});
     }
     if (c.pool < 0 || c.W < 0 || c.r2t_stride < c.W) v.must({"req_to_token"});
     if (c.width < 0 || c.width > (c.r2t_given ? c.W : 0)) v.must({"width"});
