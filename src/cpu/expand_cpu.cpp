@@ -19,14 +19,17 @@ int64_t request_qo(const ExpandArgs& a, int64_t b, int32_t& fault_bits) {
   return detail::checked_qo(load_len(a.qo_lens.data, a.qo_lens.type, b), a.max_qo, fault_bits);
 }
 
-// Request b's row of req_to_token, or nullptr (and the fault bit) when its
-// pool index is out of range.
+// Request b's row of req_to_token, or nullptr: when its pool index is out of
+// range (with the fault bit), or when the table is null, which validation
+// allows only for a table without elements: no column to copy, and no
+// pointer arithmetic on null.
 const int32_t* token_row(const ExpandArgs& a, int64_t b, int32_t& fault_bits) {
   const int64_t index = load_len(a.req_pool_indices.data, a.req_pool_indices.type, b);
   if (index < 0 || index >= a.req_to_token.rows) {
     fault_bits |= kBadPoolIndex;
     return nullptr;
   }
+  if (a.req_to_token.data == nullptr) return nullptr;
   return a.req_to_token.data + index * a.req_to_token.row_stride;
 }
 
