@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "harness.h"
@@ -723,6 +724,22 @@ TEST(MetadataValidationCorners, AcceptsValidCorners) {
       specmeta::ExpandArgs e;
       const specmeta::Status s = specmeta::validate(v.meta(), &e);
       EXPECT_TRUE(s.ok()) << s.message();
+    }
+    for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{3, 0}, std::pair<int64_t, int64_t>{0, 5}}) {
+      MetaValidCall v(m);  // a req_to_token with a shape but no elements may be null (torch's empty tensors)
+      v.r2t.data = nullptr;
+      v.r2t.rows = rows;
+      v.r2t.cols = cols;
+      v.r2t.row_stride = cols;
+      v.width = 0;
+      v.main_out.page_table_1.cols = 0;
+      v.main_out.page_table_1.row_stride = 0;
+      v.main_out.real_page_table.cols = 0;
+      v.main_out.real_page_table.row_stride = 0;
+      v.extra_count = 0;
+      specmeta::ExpandArgs e;
+      const specmeta::Status s = specmeta::validate(v.meta(), &e);
+      EXPECT_TRUE(s.ok()) << rows << " x " << cols << ": " << s.message();
     }
     {
       MetaValidCall v(m);  // width == W, page tables sized for it
