@@ -276,19 +276,24 @@ class CountingBuilder(specmeta.Builder):
         return super().__call__(*args, **kwargs)
 
 
+def _captured_multistep(backend, rng, steps, page_size, **options):
+    """A multi-step draft backend over MAX_BS decode requests, captured: (runner, backend, forward_batch)."""
+    runner = Runner(backend, rng, "decode")
+    multi = sg.MultiStepSparseAttnMetadataBackend(
+        speculative_num_steps=steps, req_to_token=runner.req_to_token, page_size=page_size, index_topk=TOPK, **options)
+    multi.init_cuda_graph_state(MAX_BS, MAX_BS)
+    forward_batch = SimpleNamespace(batch_size=MAX_BS, req_pool_indices=runner.dev["req_pool_indices"][:MAX_BS],
+                                    seq_lens=runner.dev["seq_lens"][:MAX_BS], spec_info=None)
+    multi.init_forward_metadata_capture_cuda_graph(forward_batch)
+    return runner, multi, forward_batch
+
+
 @pytest.mark.parametrize("steps", [1, 3, 9])
 @pytest.mark.parametrize("page_size", [1, 16])
 def test_multistep_one_launch_per_eight_steps(backend, rng, rng_seed, monkeypatch, steps, page_size):
     monkeypatch.setattr(sg, "Builder", CountingBuilder)
-    runner = Runner(backend, rng, "decode")
-    multi = sg.MultiStepSparseAttnMetadataBackend(
-        speculative_num_steps=steps, req_to_token=runner.req_to_token, page_size=page_size, index_topk=TOPK,
-        speculative_num_draft_tokens=N)
-    multi.init_cuda_graph_state(MAX_BS, MAX_BS)
+    runner, multi, forward_batch = _captured_multistep(backend, rng, steps, page_size, speculative_num_draft_tokens=N)
     bs = MAX_BS
-    forward_batch = SimpleNamespace(batch_size=bs, req_pool_indices=runner.dev["req_pool_indices"][:bs],
-                                    seq_lens=runner.dev["seq_lens"][:bs], spec_info=None)
-    multi.init_forward_metadata_capture_cuda_graph(forward_batch)
     names = sg.field_names("nsa")
     for step in range(REPLAYS_PER_BS):
         runner.load(bs)
@@ -310,15 +315,9 @@ def test_multistep_one_launch_per_eight_steps(backend, rng, rng_seed, monkeypatc
 @pytest.mark.parametrize("page_size", [1, 16])
 def test_multistep_matches_precompute_then_copy(torch_backend, rng, rng_seed, page_size):
     torch = torch_backend.torch
-    runner = Runner(torch_backend, rng, "decode")
     steps = 4
-    multi = sg.MultiStepSparseAttnMetadataBackend(
-        speculative_num_steps=steps, req_to_token=runner.req_to_token, page_size=page_size, index_topk=TOPK)
-    multi.init_cuda_graph_state(MAX_BS, MAX_BS)
+    runner, multi, forward_batch = _captured_multistep(torch_backend, rng, steps, page_size)
     bs = MAX_BS
-    forward_batch = SimpleNamespace(batch_size=bs, req_pool_indices=runner.dev["req_pool_indices"][:bs],
-                                    seq_lens=runner.dev["seq_lens"][:bs], spec_info=None)
-    multi.init_forward_metadata_capture_cuda_graph(forward_batch)
     names = sg.field_names("nsa")
     for step in range(REPLAYS_PER_BS):
         runner.load(bs)
