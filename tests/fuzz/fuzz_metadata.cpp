@@ -851,15 +851,9 @@ Outcome call(const Case& c, Memory& m) {
       c.r2t_given ? specmeta::TableSpan{reinterpret_cast<const int32_t*>(m.at(kR2t)), c.pool, c.W, c.r2t_stride}
                   : specmeta::TableSpan{};
   const specmeta::IntSpan rpi = span_of(c, m, kRpi);
-  Outcome r;
-  if (c.builder()) {
-    specmeta::MetadataArgs a;
-    a.mode = static_cast<specmeta::Mode>(c.mode);
+  // The fields MetadataArgs and ExpandArgs share, set alike on either.
+  auto set_common = [&](auto& a) {
     a.bs = c.bs;
-    a.seq_lens = span_of(c, m, kSeq);
-    a.accept_lens = span_of(c, m, kAcc);
-    a.extend_lens = span_of(c, m, kExt);
-    a.num_draft_tokens = c.N;
     a.capacity = c.capacity;
     a.topk = c.topk;
     a.kpool = c.kpool;
@@ -871,11 +865,21 @@ Outcome call(const Case& c, Memory& m) {
     a.out = outputs_of(c, m, 0);
     a.extra_out = extra_ptr;
     a.extra_out_count = extra_count;
+  };
+  Outcome r;
+  if (c.builder()) {
+    specmeta::MetadataArgs a;
+    set_common(a);
+    a.mode = static_cast<specmeta::Mode>(c.mode);
+    a.seq_lens = span_of(c, m, kSeq);
+    a.accept_lens = span_of(c, m, kAcc);
+    a.extend_lens = span_of(c, m, kExt);
+    a.num_draft_tokens = c.N;
     r.status = specmeta::build_metadata_cpu(a);
     return r;
   }
   specmeta::ExpandArgs a;
-  a.bs = c.bs;
+  set_common(a);
   a.kv_lens = span_of(c, m, kSeq);
   a.kv_offset = c.kv_offset;
   if (c.uniform) {
@@ -884,17 +888,6 @@ Outcome call(const Case& c, Memory& m) {
     a.qo_lens = span_of(c, m, kAcc);
   }
   a.max_qo = c.max_qo;
-  a.capacity = c.capacity;
-  a.topk = c.topk;
-  a.kpool = c.kpool;
-  a.req_pool_indices = rpi;
-  a.req_to_token = r2t;
-  a.width = c.width;
-  a.page_size = c.page_size;
-  a.full_width = c.full_width;
-  a.out = outputs_of(c, m, 0);
-  a.extra_out = extra_ptr;
-  a.extra_out_count = extra_count;
   if (c.path == kDirect) {
     r.status = specmeta::expand_cpu(a);
     return r;
