@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "examples"))
 
 import demo  # noqa: E402
+import demo_backends  # noqa: E402
 
 EXAMPLE_TRACE = ROOT / "examples" / "trace_example.jsonl"
 
@@ -85,7 +86,7 @@ def test_torch_implementations_agree_on_cpu_tensors(torch_mod):
     """The GPU path's implementations (seed before/after, sync-free, specmeta) on CPU tensors."""
     args = demo.parse_args(["--bs", "12", "--steps", "40", "--n", "3"])
     batches, _ = demo.synthetic(args, np.random.default_rng(0))
-    backend = demo.TorchBackend(max(len(b["seq_lens"]) * b["n"] for b in batches), torch_mod, triton_ok=False,
+    backend = demo_backends.TorchBackend(max(len(b["seq_lens"]) * b["n"] for b in batches), torch_mod, triton_ok=False,
                                 device="cpu")
     assert "sync-free torch" in backend.impls and "seed after (torch)" in backend.impls
     for batch in batches:
