@@ -168,19 +168,6 @@ def torch_cuda_input(x: Any) -> ArrayInfo | None:
     return None
 
 
-def cuda_input_fields(x: Any, device: int) -> tuple[int, int, int] | None:
-    """(pointer, element type, length) of a contiguous 1-D int32 or int64 torch
-    tensor on CUDA device `device`; None for anything else, as
-    cuda_output_fields."""
-    if type(x) is not _torch_tensor_type:
-        return None
-    dtype = x.dtype
-    code = INT32 if dtype is _torch_int32 else INT64 if dtype is _torch_int64 else None
-    if code is not None and x.dim() == 1 and x.is_contiguous() and x.get_device() == device and device >= 0 and x.is_cuda:
-        return (x.data_ptr(), code, x.numel())
-    return None
-
-
 def cuda_table_fields(x: Any, device: int) -> tuple[int, int, int, int] | None:
     """(pointer, rows, columns, row stride) of a writable non-empty int32
     torch table on CUDA device `device` whose rows are contiguous; None for
@@ -221,17 +208,19 @@ def device_name(device: int) -> str:
     return "cpu" if device == HOST else f"cuda:{device}"
 
 
-def empty_int32(like: Any, framework: str, device: int, size: int) -> Any:
-    """A new int32 array of `size` elements in the framework and on the device of `like`."""
+def new_int32(like: Any, make: str, *args: Any) -> Any:
+    """The framework's `make` ("zeros", "empty" or "arange") of int32 elements, in the framework and
+    on the device of `like`: torch, CuPy, or NumPy (also when `like` is None)."""
+    framework = None if like is None else framework_of(like)
     if framework == "torch":
         torch = sys.modules["torch"]
-        return torch.empty(size, dtype=torch.int32, device=like.device)
+        return getattr(torch, make)(*args, dtype=torch.int32, device=like.device)
     if framework == "cupy":
         cupy = sys.modules["cupy"]
-        with cupy.cuda.Device(device):
-            return cupy.empty(size, dtype=cupy.int32)
-    numpy = sys.modules["numpy"]
-    return numpy.empty(size, dtype=numpy.int32)
+        with like.device:
+            return getattr(cupy, make)(*args, dtype=cupy.int32)
+    numpy = sys.modules.get("numpy") or __import__("numpy")
+    return getattr(numpy, make)(*args, dtype=numpy.int32)
 
 
 class TableInfo(NamedTuple):

@@ -14,8 +14,8 @@ from ._arrays import (
     array_info,
     cuda_output_fields,
     describe,
-    empty_int32,
     framework_of,
+    new_int32,
     same_device,
     torch_cuda_input,
 )
@@ -150,7 +150,7 @@ def expand_seqlens(
     seqlens = _output("out", out, kv)
     cap = _capacity(capacity, kv, qo, uniform, max_qo, (seqlens,))
     if out is None:
-        out = empty_int32(kv_lens, kv.framework, kv.device, cap)
+        out = new_int32(kv_lens, "empty", cap)
         seqlens = _output("out", out, kv)
     try:
         _launch(kv, qo, uniform, max_qo, cap, seqlens, _NO_ARRAY, _NO_ARRAY, _NO_ARRAY, _NO_ARRAY, stream, kv.framework)

@@ -8,7 +8,6 @@ never move (CUDA-graph runners): a call then only launches.
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Iterable, Optional, Sequence, Union
 
 from . import _specmeta
@@ -17,12 +16,12 @@ from ._arrays import (
     INT32,
     ArrayInfo,
     TableInfo,
-    cuda_input_fields,
     cuda_output_fields,
     cuda_table_fields,
     describe,
     describe_table,
     framework_of,
+    new_int32,
     same_device,
     torch_cuda_input,
 )
@@ -69,18 +68,9 @@ def _shape(name: str, bs: int, capacity: int, width: int, page_size: int) -> tup
 
 
 def _zeros(shape: tuple[int, ...], like: Any) -> Any:
-    framework = None if like is None else framework_of(like)
-    if like is not None and framework is None:
+    if like is not None and framework_of(like) is None:
         raise TypeError(f"like: expected a torch.Tensor, numpy.ndarray or cupy.ndarray, got {type(like).__name__}")
-    if framework == "torch":
-        torch = sys.modules["torch"]
-        return torch.zeros(shape, dtype=torch.int32, device=like.device)
-    if framework == "cupy":
-        cupy = sys.modules["cupy"]
-        with like.device:
-            return cupy.zeros(shape, dtype=cupy.int32)
-    numpy = sys.modules.get("numpy") or __import__("numpy")
-    return numpy.zeros(shape, dtype=numpy.int32)
+    return new_int32(like, "zeros", shape)
 
 
 class Metadata:
@@ -153,10 +143,10 @@ _ABSENT_TABLE = (0, -1, 0, 0)
 def _input(name: str, x: Any, seq: ArrayInfo) -> tuple[int, int, int]:
     if x is None:
         return _ABSENT_INPUT
-    fast = cuda_input_fields(x, seq.device)
-    if fast is not None:
-        return fast
-    info = describe(name, x)
+    fast = torch_cuda_input(x)
+    if fast is not None and fast.device == seq.device:
+        return (fast.ptr, fast.itype, fast.size)
+    info = describe(name, x)  # the full checks (same_device below raises on another device)
     same_device(name, info, "seq_lens", seq)
     return (info.ptr, info.itype, info.size)
 

@@ -50,10 +50,9 @@ allocated in the framework and on the device of `req_to_token`.
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Optional, Sequence
 
-from .._arrays import framework_of
+from .._arrays import framework_of, new_int32
 from .._metadata import MAX_DESTINATION_SETS, Builder, Metadata, _zeros, build_metadata
 
 MODES = ("decode", "target_verify", "draft_extend", "draft_extend_static")
@@ -100,19 +99,6 @@ def specmeta_mode(forward_mode: Any) -> str:
             return mode
     raise ValueError(f"forward_mode: expected decode, idle, target_verify, draft_extend or draft_extend_v2, "
                      f"got {forward_mode!r}")
-
-
-def _arange(n: int, like: Any) -> Any:
-    framework = framework_of(like)
-    if framework == "torch":
-        torch = sys.modules["torch"]
-        return torch.arange(n, dtype=torch.int32, device=like.device)
-    if framework == "cupy":
-        cupy = sys.modules["cupy"]
-        with like.device:
-            return cupy.arange(n, dtype=cupy.int32)
-    numpy = sys.modules.get("numpy") or __import__("numpy")
-    return numpy.arange(n, dtype=numpy.int32)
 
 
 def _address(x: Any) -> int:
@@ -236,7 +222,7 @@ class SparseAttnMetadataBackend:
             "page_size": self.real_page_size,
             "max_seq_len_q": 1,
             "max_seq_len_k": max_seq_len_k,
-            f"{p}_cu_seqlens_q": _arange(rows + 1, like),
+            f"{p}_cu_seqlens_q": new_int32(like, "arange", rows + 1),
             f"{p}_extend_seq_lens_list": extend_seq_lens,
             f"{p}_max_seqlen_q": 1,
         })
