@@ -311,25 +311,36 @@ def build_metadata(
     return out
 
 
-# Plans by descriptor. A plan is a pure function of its descriptor (raw
-# pointers, sizes, shapes, types, scalars), so an eager call whose arrays and
-# arguments describe the same as an earlier one's reuses its validated plan:
-# hashing the descriptor costs less than validating and binding it again.
-# Bounded: a server whose buffers never move needs a few entries; one that
-# allocates per step just cycles through them.
+# Validated plans, by a key that fixes everything validation looked at: here
+# the descriptor itself (raw pointers, sizes, shapes, types, scalars), of which
+# a plan is a pure function, so an eager call whose arrays and arguments
+# describe the same as an earlier one's reuses its plan (hashing the descriptor
+# costs less than validating and binding it again); specmeta.torch keys by
+# tensor geometry. Bounded: a server whose buffers never move needs a few
+# entries; one that allocates per step just cycles through them.
 _PLAN_CACHE_SIZE = 64
 _plans: dict = {}
 
 
-def _plan(descriptor: list[int]) -> Any:
-    key = tuple(descriptor)
+def cached_plan(key: tuple, make: Any) -> Any:
+    """The plan cached under `key`, else make()'s (which raises on invalid
+    calls: those are never cached)."""
     plan = _plans.get(key)
     if plan is None:
-        plan = _specmeta.Plan(descriptor)  # raises on invalid calls: those are never cached
+        plan = make()
         if len(_plans) >= _PLAN_CACHE_SIZE:
             _plans.pop(next(iter(_plans)))  # the oldest entry
         _plans[key] = plan
     return plan
+
+
+def clear_plan_cache() -> None:
+    """Forgets every cached plan (they hold no memory but a few ints each)."""
+    _plans.clear()
+
+
+def _plan(descriptor: list[int]) -> Any:
+    return cached_plan(tuple(descriptor), lambda: _specmeta.Plan(descriptor))
 
 
 class Builder:

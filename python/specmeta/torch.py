@@ -30,7 +30,7 @@ import torch
 from . import _specmeta
 from ._expand import expand as _expand_any
 from ._expand import expand_seqlens as _expand_seqlens_any
-from ._metadata import MAX_DESTINATION_SETS, OUTPUTS, Metadata, _descriptor
+from ._metadata import MAX_DESTINATION_SETS, OUTPUTS, Metadata, _descriptor, cached_plan, clear_plan_cache
 from ._stream import resolve_stream
 
 __all__ = ["build_metadata", "expand", "expand_seqlens", "clear_plan_cache"]
@@ -39,17 +39,11 @@ _TABLES = ("page_table_1", "real_page_table")
 _INDEX_DTYPES = (torch.int32, torch.int64)
 _INPUT_NAMES = ("seq_lens", "req_pool_indices", "req_to_token", "accept_lens", "extend_lens")
 
-# Bound plans (validated descriptors), keyed by the geometry of every tensor of
-# a call. A plan holds raw addresses only, never the tensors: a hit needs every
-# tensor at the same address with the same shape, strides, dtype and device, so
-# whatever validation decided for the first call holds for this one too.
-_PLAN_CACHE_SIZE = 64
-_plans: dict = {}
-
-
-def clear_plan_cache() -> None:
-    """Forgets every bound plan (they hold no memory but a few ints each)."""
-    _plans.clear()
+# Bound plans (validated descriptors) are cached by the geometry of every
+# tensor of a call (_metadata.cached_plan). A plan holds raw addresses only,
+# never the tensors: a hit needs every tensor at the same address with the same
+# shape, strides, dtype and device, so whatever validation decided for the
+# first call holds for this one too.
 
 
 def _geometry(t: Optional[torch.Tensor]) -> Any:
@@ -61,16 +55,6 @@ def _geometry(t: Optional[torch.Tensor]) -> Any:
 def _launch_plan(plan: Any, bs: int, stream: int) -> None:
     # One module-level function per launch, so a test can count host launches.
     plan.launch(bs, stream)
-
-
-def _plan_for(key: tuple, make: Any) -> Any:
-    plan = _plans.get(key)
-    if plan is None:
-        plan = make()
-        if len(_plans) >= _PLAN_CACHE_SIZE:
-            _plans.clear()
-        _plans[key] = plan
-    return plan
 
 
 def _stream_of(t: torch.Tensor) -> int:
@@ -173,7 +157,7 @@ def _build_metadata_op(
                                     num_draft_tokens, topk, kpool, page_size, full_width)
         return _specmeta.Plan(descriptor)
 
-    _launch_plan(_plan_for(key, make), seq_lens.shape[0], _stream_of(seq_lens))
+    _launch_plan(cached_plan(key, make), seq_lens.shape[0], _stream_of(seq_lens))
 
 
 @_build_metadata_op.register_fake
