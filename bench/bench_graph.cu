@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "../src/common/backends.h"
 #include "specmeta/expand.h"
 
 namespace {
@@ -189,10 +190,14 @@ specmeta::ExpandArgs args_for(const Case& c, const Buffers& b, int set, bool dev
   return a;
 }
 
+// A CUDA entry point: expand_cuda, or the builder's kernel alone.
+using Launcher = specmeta::Status (*)(const specmeta::ExpandArgs&, cudaStream_t);
+
 // Runs the case once on the GPU and once on the CPU and compares every output.
-void verify(const Case& c, const Buffers& b, cudaStream_t stream) {
+void verify(const Case& c, const Buffers& b, cudaStream_t stream, Launcher launch) {
   const specmeta::ExpandArgs dev = args_for(c, b, 0, true);
-  check(specmeta::expand_cuda(dev, stream), "expand_cuda");
+  check(cudaMemset(b.seqlens, 0x7f, dev.capacity * 4), "poison");
+  check(launch(dev, stream), "launch");
   check(cudaStreamSynchronize(stream), "sync");
   const int64_t cap = dev.capacity;
   std::vector<int32_t> got_seq(cap), got_cu(c.bs + 1), got_r2r(cap), got_scalars(2);
@@ -234,16 +239,20 @@ int main() {
   check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
   std::printf("## expand_cuda device time in CUDA graphs (%s, N=%lld, seq_lens int64, accept_lens int32)\n\n",
               prop.name, static_cast<long long>(kN));
-  std::printf("| mode | bs | outputs | per call, 100-call graph (us) | one-call graph replay (us) |\n");
-  std::printf("| --- | --- | --- | --- | --- |\n");
+  std::printf("expand_cuda gives these calls to the expansion-only kernels; the builder's kernel (which serves\n"
+              "every call) is timed on the same calls for comparison, and both are checked against the CPU first.\n\n");
+  std::printf("| mode | bs | outputs | per call, 100-call graph (us) | one-call graph replay (us) | builder's kernel, "
+              "per call (us) | builder / expand_cuda |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
 
   warm_up_clocks(stream);
   const Timing empty1 = time_in_graphs(stream, [&](int) { empty_kernel<<<1, 1, 0, stream>>>(); });
-  std::printf("| empty kernel <<<1,1>>> | - | - | %.2f | %.2f |\n", empty1.per_call_us, empty1.one_call_us);
+  std::printf("| empty kernel <<<1,1>>> | - | - | %.2f | %.2f | | |\n", empty1.per_call_us, empty1.one_call_us);
   const Timing empty256 = time_in_graphs(stream, [&](int) { empty_kernel<<<1, 256, 0, stream>>>(); });
-  std::printf("| empty kernel <<<1,256>>> | - | - | %.2f | %.2f |\n", empty256.per_call_us, empty256.one_call_us);
+  std::printf("| empty kernel <<<1,256>>> | - | - | %.2f | %.2f | | |\n", empty256.per_call_us,
+              empty256.one_call_us);
   const Timing empty_pdl = time_in_graphs(stream, [&](int) { launch_empty_overlapped(stream); });
-  std::printf("| empty kernel <<<1,256>>>, programmatic launch | - | - | %.2f | %.2f |\n", empty_pdl.per_call_us,
+  std::printf("| empty kernel <<<1,256>>>, programmatic launch | - | - | %.2f | %.2f | | |\n", empty_pdl.per_call_us,
               empty_pdl.one_call_us);
 
   {
@@ -252,10 +261,11 @@ int main() {
     int32_t* out = nullptr;
     check(cudaMalloc(&out, 4), "cudaMalloc");
     const Timing ls = time_in_graphs(stream, [&](int set) { load_store_kernel<<<1, 256, 0, stream>>>(in[set], out); });
-    std::printf("| load + store <<<1,256>>> | - | - | %.2f | %.2f |\n", ls.per_call_us, ls.one_call_us);
+    std::printf("| load + store <<<1,256>>> | - | - | %.2f | %.2f | | |\n", ls.per_call_us, ls.one_call_us);
     const Timing lss =
         time_in_graphs(stream, [&](int set) { load_sync_store_kernel<<<1, 256, 0, stream>>>(in[set], out); });
-    std::printf("| load + barrier + store <<<1,256>>> | - | - | %.2f | %.2f |\n", lss.per_call_us, lss.one_call_us);
+    std::printf("| load + barrier + store <<<1,256>>> | - | - | %.2f | %.2f | | |\n", lss.per_call_us,
+                lss.one_call_us);
     for (int64_t* p : in) check(cudaFree(p), "free");
     check(cudaFree(out), "free");
   }
@@ -285,12 +295,17 @@ int main() {
       check(cudaMalloc(&b.status, 4), "cudaMalloc");
       for (bool all : {false, true}) {
         const Case c{mode, bs, all};
-        verify(c, b, stream);
+        verify(c, b, stream, specmeta::expand_cuda);
+        verify(c, b, stream, specmeta::detail::expand_cuda_general);
         const Timing t = time_in_graphs(stream, [&](int set) {
           check(specmeta::expand_cuda(args_for(c, b, set, true), stream), "expand_cuda");
         });
-        std::printf("| %s | %lld | %s | %.2f | %.2f |\n", mode, static_cast<long long>(bs),
-                    all ? "all 5" : "seqlens_expanded", t.per_call_us, t.one_call_us);
+        const Timing builder = time_in_graphs(stream, [&](int set) {
+          check(specmeta::detail::expand_cuda_general(args_for(c, b, set, true), stream), "builder kernel");
+        });
+        std::printf("| %s | %lld | %s | %.2f | %.2f | %.2f | %.2fx |\n", mode, static_cast<long long>(bs),
+                    all ? "all 5" : "seqlens_expanded", t.per_call_us, t.one_call_us, builder.per_call_us,
+                    builder.per_call_us / t.per_call_us);
       }
       for (int s = 0; s < kInputSets; ++s) {
         check(cudaFree(b.kv[s]), "free");

@@ -1,4 +1,4 @@
-// Small device helpers shared by the expansion kernel's block roles.
+// Small device helpers shared by the CUDA kernels (static where out of line: two translation units include them).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -100,7 +100,7 @@ __device__ __forceinline__ int32_t sparse_len32(int32_t x, const KernelParams& p
 // only the rarer paths (tiles past the first, the overflow check) need its
 // 64-bit closed form, and inlined it would lengthen the hot path's code, which
 // a block starting on a cold instruction cache fetches from L2.
-__device__ __noinline__ uint32_t sparse_rows_sum_sat(int32_t first_len, int64_t n, uint32_t topk, uint32_t kpool) {
+static __device__ __noinline__ uint32_t sparse_rows_sum_sat(int32_t first_len, int64_t n, uint32_t topk, uint32_t kpool) {
   return sat_u32(detail::sparse_rows_sum(first_len, n, topk, kpool));
 }
 
@@ -123,7 +123,7 @@ __device__ __forceinline__ int32_t gather_warp_or(const int32_t* warp_or) {
 }
 
 // The slow form of store_rows, out of line (see sparse_rows_sum_sat).
-__device__ __noinline__ void store_rows_scalar(int32_t* dst, uint32_t row0, int32_t v0, int32_t v1, int32_t v2,
+static __device__ __noinline__ void store_rows_scalar(int32_t* dst, uint32_t row0, int32_t v0, int32_t v1, int32_t v2,
                                                int32_t v3, uint32_t end) {
   if (row0 < end) dst[row0] = v0;
   if (row0 + 1 < end) dst[row0 + 1] = v1;

@@ -9,7 +9,8 @@
 //                          (page_table_block.cuh)
 // Every block's role, and the grid, follow from host ints only (bs, capacity,
 // width), so a captured graph replays with any input values. The roles run
-// side by side; none waits for another.
+// side by side; none waits for another. Calls that want only the
+// expansion's own outputs take the shorter kernels of expansion_only.cu.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -17,8 +18,10 @@
 #include <string>
 
 #include "../common/backends.h"
+#include "expansion_only.h"
 #include "kernel_params.cuh"
 #include "page_table_block.cuh"
+#include "programmatic_launch.h"
 #include "request_block.cuh"
 #include "row_blocks.cuh"
 #include "specmeta/expand.h"
@@ -108,17 +111,7 @@ PageTableLayout page_table_layout(const ExpandArgs& a) {
 
 template <class KvT, class QoT, int kItems>
 void launch_overlapped(const KernelParams& p, unsigned grid, cudaStream_t stream) {
-  // Programmatic stream serialization: see enter_after_prior_grid.
-  cudaLaunchAttribute attribute{};
-  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attribute.val.programmaticStreamSerializationAllowed = 1;
-  cudaLaunchConfig_t config{};
-  config.gridDim = dim3(grid);
-  config.blockDim = dim3(kThreads);
-  config.stream = stream;
-  config.attrs = &attribute;
-  config.numAttrs = 1;
-  cudaLaunchKernelEx(&config, expand_kernel<KvT, QoT, kItems>, p);  // checked by the caller
+  launch_programmatic(expand_kernel<KvT, QoT, kItems>, grid, kThreads, stream, p);
 }
 
 template <class KvT, class QoT>
@@ -153,6 +146,11 @@ Status expand_cuda(const ExpandArgs& a, cudaStream_t stream) {
 }
 
 Status detail::expand_cuda_validated(const ExpandArgs& a, cudaStream_t stream) {
+  if (cuda_detail::fits_expansion_only(a)) return cuda_detail::launch_expansion_only(a, stream);
+  return expand_cuda_general(a, stream);
+}
+
+Status detail::expand_cuda_general(const ExpandArgs& a, cudaStream_t stream) {
   using namespace cuda_detail;
   const ExpandOutputs& o = a.out;
   const bool page_tables = a.wants_page_table() && (o.page_table_1.data || o.real_page_table.data);

@@ -13,6 +13,10 @@ Status detail::expand_cuda_validated(const ExpandArgs&, cudaStream_t) {
   return Status::unavailable("expand_cuda: specmeta was built without its CUDA backend (SPECMETA_CUDA=OFF)");
 }
 
+Status detail::expand_cuda_general(const ExpandArgs&, cudaStream_t) {
+  return Status::unavailable("expand_cuda: specmeta was built without its CUDA backend (SPECMETA_CUDA=OFF)");
+}
+
 bool cuda_available() { return false; }
 
 Status use_cuda_device(int) {

@@ -32,6 +32,7 @@
 #include <cub/warp/warp_scan.cuh>
 
 #include "device_util.cuh"
+#include "uniform_rows.cuh"
 
 namespace specmeta {
 namespace cuda_detail {
@@ -134,30 +135,13 @@ __device__ __forceinline__ void store_row_outputs(const KernelParams& p, uint32_
   store_rows_all(p, &DestSet::sparse_cu_seqlens_k, row0 + 1, inclusive, p.capacity + 1);
 }
 
-// Every global load is issued before the first store: the compiler may not
-// move a load past a store to an output that could alias the input, and each
-// load waited for costs a full memory round trip.
 template <class KvT>
 __device__ __forceinline__ void uniform_rows_block(const KernelParams& p, RowBlockStorage& smem) {
   const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
   const uint32_t qo = p.qo_uniform;
   const uint32_t total = p.bs * qo;  // validated <= capacity on the host
   const uint32_t row0 = first_row_of_thread();
-  uint32_t b = qo > 0 ? row0 / qo : 0;
-  uint32_t j = row0 - b * qo;
-  int64_t kv[kRowsPerThread];
-  uint32_t req[kRowsPerThread];
-  uint32_t col[kRowsPerThread];
-#pragma unroll
-  for (int k = 0; k < kRowsPerThread; ++k) {
-    req[k] = b;
-    col[k] = j;
-    kv[k] = row0 + k < total ? static_cast<int64_t>(kv_lens[b]) : 0;
-    if (++j == qo) {
-      j = 0;
-      ++b;
-    }
-  }
+  const UniformRowLoads u = load_uniform_rows(kv_lens, qo, total, row0);
   const uint32_t tile_begin = blockIdx.x * kRowsPerBlock;
   const uint32_t tile_offset =
       p.sets[0].sparse_cu_seqlens_k && blockIdx.x > 0
@@ -165,12 +149,7 @@ __device__ __forceinline__ void uniform_rows_block(const KernelParams& p, RowBlo
           : 0;
   int32_t len[kRowsPerThread];
   int32_t owner[kRowsPerThread];
-#pragma unroll
-  for (int k = 0; k < kRowsPerThread; ++k) {
-    const bool live = row0 + k < total;
-    len[k] = live ? detail::expanded_len(detail::offset_kv(kv[k], p.kv_offset), qo, col[k]) : 0;
-    owner[k] = live ? static_cast<int32_t>(req[k]) : -1;
-  }
+  uniform_row_values(u, qo, total, p.kv_offset, row0, len, owner);
   store_row_outputs(p, row0, len, owner, tile_offset, smem);
 }
 

@@ -12,6 +12,7 @@
 #include "harness.h"
 #include "reference.h"
 #include "specmeta/specmeta.h"
+#include "../../src/common/backends.h"
 
 #define CHECK_CUDA(expr)                                                                              \
   do {                                                                                                \
@@ -90,8 +91,19 @@ struct DeviceCase {
   }
 };
 
+// Which CUDA kernel a call gets: the one expand_cuda chooses (the
+// expansion-only kernels for every call they fit), or the builder's kernel,
+// which serves every call and is compared here on the same cases.
+enum class Kernel { kChosen, kBuilder };
+
+specmeta::Status expand_with(Kernel kernel, const specmeta::ExpandArgs& args, cudaStream_t stream) {
+  if (kernel == Kernel::kChosen) return specmeta::expand_cuda(args, stream);
+  if (specmeta::Status s = specmeta::validate(args); !s.ok()) return s;
+  return specmeta::detail::expand_cuda_general(args, stream);
+}
+
 // One expand_cuda call on fresh device buffers.
-void run_cuda(const Case& c, Observed* obs, cudaStream_t stream) {
+void run_cuda(const Case& c, Observed* obs, cudaStream_t stream, Kernel kernel) {
   DeviceCase d;
   HostInput kv({}, {}, c.kv_type), qo({}, {}, c.qo_type);
   d.allocate(c);
@@ -100,7 +112,7 @@ void run_cuda(const Case& c, Observed* obs, cudaStream_t stream) {
   if (::testing::Test::HasFatalFailure()) return;
   d.poison(c, stream);
   if (::testing::Test::HasFatalFailure()) return;
-  obs->status = specmeta::expand_cuda(d.args(c), stream);
+  obs->status = expand_with(kernel, d.args(c), stream);
   CHECK_CUDA(cudaGetLastError());
   specmeta::Status status = obs->status;
   d.download(c, stream, obs);  // resets obs
@@ -120,8 +132,8 @@ class CudaTest : public ::testing::Test {
     }
     if (specmeta::cuda_available()) EXPECT_EQ(cudaGetLastError(), cudaSuccess);
   }
-  auto backend() {
-    return [this](const Case& c, Observed* obs) { run_cuda(c, obs, stream_); };
+  auto backend(Kernel kernel = Kernel::kChosen) {
+    return [this, kernel](const Case& c, Observed* obs) { run_cuda(c, obs, stream_, kernel); };
   }
   cudaStream_t stream_ = nullptr;
 };
@@ -144,6 +156,17 @@ TEST_P(CudaRandom, OutputSubsets) {
   CaseOptions opt;
   opt.random_out_mask = true;
   run_random_cases(backend(), gen, GetParam(), 20, opt, true);
+}
+
+// The builder's kernel on the expansion's own outputs, which expand_cuda now
+// gives to the expansion-only kernels (the builder's calls still use it).
+TEST_P(CudaRandom, BuilderKernelMatchesReferenceAndCpu) {
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  CaseGen gen;
+  SCOPED_TRACE(gen.seed_text());
+  CaseOptions opt;
+  opt.random_out_mask = true;
+  run_random_cases(backend(Kernel::kBuilder), gen, GetParam(), 40, opt, true);
 }
 
 // Outputs one to three elements past a 16-byte boundary: no vector stores allowed.
@@ -208,6 +231,56 @@ TEST_F(CudaTest, BoundaryBatchSizesAndCapacities) {
   }
 }
 
+// The limits of the per-request expansion-only kernel (expansion_only.cu):
+// batches of up to 4096 requests (one block per 256) and capacities of up to
+// 65536 rows, one either side; past them the builder's kernel runs.
+TEST_F(CudaTest, ExpansionOnlyLimits) {
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  CaseGen gen;
+  SCOPED_TRACE(gen.seed_text());
+  for (int64_t bs : {1, 255, 256, 257, 4095, 4096, 4097}) {
+    for (int64_t capacity : {65535, 65536, 65537}) {
+      CaseOptions opt;
+      opt.bs = bs;
+      opt.uniform = false;
+      opt.capacity = capacity;
+      const Case c = gen.make(Kind::kRandomQo, opt);
+      run_and_compare_with_cpu(backend(), c);
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
+// The per-request kernel writes a warp's rows with 2^k lanes per request,
+// 2^k the warp's largest qo rounded up (at most 32): every such width, one
+// either side, and a capacity that cuts a request's rows.
+TEST_F(CudaTest, ExpansionOnlyLanesPerRequest) {
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  CaseGen gen;
+  SCOPED_TRACE(gen.seed_text());
+  for (int64_t widest : {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 100, 3000}) {
+    CaseOptions opt;
+    opt.bs = 100;  // four warps, the last one partly empty
+    opt.uniform = false;
+    opt.max_qo = specmeta::kNoMaxQo;
+    Case base = gen.make(Kind::kRandomQo, opt);
+    int64_t total = 0;
+    for (int64_t b = 0; b < base.bs(); ++b) {
+      // One request per warp at the widest; the others narrower, so the
+      // total stays within the kernel's capacity limit.
+      base.in.qo[b] = b % 32 == 5 ? widest : gen.range(0, std::min<int64_t>(widest, 100));
+      base.in.kv[b] = base.in.qo[b] + gen.range(-2, 5000);
+      total += base.in.qo[b];
+    }
+    for (int64_t capacity : {total, total + 37, total / 2 + 1, int64_t{0}}) {
+      Case c = base;
+      c.in.capacity = capacity;
+      run_and_compare_with_cpu(backend(), c);
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
 // See Cpu.Int64KvNearInt64MinDoesNotWrap.
 TEST_F(CudaTest, Int64KvNearInt64MinDoesNotWrap) {
   if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
@@ -250,7 +323,7 @@ TEST_F(CudaTest, FailedUseCudaDeviceDoesNotFailNextExpand) {
   EXPECT_FALSE(specmeta::use_cuda_device(1 << 20).ok());
   const Case c = example_case({5, 3}, {2, 3}, 8);
   Observed obs;
-  run_cuda(c, &obs, stream_);
+  run_cuda(c, &obs, stream_, Kernel::kChosen);
   ASSERT_FALSE(HasFatalFailure());
   EXPECT_TRUE(obs.status.ok()) << obs.status.message();
   EXPECT_TRUE(matches_reference(c, obs));
