@@ -28,7 +28,9 @@ constexpr int kCallsPerGraph = 100;
 constexpr int kInputSets = 8;
 constexpr int kWarmup = 20;
 constexpr int kReplays = 200;
+// N (draft tokens) of the main table; the second table repeats some sizes with kWideN.
 constexpr int64_t kN = 4;
+constexpr int64_t kWideN = 16;
 
 void check(cudaError_t err, const char* what) {
   if (err != cudaSuccess) {
@@ -157,6 +159,7 @@ struct Case {
   const char* mode;
   int64_t bs;
   bool all_outputs;
+  int64_t n;
 };
 
 // Device buffers of one case: kInputSets input sets, one set of outputs.
@@ -172,13 +175,13 @@ specmeta::ExpandArgs args_for(const Case& c, const Buffers& b, int set, bool dev
   const bool uniform = std::string(c.mode) == "target_verify";
   specmeta::ExpandArgs a;
   a.bs = c.bs;
-  a.capacity = c.bs * kN;
+  a.capacity = c.bs * c.n;
   a.kv_lens = {device ? static_cast<const void*>(b.kv[set]) : b.kv_host[set].data(), specmeta::IntType::kInt64, c.bs};
   if (uniform) {
-    a.qo_uniform = kN;
+    a.qo_uniform = c.n;
   } else {
     a.qo_lens = {device ? static_cast<const void*>(b.qo[set]) : b.qo_host[set].data(), specmeta::IntType::kInt32, c.bs};
-    a.max_qo = kN;
+    a.max_qo = c.n;
   }
   a.out.seqlens_expanded = {b.seqlens, a.capacity};
   if (c.all_outputs) {
@@ -226,6 +229,49 @@ void verify(const Case& c, const Buffers& b, cudaStream_t stream, Launcher launc
   }
 }
 
+// Two table rows (seqlens_expanded alone, all five outputs) for one mode, bs and N.
+void measure_rows(const char* mode, int64_t bs, int64_t n, std::mt19937_64& rng, cudaStream_t stream) {
+  std::uniform_int_distribution<int64_t> seq(1024, 32768);
+  std::uniform_int_distribution<int32_t> accept(1, static_cast<int32_t>(n));
+  Buffers b;
+  for (int s = 0; s < kInputSets; ++s) {
+    std::vector<int64_t> kv(bs);
+    std::vector<int32_t> qo(bs);
+    for (int64_t i = 0; i < bs; ++i) {
+      kv[i] = seq(rng) + (std::string(mode) == "target_verify" ? n : 0);
+      qo[i] = accept(rng);
+    }
+    b.kv.push_back(device_copy(kv));
+    b.qo.push_back(device_copy(qo));
+    b.kv_host.push_back(std::move(kv));
+    b.qo_host.push_back(std::move(qo));
+  }
+  check(cudaMalloc(&b.seqlens, bs * n * 4), "cudaMalloc");
+  check(cudaMalloc(&b.row_to_req, bs * n * 4), "cudaMalloc");
+  check(cudaMalloc(&b.cu_q, (bs + 1) * 4), "cudaMalloc");
+  check(cudaMalloc(&b.num_rows, 4), "cudaMalloc");
+  check(cudaMalloc(&b.status, 4), "cudaMalloc");
+  for (bool all : {false, true}) {
+    const Case c{mode, bs, all, n};
+    verify(c, b, stream, specmeta::expand_cuda);
+    verify(c, b, stream, specmeta::detail::expand_cuda_general);
+    const Timing t = time_in_graphs(stream, [&](int set) {
+      check(specmeta::expand_cuda(args_for(c, b, set, true), stream), "expand_cuda");
+    });
+    const Timing builder = time_in_graphs(stream, [&](int set) {
+      check(specmeta::detail::expand_cuda_general(args_for(c, b, set, true), stream), "builder kernel");
+    });
+    std::printf("| %s | %lld | %s | %.2f | %.2f | %.2f | %.2fx |\n", mode, static_cast<long long>(bs),
+                all ? "all 5" : "seqlens_expanded", t.per_call_us, t.one_call_us, builder.per_call_us,
+                builder.per_call_us / t.per_call_us);
+  }
+  for (int s = 0; s < kInputSets; ++s) {
+    check(cudaFree(b.kv[s]), "free");
+    check(cudaFree(b.qo[s]), "free");
+  }
+  for (int32_t* p : {b.seqlens, b.row_to_req, b.cu_q, b.num_rows, b.status}) check(cudaFree(p), "free");
+}
+
 }  // namespace
 
 int main() {
@@ -271,48 +317,15 @@ int main() {
   }
 
   std::mt19937_64 rng(std::random_device{}());
-  std::uniform_int_distribution<int64_t> seq(1024, 32768);
-  std::uniform_int_distribution<int32_t> accept(1, kN);
   for (const char* mode : {"target_verify", "draft_extend"}) {
-    for (int64_t bs : {1, 16, 64, 256, 1024, 4096}) {
-      Buffers b;
-      for (int s = 0; s < kInputSets; ++s) {
-        std::vector<int64_t> kv(bs);
-        std::vector<int32_t> qo(bs);
-        for (int64_t i = 0; i < bs; ++i) {
-          kv[i] = seq(rng) + (std::string(mode) == "target_verify" ? kN : 0);
-          qo[i] = accept(rng);
-        }
-        b.kv.push_back(device_copy(kv));
-        b.qo.push_back(device_copy(qo));
-        b.kv_host.push_back(std::move(kv));
-        b.qo_host.push_back(std::move(qo));
-      }
-      check(cudaMalloc(&b.seqlens, bs * kN * 4), "cudaMalloc");
-      check(cudaMalloc(&b.row_to_req, bs * kN * 4), "cudaMalloc");
-      check(cudaMalloc(&b.cu_q, (bs + 1) * 4), "cudaMalloc");
-      check(cudaMalloc(&b.num_rows, 4), "cudaMalloc");
-      check(cudaMalloc(&b.status, 4), "cudaMalloc");
-      for (bool all : {false, true}) {
-        const Case c{mode, bs, all};
-        verify(c, b, stream, specmeta::expand_cuda);
-        verify(c, b, stream, specmeta::detail::expand_cuda_general);
-        const Timing t = time_in_graphs(stream, [&](int set) {
-          check(specmeta::expand_cuda(args_for(c, b, set, true), stream), "expand_cuda");
-        });
-        const Timing builder = time_in_graphs(stream, [&](int set) {
-          check(specmeta::detail::expand_cuda_general(args_for(c, b, set, true), stream), "builder kernel");
-        });
-        std::printf("| %s | %lld | %s | %.2f | %.2f | %.2f | %.2fx |\n", mode, static_cast<long long>(bs),
-                    all ? "all 5" : "seqlens_expanded", t.per_call_us, t.one_call_us, builder.per_call_us,
-                    builder.per_call_us / t.per_call_us);
-      }
-      for (int s = 0; s < kInputSets; ++s) {
-        check(cudaFree(b.kv[s]), "free");
-        check(cudaFree(b.qo[s]), "free");
-      }
-      for (int32_t* p : {b.seqlens, b.row_to_req, b.cu_q, b.num_rows, b.status}) check(cudaFree(p), "free");
-    }
+    for (int64_t bs : {1, 16, 64, 256, 1024, 4096}) measure_rows(mode, bs, kN, rng, stream);
+  }
+  std::printf("\nThe same with N=%lld (more rows per request):\n\n", static_cast<long long>(kWideN));
+  std::printf("| mode | bs | outputs | per call, 100-call graph (us) | one-call graph replay (us) | builder's kernel, "
+              "per call (us) | builder / expand_cuda |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
+  for (const char* mode : {"target_verify", "draft_extend"}) {
+    for (int64_t bs : {16, 256, 1024}) measure_rows(mode, bs, kWideN, rng, stream);
   }
   check(cudaStreamDestroy(stream), "stream");
   return 0;

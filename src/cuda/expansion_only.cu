@@ -10,19 +10,23 @@
 // one request block when cu_seqlens_q, num_rows or status is wanted: it
 // checks every request and is the one writer of the scalars.
 //
-// Per-request qo: one request per thread, a block per kThreads requests, no
-// workspace and one block barrier. Every block sums the rows of the whole
-// batch itself (kLoadsInFlight requests per thread per memory round trip),
-// which gives it the rows before its own requests and the total; a warp
-// scan and one exchange of warp sums through shared memory give each
-// request its first row. Each warp then writes its requests' rows with
-// 2^k lanes per request (2^k >= the warp's largest qo, at most 32), so a
-// store instruction covers about 32 consecutive rows instead of 32 rows far
-// apart; the rows past the total are split evenly over the blocks. Limits:
+// Per-request qo: row blocks of up to kThreads requests (one per thread;
+// more blocks, fewer requests each, when the capacity is large), and
+// one status block, the writer of status, that checks every request. No
+// workspace: every row block sums the qo of the whole batch itself
+// (kLoadsInFlight loads per thread per memory round trip), which gives it
+// the rows before its own requests and the total; a warp scan and one
+// exchange of warp sums through shared memory give each request its first
+// row. The requests' owners place their rows in shared memory, from where
+// consecutive threads store consecutive rows (stores by the owners
+// themselves hit a 32-byte sector per element and measured slower once qo
+// reaches 16); the rows past the total are split evenly over the row
+// blocks. All sums are plain 32-bit arithmetic, so the host picks this
+// kernel only when no sum can pass INT32_MAX (bs * max_qo). Limits:
 // kRaggedMaxBs (every block reads the whole batch: beyond it the builder's
 // kernel, whose blocks stream the batch in chunks, is the better choice) and
-// kRaggedMaxCapacity (a warp writes a huge request's rows alone; a capacity
-// bound keeps that loop short).
+// kRaggedMaxCapacity (a block stages its rows kRowWindow at a time, so the
+// capacity bounds its windows).
 #include "expansion_only.h"
 
 #include <cuda_runtime.h>
@@ -41,14 +45,17 @@ namespace {
 
 constexpr int64_t kRaggedMaxBs = 4096;
 constexpr int64_t kRaggedMaxCapacity = 65536;
-// Rows past the total each block zeroes at most, when the capacity asks for
-// more blocks than the batch does.
-constexpr int64_t kTailRowsPerBlock = 4096;
+// Capacity rows per per-request row block: with more, the requests are
+// spread over more blocks, fewer each, so that many rows (large qo) are
+// staged and stored by several multiprocessors (measured: bs = 256, qo up to
+// 16, 4096 rows, took 2.4 us in one block, 1.9 us in the builder's four).
+constexpr int64_t kRowsPerRaggedBlock = 1024;
 constexpr int kLoadsInFlight = 4;
-constexpr int kWarpBits = 5;
+// Rows a per-request row block stages in shared memory at a time (32 KB):
+// all of its requests' rows whenever qo <= 16.
+constexpr int kRowWindow = kThreads * 16;
 constexpr int kWarps = kThreads / kWarpThreads;
 constexpr unsigned kFullWarp = 0xffffffffu;
-static_assert(kWarpThreads == 1 << kWarpBits, "warp lanes are split by shifts");
 
 struct ExpansionParams {
   const void* kv_lens;
@@ -63,7 +70,8 @@ struct ExpansionParams {
   uint32_t max_qo;
   uint32_t capacity;
   uint32_t kv_offset;
-  uint32_t row_blocks;  // uniform qo: blocks [0, row_blocks) write rows, the next one the requests
+  uint32_t row_blocks;  // blocks [0, row_blocks) write rows; the next one, if any, the requests (status)
+  uint32_t block_requests;  // per-request qo: requests of each row block, at most kThreads
 };
 
 // ---------------------------------------------------------------- uniform qo
@@ -128,68 +136,40 @@ struct RaggedExchange {
   uint32_t own_rows[kWarps];  // rows of the warp's own requests
   uint32_t before[kWarps];    // the warp's share of the rows before the block's requests
   uint32_t all[kWarps];       // the warp's share of every request's rows
-  int32_t faults[kWarps];
 };
 
-__device__ __forceinline__ uint32_t warp_sum_saturated(uint32_t value) {
-#pragma unroll
-  for (int lane_mask = kWarpThreads / 2; lane_mask > 0; lane_mask >>= 1) {
-    value = sat_add(value, __shfl_xor_sync(kFullWarp, value, lane_mask));
-  }
-  return value;
+// A block's rows on their way to coalesced stores: the request owners write
+// them here, then consecutive threads store consecutive rows.
+struct RaggedRows {
+  int32_t len[kRowWindow];
+  int32_t req[kRowWindow];
+};
+
+// The two roles' shared memory.
+union RaggedShared {
+  struct {
+    RaggedExchange exchange;
+    RaggedRows rows;
+  } row_block;
+  struct {
+    int32_t warp_faults[kWarps];
+    uint32_t warp_rows[kWarps];
+  } status_block;
+};
+
+template <class QoT>
+__device__ __forceinline__ uint32_t checked_qo(QoT raw, uint32_t max_qo) {
+  return raw >= 0 && static_cast<uint64_t>(raw) <= max_qo ? static_cast<uint32_t>(raw) : 0;
 }
 
-// The warp's requests' rows: 2^shift lanes per request, 32 >> shift requests
-// per pass, so consecutive lanes write consecutive rows.
-__device__ __forceinline__ void write_warp_rows(const ExpansionParams& p, uint32_t qo, uint32_t first_row,
-                                                int32_t first_len, uint32_t warp_first_request) {
-  const uint32_t widest = __reduce_max_sync(kFullWarp, qo);
-  if (widest == 0) return;
-  const int shift = widest >= kWarpThreads ? kWarpBits : 32 - __clz(widest - 1);  // ceil(log2(widest))
-  const uint32_t lanes = 1u << shift;
-  const uint32_t lane = threadIdx.x % kWarpThreads;
-  const uint32_t j0 = lane & (lanes - 1);
-  for (uint32_t pass = 0; pass < lanes; ++pass) {
-    const uint32_t src = (pass << (kWarpBits - shift)) + (lane >> shift);
-    const uint32_t src_qo = __shfl_sync(kFullWarp, qo, src);
-    const uint32_t src_first_row = __shfl_sync(kFullWarp, first_row, src);
-    const int32_t src_first_len = __shfl_sync(kFullWarp, first_len, src);
-    if (src_first_row >= p.capacity) continue;
-    const uint32_t live = min(src_qo, p.capacity - src_first_row);
-    for (uint32_t j = j0; j < live; j += lanes) {
-      const uint32_t row = src_first_row + j;
-      if (p.seqlens_expanded) p.seqlens_expanded[row] = detail::row_len(src_first_len, j);
-      if (p.row_to_req) p.row_to_req[row] = static_cast<int32_t>(warp_first_request + src);
-    }
-  }
-}
-
-// Rows [min(total, capacity), capacity), split evenly over the blocks.
-__device__ __forceinline__ void write_tail_rows(const ExpansionParams& p, uint32_t total) {
-  const uint32_t begin = min(total, p.capacity);
-  const uint32_t share = (p.capacity - begin + gridDim.x - 1) / gridDim.x;
-  const uint32_t first = begin + blockIdx.x * share;
-  const uint32_t end = min(first + share, p.capacity);
-  for (uint32_t row = first + threadIdx.x; row < end; row += kThreads) {
-    if (p.seqlens_expanded) p.seqlens_expanded[row] = 0;
-    if (p.row_to_req) p.row_to_req[row] = -1;
-  }
-}
-
+// The status block (the last one): every request's faults and the total.
 template <class KvT, class QoT>
-__global__ void __launch_bounds__(kThreads) ragged_expansion_kernel(ExpansionParams p) {
-  __shared__ RaggedExchange exchange;
-  enter_after_prior_grid();
+__device__ __forceinline__ void ragged_status_block(const ExpansionParams& p, int32_t* warp_faults,
+                                                    uint32_t* warp_rows) {
+  // Every fault bit but int32 overflow of a sum, which the host rules out.
   const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
   const QoT* qo_lens = static_cast<const QoT*>(p.qo_lens);
-  const uint32_t block_first = blockIdx.x * kThreads;
-  const uint32_t own = block_first + threadIdx.x;
-  // Block 0 writes status, so it checks every request's kv as well.
-  const bool checks_all = blockIdx.x == 0 && p.status != nullptr;
-  uint32_t before = 0;  // rows of this thread's requests before the block's, saturated
-  uint32_t all = 0;     // rows of all this thread's requests, saturated
-  uint32_t qo = 0;      // the block's request of this thread
-  int32_t first_len = 0;
+  uint32_t rows = 0;
   int32_t faults = 0;
   for (uint32_t base = threadIdx.x; base < p.bs; base += kLoadsInFlight * kThreads) {
     int64_t raw_qo[kLoadsInFlight];
@@ -198,24 +178,103 @@ __global__ void __launch_bounds__(kThreads) ragged_expansion_kernel(ExpansionPar
     for (int i = 0; i < kLoadsInFlight; ++i) {
       const uint32_t b = base + i * kThreads;
       raw_qo[i] = b < p.bs ? static_cast<int64_t>(qo_lens[b]) : 0;
-      raw_kv[i] = b < p.bs && (checks_all || b == own) ? static_cast<int64_t>(kv_lens[b]) : 0;
+      raw_kv[i] = b < p.bs ? static_cast<int64_t>(kv_lens[b]) : 0;
     }
 #pragma unroll
     for (int i = 0; i < kLoadsInFlight; ++i) {
-      const uint32_t b = base + i * kThreads;
-      if (b >= p.bs) continue;
-      int32_t bits = 0;
-      const uint32_t checked = static_cast<uint32_t>(detail::checked_qo(raw_qo[i], p.max_qo, bits));
-      const int64_t kv = detail::offset_kv(raw_kv[i], p.kv_offset);
-      all = sat_add(all, checked);
-      if (b < block_first) before = sat_add(before, checked);
-      if (b == own) {
-        qo = checked;
-        first_len = detail::clipped_first_len(kv, checked);
-      }
-      if (checks_all) faults |= bits | detail::request_faults(kv, checked);
+      if (base + i * kThreads >= p.bs) continue;
+      const int64_t qo = detail::checked_qo(raw_qo[i], p.max_qo, faults);
+      faults |= detail::request_faults(detail::offset_kv(raw_kv[i], p.kv_offset), qo);
+      rows += static_cast<uint32_t>(qo);
     }
   }
+  rows = __reduce_add_sync(kFullWarp, rows);
+  publish_warp_or(faults, warp_faults);
+  if (threadIdx.x % kWarpThreads == 0) warp_rows[threadIdx.x / kWarpThreads] = rows;
+  __syncthreads();
+  if (threadIdx.x != 0) return;
+  uint32_t total = 0;
+#pragma unroll
+  for (int w = 0; w < kWarps; ++w) total += warp_rows[w];
+  faults = gather_warp_or(warp_faults);
+  if (total > p.capacity) faults |= kCapacityExceeded;
+  *p.status = faults;
+}
+
+// Rows [min(total, capacity), capacity), split evenly over the row blocks.
+__device__ __forceinline__ void write_tail_rows(const ExpansionParams& p, uint32_t total) {
+  const uint32_t begin = min(total, p.capacity);
+  const uint32_t share = (p.capacity - begin + p.row_blocks - 1) / p.row_blocks;
+  const uint32_t first = begin + blockIdx.x * share;
+  const uint32_t end = min(first + share, p.capacity);
+  for (uint32_t row = first + threadIdx.x; row < end; row += kThreads) {
+    if (p.seqlens_expanded) p.seqlens_expanded[row] = 0;
+    if (p.row_to_req) p.row_to_req[row] = -1;
+  }
+}
+
+// A row block: the rows of its requests, [block_first_row,
+// block_first_row + block_rows), through shared memory kRowWindow rows at a
+// time; the thread of request b places the rows [first_row - block_first_row,
+// + qo) of the block's run.
+__device__ __forceinline__ void write_block_rows(const ExpansionParams& p, uint32_t block_first_row,
+                                                 uint32_t block_rows, uint32_t offset, uint32_t qo,
+                                                 int32_t first_len, uint32_t request, RaggedRows& rows) {
+  // Rows past the capacity are not written, so windows stop there.
+  for (uint32_t window = 0; window < block_rows && block_first_row + window < p.capacity; window += kRowWindow) {
+    const uint32_t j_begin = window > offset ? window - offset : 0;
+    const uint32_t j_end = min(qo, window + kRowWindow - min(offset, window + kRowWindow));
+    for (uint32_t j = j_begin; j < j_end; ++j) {
+      rows.len[offset + j - window] = detail::row_len(first_len, j);
+      rows.req[offset + j - window] = static_cast<int32_t>(request);
+    }
+    __syncthreads();
+    const uint32_t first = block_first_row + window;
+    const uint32_t count = min(min(block_rows - window, static_cast<uint32_t>(kRowWindow)),
+                               p.capacity - min(first, p.capacity));
+    for (uint32_t i = threadIdx.x; i < count; i += kThreads) {
+      if (p.seqlens_expanded) p.seqlens_expanded[first + i] = rows.len[i];
+      if (p.row_to_req) p.row_to_req[first + i] = rows.req[i];
+    }
+    __syncthreads();  // the next window reuses the rows
+  }
+}
+
+template <class KvT, class QoT>
+__global__ void __launch_bounds__(kThreads) ragged_expansion_kernel(ExpansionParams p) {
+  __shared__ RaggedShared shared;
+  enter_after_prior_grid();
+  if (blockIdx.x == p.row_blocks) {
+    ragged_status_block<KvT, QoT>(p, shared.status_block.warp_faults, shared.status_block.warp_rows);
+    return;
+  }
+  RaggedExchange& exchange = shared.row_block.exchange;
+  const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
+  const QoT* qo_lens = static_cast<const QoT*>(p.qo_lens);
+  const uint32_t block_first = blockIdx.x * p.block_requests;
+  const uint32_t own = block_first + threadIdx.x;
+  const bool owns = threadIdx.x < p.block_requests && own < p.bs;
+  // This thread's request, then the rows of every request: the ones before
+  // the block's and the total. All loads are issued before any is used.
+  const QoT own_raw_qo = owns ? qo_lens[own] : QoT{0};
+  const KvT own_raw_kv = owns ? kv_lens[own] : KvT{0};
+  uint32_t before = 0;
+  uint32_t all = 0;
+  for (uint32_t base = threadIdx.x; base < p.bs; base += kLoadsInFlight * kThreads) {
+    QoT raw[kLoadsInFlight];
+#pragma unroll
+    for (int i = 0; i < kLoadsInFlight; ++i) {
+      raw[i] = base + i * kThreads < p.bs ? qo_lens[base + i * kThreads] : QoT{0};
+    }
+#pragma unroll
+    for (int i = 0; i < kLoadsInFlight; ++i) {
+      const uint32_t qo = checked_qo(raw[i], p.max_qo);
+      all += qo;
+      before += base + i * kThreads < block_first ? qo : 0;
+    }
+  }
+  const uint32_t qo = checked_qo(own_raw_qo, p.max_qo);
+  const int32_t first_len = detail::clipped_first_len(detail::offset_kv(own_raw_kv, p.kv_offset), qo);
 
   const uint32_t lane = threadIdx.x % kWarpThreads;
   const uint32_t warp = threadIdx.x / kWarpThreads;
@@ -223,41 +282,34 @@ __global__ void __launch_bounds__(kThreads) ragged_expansion_kernel(ExpansionPar
 #pragma unroll
   for (int d = 1; d < kWarpThreads; d <<= 1) {
     const uint32_t up = __shfl_up_sync(kFullWarp, inclusive, d);
-    if (lane >= static_cast<uint32_t>(d)) inclusive = sat_add(inclusive, up);
+    if (lane >= static_cast<uint32_t>(d)) inclusive += up;
   }
-  uint32_t first_row = __shfl_up_sync(kFullWarp, inclusive, 1);
-  if (lane == 0) first_row = 0;
-  before = warp_sum_saturated(before);
-  all = warp_sum_saturated(all);
-  faults = static_cast<int32_t>(__reduce_or_sync(kFullWarp, static_cast<unsigned>(faults)));
+  before = __reduce_add_sync(kFullWarp, before);
+  all = __reduce_add_sync(kFullWarp, all);
   if (lane == kWarpThreads - 1) {
     exchange.own_rows[warp] = inclusive;
     exchange.before[warp] = before;
     exchange.all[warp] = all;
-    exchange.faults[warp] = faults;
   }
   __syncthreads();
+  uint32_t block_first_row = 0;
   uint32_t total = 0;
-  before = 0;
+  uint32_t block_rows = 0;
+  uint32_t offset = inclusive - qo;  // within the block's run of rows
 #pragma unroll
   for (int w = 0; w < kWarps; ++w) {
-    before = sat_add(before, exchange.before[w]);
-    total = sat_add(total, exchange.all[w]);
-    faults |= exchange.faults[w];
-    if (static_cast<uint32_t>(w) < warp) before = sat_add(before, exchange.own_rows[w]);
+    block_first_row += exchange.before[w];
+    total += exchange.all[w];
+    block_rows += exchange.own_rows[w];
+    offset += static_cast<uint32_t>(w) < warp ? exchange.own_rows[w] : 0;
   }
-  first_row = sat_add(first_row, before);
-
   if (blockIdx.x == 0 && threadIdx.x == 0) {
-    if (p.cu_seqlens_q) p.cu_seqlens_q[p.bs] = to_int32(total);
+    if (p.cu_seqlens_q) p.cu_seqlens_q[p.bs] = static_cast<int32_t>(total);
     if (p.num_rows) *p.num_rows = static_cast<int32_t>(min(total, p.capacity));
-    if (total > static_cast<uint32_t>(detail::kInt32Max)) faults |= kInt32Overflow;
-    if (total > p.capacity) faults |= kCapacityExceeded;
-    if (p.status) *p.status = faults;
   }
-  if (p.cu_seqlens_q && own < p.bs) p.cu_seqlens_q[own] = to_int32(first_row);
+  if (p.cu_seqlens_q && owns) p.cu_seqlens_q[own] = static_cast<int32_t>(block_first_row + offset);
   if (p.seqlens_expanded || p.row_to_req) {
-    write_warp_rows(p, qo, first_row, first_len, own - lane);
+    write_block_rows(p, block_first_row, block_rows, offset, qo, first_len, own, shared.row_block.rows);
     write_tail_rows(p, total);
   }
 }
@@ -284,7 +336,9 @@ bool fits_expansion_only(const ExpandArgs& a) {
       o.sparse_cu_seqlens_k.wanted()) {
     return false;
   }
-  return a.uniform_qo() || (a.bs <= kRaggedMaxBs && a.capacity <= kRaggedMaxCapacity);
+  // Per-request qo: sums in plain 32-bit arithmetic, so no sum may pass INT32_MAX.
+  return a.uniform_qo() || (a.bs <= kRaggedMaxBs && a.capacity <= kRaggedMaxCapacity &&
+                            a.bs * a.max_qo <= detail::kInt32Max);
 }
 
 Status launch_expansion_only(const ExpandArgs& a, cudaStream_t stream) {
@@ -315,8 +369,12 @@ Status launch_expansion_only(const ExpandArgs& a, cudaStream_t stream) {
       launch_programmatic(uniform_expansion_kernel<int32_t>, grid, kThreads, stream, p);
     }
   } else {
-    unsigned grid = std::max(1u, blocks(a.bs, kThreads));
-    if (rows) grid = std::max(grid, blocks(a.capacity, kTailRowsPerBlock));
+    // Row blocks enough for kThreads requests or kRowsPerRaggedBlock rows of
+    // capacity each, whichever needs more; the requests spread evenly.
+    p.row_blocks = std::max(1u, blocks(a.bs, kThreads));
+    if (rows) p.row_blocks = std::max(p.row_blocks, blocks(a.capacity, kRowsPerRaggedBlock));
+    p.block_requests = std::max(1u, blocks(a.bs, p.row_blocks));
+    const unsigned grid = p.row_blocks + (p.status ? 1 : 0);
     if (a.kv_lens.type == IntType::kInt64) {
       launch_ragged<int64_t>(a, grid, stream, p);
     } else {

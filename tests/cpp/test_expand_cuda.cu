@@ -232,41 +232,47 @@ TEST_F(CudaTest, BoundaryBatchSizesAndCapacities) {
 }
 
 // The limits of the per-request expansion-only kernel (expansion_only.cu):
-// batches of up to 4096 requests (one block per 256) and capacities of up to
-// 65536 rows, one either side; past them the builder's kernel runs.
+// batches of up to 4096 requests, capacities of up to 65536 rows (a block
+// per 1024 of them, so these spread few requests over many blocks) and
+// bs * max_qo up to INT32_MAX, one either side; past them the builder's
+// kernel runs.
 TEST_F(CudaTest, ExpansionOnlyLimits) {
   if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
   CaseGen gen;
   SCOPED_TRACE(gen.seed_text());
   for (int64_t bs : {1, 255, 256, 257, 4095, 4096, 4097}) {
-    for (int64_t capacity : {65535, 65536, 65537}) {
-      CaseOptions opt;
-      opt.bs = bs;
-      opt.uniform = false;
-      opt.capacity = capacity;
-      const Case c = gen.make(Kind::kRandomQo, opt);
-      run_and_compare_with_cpu(backend(), c);
-      if (HasFatalFailure()) return;
+    for (int64_t capacity : {1023, 1024, 1025, 65535, 65536, 65537}) {
+      // max_qo itself is at most INT32_MAX (validated).
+      for (int64_t max_qo : {int64_t{16}, kI32Max / bs, std::min(kI32Max, kI32Max / bs + 1)}) {
+        CaseOptions opt;
+        opt.bs = bs;
+        opt.uniform = false;
+        opt.capacity = capacity;
+        opt.max_qo = max_qo;
+        const Case c = gen.make(gen.pick({Kind::kRandomQo, Kind::kSkewed, Kind::kQoOutOfRange}), opt);
+        run_and_compare_with_cpu(backend(), c);
+        if (HasFatalFailure()) return;
+      }
     }
   }
 }
 
-// The per-request kernel writes a warp's rows with 2^k lanes per request,
-// 2^k the warp's largest qo rounded up (at most 32): every such width, one
-// either side, and a capacity that cuts a request's rows.
-TEST_F(CudaTest, ExpansionOnlyLanesPerRequest) {
+// The per-request kernel stages each block's rows in shared memory, 4096
+// rows at a time: requests of every width up to past two windows, one
+// request per warp at the widest, and capacities that cut a request's rows.
+TEST_F(CudaTest, ExpansionOnlyWideRequests) {
   if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
   CaseGen gen;
   SCOPED_TRACE(gen.seed_text());
-  for (int64_t widest : {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 100, 3000}) {
+  for (int64_t widest : {0, 1, 2, 3, 4, 5, 15, 16, 17, 33, 100, 3000, 4095, 4096, 4097, 9000}) {
     CaseOptions opt;
     opt.bs = 100;  // four warps, the last one partly empty
     opt.uniform = false;
-    opt.max_qo = specmeta::kNoMaxQo;
+    opt.max_qo = 10000;  // bs * max_qo fits int32: the kernel's sums cannot overflow
     Case base = gen.make(Kind::kRandomQo, opt);
     int64_t total = 0;
     for (int64_t b = 0; b < base.bs(); ++b) {
-      // One request per warp at the widest; the others narrower, so the
+      // One request in every 32 at the widest; the others narrower, so the
       // total stays within the kernel's capacity limit.
       base.in.qo[b] = b % 32 == 5 ? widest : gen.range(0, std::min<int64_t>(widest, 100));
       base.in.kv[b] = base.in.qo[b] + gen.range(-2, 5000);
