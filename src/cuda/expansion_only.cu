@@ -17,11 +17,11 @@
 // (kLoadsInFlight loads per thread per memory round trip), which gives it
 // the rows before its own requests and the total; a warp scan and one
 // exchange of warp sums through shared memory give each request its first
-// row. The requests' owners place their rows in shared memory, from where
-// consecutive threads store consecutive rows (stores by the owners
-// themselves hit a 32-byte sector per element and measured slower once qo
-// reaches 16); the rows past the total are split evenly over the row
-// blocks. All sums are plain 32-bit arithmetic, so the host picks this
+// row. Owners of narrow requests (kDirectMaxQo) store their rows
+// themselves; wider ones are placed in shared memory, from where
+// consecutive threads store consecutive rows (stores by the owners would
+// hit a 32-byte sector per element). The rows past the total are split
+// evenly over the row blocks. All sums are plain 32-bit arithmetic, so the host picks this
 // kernel only when no sum can pass INT32_MAX (bs * max_qo). Limits:
 // kRaggedMaxBs (every block reads the whole batch: beyond it the builder's
 // kernel, whose blocks stream the batch in chunks, is the better choice) and
@@ -46,10 +46,16 @@ namespace {
 constexpr int64_t kRaggedMaxBs = 4096;
 constexpr int64_t kRaggedMaxCapacity = 65536;
 // Capacity rows per per-request row block: with more, the requests are
-// spread over more blocks, fewer each, so that many rows (large qo) are
-// staged and stored by several multiprocessors (measured: bs = 256, qo up to
-// 16, 4096 rows, took 2.4 us in one block, 1.9 us in the builder's four).
-constexpr int64_t kRowsPerRaggedBlock = 1024;
+// spread over more blocks, fewer each, so that many rows are stored by
+// several multiprocessors (measured: bs = 256, qo up to 16, 4096 rows, took
+// 2.4 us in one block, 1.9 us in the builder's four; N = 4, bs = 1024 1.8 us
+// with 1024 rows per block, 1.65 us with 512).
+constexpr int64_t kRowsPerRaggedBlock = 512;
+// A row block whose requests have at most this many rows each lets their
+// owners store them; wider ones go through shared memory (measured, qo drawn
+// from 1..N: N = 4, bs <= 1024, 0.1-0.2 us faster stored by the owners;
+// N = 16 0.2-0.3 us slower, as each row then costs a 32-byte sector).
+constexpr uint32_t kDirectMaxQo = 8;
 constexpr int kLoadsInFlight = 4;
 // Rows a per-request row block stages in shared memory at a time (32 KB):
 // all of its requests' rows whenever qo <= 16.
@@ -136,6 +142,7 @@ struct RaggedExchange {
   uint32_t own_rows[kWarps];  // rows of the warp's own requests
   uint32_t before[kWarps];    // the warp's share of the rows before the block's requests
   uint32_t all[kWarps];       // the warp's share of every request's rows
+  uint32_t widest[kWarps];    // the warp's largest qo
 };
 
 // A block's rows on their way to coalesced stores: the request owners write
@@ -213,6 +220,18 @@ __device__ __forceinline__ void write_tail_rows(const ExpansionParams& p, uint32
   }
 }
 
+// A row block of narrow requests: each request's owner stores its rows
+// itself. With a few rows per request a warp's stores stay within a few
+// sectors, and the block skips the staging and its barrier.
+__device__ __forceinline__ void write_own_rows(const ExpansionParams& p, uint32_t first_row, uint32_t qo,
+                                               int32_t first_len, uint32_t request) {
+  const uint32_t live = first_row < p.capacity ? min(qo, p.capacity - first_row) : 0;
+  for (uint32_t j = 0; j < live; ++j) {
+    if (p.seqlens_expanded) p.seqlens_expanded[first_row + j] = detail::row_len(first_len, j);
+    if (p.row_to_req) p.row_to_req[first_row + j] = static_cast<int32_t>(request);
+  }
+}
+
 // A row block: the rows of its requests, [block_first_row,
 // block_first_row + block_rows), through shared memory kRowWindow rows at a
 // time; the thread of request b places the rows [first_row - block_first_row,
@@ -286,21 +305,25 @@ __global__ void __launch_bounds__(kThreads) ragged_expansion_kernel(ExpansionPar
   }
   before = __reduce_add_sync(kFullWarp, before);
   all = __reduce_add_sync(kFullWarp, all);
+  const uint32_t warp_widest = __reduce_max_sync(kFullWarp, qo);
   if (lane == kWarpThreads - 1) {
     exchange.own_rows[warp] = inclusive;
     exchange.before[warp] = before;
     exchange.all[warp] = all;
+    exchange.widest[warp] = warp_widest;
   }
   __syncthreads();
   uint32_t block_first_row = 0;
   uint32_t total = 0;
   uint32_t block_rows = 0;
+  uint32_t widest = 0;
   uint32_t offset = inclusive - qo;  // within the block's run of rows
 #pragma unroll
   for (int w = 0; w < kWarps; ++w) {
     block_first_row += exchange.before[w];
     total += exchange.all[w];
     block_rows += exchange.own_rows[w];
+    widest = max(widest, exchange.widest[w]);
     offset += static_cast<uint32_t>(w) < warp ? exchange.own_rows[w] : 0;
   }
   if (blockIdx.x == 0 && threadIdx.x == 0) {
@@ -309,7 +332,11 @@ __global__ void __launch_bounds__(kThreads) ragged_expansion_kernel(ExpansionPar
   }
   if (p.cu_seqlens_q && owns) p.cu_seqlens_q[own] = static_cast<int32_t>(block_first_row + offset);
   if (p.seqlens_expanded || p.row_to_req) {
-    write_block_rows(p, block_first_row, block_rows, offset, qo, first_len, own, shared.row_block.rows);
+    if (widest <= kDirectMaxQo) {
+      write_own_rows(p, block_first_row + offset, qo, first_len, own);
+    } else {
+      write_block_rows(p, block_first_row, block_rows, offset, qo, first_len, own, shared.row_block.rows);
+    }
     write_tail_rows(p, total);
   }
 }

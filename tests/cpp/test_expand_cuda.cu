@@ -257,14 +257,15 @@ TEST_F(CudaTest, ExpansionOnlyLimits) {
   }
 }
 
-// The per-request kernel stages each block's rows in shared memory, 4096
-// rows at a time: requests of every width up to past two windows, one
-// request per warp at the widest, and capacities that cut a request's rows.
+// The per-request kernel lets the owners of requests of up to 8 rows store
+// them, and stages wider ones in shared memory, 4096 rows at a time:
+// requests of every width up to past two windows, one in every 32 at the
+// widest, and capacities that cut a request's rows.
 TEST_F(CudaTest, ExpansionOnlyWideRequests) {
   if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
   CaseGen gen;
   SCOPED_TRACE(gen.seed_text());
-  for (int64_t widest : {0, 1, 2, 3, 4, 5, 15, 16, 17, 33, 100, 3000, 4095, 4096, 4097, 9000}) {
+  for (int64_t widest : {0, 1, 2, 3, 4, 5, 8, 9, 15, 16, 17, 33, 100, 3000, 4095, 4096, 4097, 9000}) {
     CaseOptions opt;
     opt.bs = 100;  // four warps, the last one partly empty
     opt.uniform = false;
