@@ -118,9 +118,11 @@ __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t
   const uint64_t first_row = rows_before<QoT>(p, b, smem);
   int32_t ignored = 0;
   const int64_t qo = detail::checked_qo(raw_qo, p.max_qo, ignored);
-  // Block-uniform exits: a bad pool index (the request block flags it), or
-  // no row of this request within the capacity.
-  if (pool_index < 0 || pool_index >= p.pool_rows || first_row >= p.capacity) return;
+  // Block-uniform exits: a bad pool index (the request block flags it), no
+  // row of this request within the capacity, or a null table (validation
+  // allows it only without elements: no column to copy, and no pointer
+  // arithmetic on null).
+  if (pool_index < 0 || pool_index >= p.pool_rows || first_row >= p.capacity || p.req_to_token == nullptr) return;
   const uint32_t rows = static_cast<uint32_t>(min(static_cast<uint64_t>(qo), p.capacity - first_row));
   const uint64_t live = p.full_width ? p.width : min(detail::clamped_kv(kv), static_cast<int64_t>(p.width));
   const int32_t* src = p.req_to_token + static_cast<uint64_t>(pool_index) * p.req_to_token_stride;
