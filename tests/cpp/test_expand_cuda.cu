@@ -14,6 +14,7 @@
 #include "reference.h"
 #include "specmeta/specmeta.h"
 #include "../../src/common/backends.h"
+#include "../../src/cuda/expansion_only.h"
 
 
 namespace specmeta_test {
@@ -257,6 +258,55 @@ TEST_F(CudaTest, ExpansionOnlyWideRequests) {
       if (HasFatalFailure()) return;
     }
   }
+}
+
+// Which calls the expansion-only kernels take (a host rule, so it runs
+// without a GPU too): both kernels give the same results, so the
+// correctness tests alone would not notice a limit moved by one.
+TEST(ExpansionOnlyRule, PicksTheCallsItCovers) {
+  int32_t out[1] = {};
+  const specmeta::OutSpan span{out, 1};
+  auto ragged = [&](int64_t bs, int64_t capacity, int64_t max_qo) {
+    specmeta::ExpandArgs a;
+    a.bs = bs;
+    a.qo_lens = {out, IntType::kInt32, bs};
+    a.max_qo = max_qo;
+    a.capacity = capacity;
+    a.out.seqlens_expanded = span;
+    return a;
+  };
+  using specmeta::cuda_detail::fits_expansion_only;
+  EXPECT_TRUE(fits_expansion_only(ragged(4096, 65536, 16)));
+  EXPECT_FALSE(fits_expansion_only(ragged(4097, 65536, 16)));
+  EXPECT_FALSE(fits_expansion_only(ragged(4096, 65537, 16)));
+  EXPECT_TRUE(fits_expansion_only(ragged(2, 8, kI32Max / 2)));       // bs * max_qo <= INT32_MAX
+  EXPECT_FALSE(fits_expansion_only(ragged(2, 8, kI32Max / 2 + 1)));  // a sum could pass INT32_MAX
+  EXPECT_TRUE(fits_expansion_only(ragged(1, 8, specmeta::kNoMaxQo)));  // 1 * INT32_MAX fits
+  EXPECT_FALSE(fits_expansion_only(ragged(2, 8, specmeta::kNoMaxQo)));  // expand_seqlens with a device qo_lens
+
+  specmeta::ExpandArgs uniform = ragged(1 << 20, kI32Max, 0);  // uniform qo: no limit
+  uniform.qo_lens = {};
+  uniform.qo_uniform = 0;
+  EXPECT_TRUE(fits_expansion_only(uniform));
+
+  // Any output, table or destination set beyond the expansion's own: the builder's kernel.
+  const specmeta::ExpandArgs base = ragged(64, 256, 4);
+  ASSERT_TRUE(fits_expansion_only(base));
+  using OutputField = specmeta::OutSpan specmeta::ExpandOutputs::*;
+  for (OutputField other : {&specmeta::ExpandOutputs::cache_seqlens, &specmeta::ExpandOutputs::cu_seqlens_k,
+                            &specmeta::ExpandOutputs::sparse_seqlens, &specmeta::ExpandOutputs::sparse_cu_seqlens_k}) {
+    specmeta::ExpandArgs a = base;
+    a.out.*other = {nullptr, 0};  // wanted, even empty
+    EXPECT_FALSE(fits_expansion_only(a));
+  }
+  specmeta::ExpandArgs table = base;
+  table.out.page_table_1 = {nullptr, 0, 0, 0};
+  EXPECT_FALSE(fits_expansion_only(table));
+  const specmeta::ExpandOutputs extra = base.out;
+  specmeta::ExpandArgs sets = base;
+  sets.extra_out = &extra;
+  sets.extra_out_count = 1;
+  EXPECT_FALSE(fits_expansion_only(sets));
 }
 
 // See Cpu.Int64KvNearInt64MinDoesNotWrap.
