@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cases.h"
+#include "cuda_test_util.h"
 #include "examples.h"
 #include "harness.h"
 #include "reference.h"
@@ -15,14 +16,6 @@
 #include "../../src/common/backends.h"
 #include "../../src/cuda/expansion_only.h"
 
-#define CHECK_CUDA(expr)                                                                              \
-  do {                                                                                                \
-    const cudaError_t check_cuda_err_ = (expr);                                                       \
-    if (check_cuda_err_ != cudaSuccess) {                                                             \
-      FAIL() << #expr << " failed: " << cudaGetErrorName(check_cuda_err_) << " ("                     \
-             << cudaGetErrorString(check_cuda_err_) << ")";                                           \
-    }                                                                                                 \
-  } while (0)
 
 namespace specmeta_test {
 namespace {
@@ -31,16 +24,6 @@ using specmeta::IntType;
 
 constexpr int kCasesPerKind = 200;
 
-// A device allocation freed on scope exit (also on a failed assertion).
-struct DeviceMem {
-  void* p = nullptr;
-  DeviceMem() = default;
-  DeviceMem(const DeviceMem&) = delete;
-  DeviceMem& operator=(const DeviceMem&) = delete;
-  ~DeviceMem() {
-    if (p != nullptr) cudaFree(p);
-  }
-};
 
 // Device buffers for one case shape: inputs (bs plus tail elements) and the
 // wanted outputs, each [front guard | payload | back guard].
@@ -120,23 +103,11 @@ void run_cuda(const Case& c, Observed* obs, cudaStream_t stream, Kernel kernel) 
   obs->status = status;
 }
 
-class CudaTest : public ::testing::Test {
+class CudaTest : public CudaStreamTest {
  protected:
-  void SetUp() override {
-    if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
-    CHECK_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  }
-  void TearDown() override {
-    if (stream_ != nullptr) {
-      EXPECT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
-      EXPECT_EQ(cudaStreamDestroy(stream_), cudaSuccess);
-    }
-    if (specmeta::cuda_available()) EXPECT_EQ(cudaGetLastError(), cudaSuccess);
-  }
   auto backend(Kernel kernel = Kernel::kChosen) {
     return [this, kernel](const Case& c, Observed* obs) { run_cuda(c, obs, stream_, kernel); };
   }
-  cudaStream_t stream_ = nullptr;
 };
 
 // ---------------------------------------------------------------- random cases
@@ -397,16 +368,9 @@ void graph_replays(cudaStream_t stream, const Case& shape, const std::vector<Cas
   d.allocate(shape);
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
 
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  struct GraphGuard {
-    cudaGraph_t& g;
-    cudaGraphExec_t& e;
-    ~GraphGuard() {
-      if (e) cudaGraphExecDestroy(e);
-      if (g) cudaGraphDestroy(g);
-    }
-  } guard{graph, exec};
+  OwnedGraph owned;
+  cudaGraph_t& graph = owned.graph;
+  cudaGraphExec_t& exec = owned.exec;
   CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
   const specmeta::Status s = specmeta::expand_cuda(d.args(shape), stream);
   const cudaError_t end = cudaStreamEndCapture(stream, &graph);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cases.h"
+#include "cuda_test_util.h"
 #include "harness.h"
 #include "metadata_cases.h"
 #include "metadata_examples.h"
@@ -21,29 +22,10 @@
 #include "metadata_suites.h"
 #include "specmeta/metadata.h"
 
-#define CHECK_CUDA(expr)                                                                              \
-  do {                                                                                                \
-    const cudaError_t check_cuda_err_ = (expr);                                                       \
-    if (check_cuda_err_ != cudaSuccess) {                                                             \
-      FAIL() << #expr << " failed: " << cudaGetErrorName(check_cuda_err_) << " ("                     \
-             << cudaGetErrorString(check_cuda_err_) << ")";                                           \
-    }                                                                                                 \
-  } while (0)
 
 namespace specmeta_test {
 namespace {
 
-// A device allocation freed on scope exit (also on a failed assertion).
-struct DeviceMem {
-  void* p = nullptr;
-  size_t bytes = 0;
-  DeviceMem() = default;
-  DeviceMem(const DeviceMem&) = delete;
-  DeviceMem& operator=(const DeviceMem&) = delete;
-  ~DeviceMem() {
-    if (p != nullptr) cudaFree(p);
-  }
-};
 
 size_t input_bytes(const HostInput& in) { return static_cast<size_t>(in.bytes()); }
 
@@ -149,23 +131,11 @@ void run_meta_cuda(const MetaCase& c, MetaObserved* obs, cudaStream_t stream) {
   d.expect_inputs_unchanged(obs->buffers, stream);
 }
 
-class MetadataCudaTest : public ::testing::Test {
+class MetadataCudaTest : public CudaStreamTest {
  protected:
-  void SetUp() override {
-    if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
-    CHECK_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  }
-  void TearDown() override {
-    if (stream_ != nullptr) {
-      EXPECT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
-      EXPECT_EQ(cudaStreamDestroy(stream_), cudaSuccess);
-    }
-    if (specmeta::cuda_available()) EXPECT_EQ(cudaGetLastError(), cudaSuccess);
-  }
   auto backend() {
     return [this](const MetaCase& c, MetaObserved* obs) { run_meta_cuda(c, obs, stream_); };
   }
-  cudaStream_t stream_ = nullptr;
 };
 
 // ---------------------------------------------------------------- random cases
@@ -402,16 +372,9 @@ void graph_replays(cudaStream_t stream, const MetaCase& shape, const std::vector
   d.upload_outputs(host, stream);
   CHECK_CUDA(cudaStreamSynchronize(stream));
 
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  struct GraphGuard {
-    cudaGraph_t& g;
-    cudaGraphExec_t& e;
-    ~GraphGuard() {
-      if (e) cudaGraphExecDestroy(e);
-      if (g) cudaGraphDestroy(g);
-    }
-  } guard{graph, exec};
+  OwnedGraph owned;
+  cudaGraph_t& graph = owned.graph;
+  cudaGraphExec_t& exec = owned.exec;
   MetaCallArgs a;
   make_call_args(shape, d.ptrs, &a);
   CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
