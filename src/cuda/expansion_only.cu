@@ -15,13 +15,13 @@
 // one status block, the writer of status, that checks every request. No
 // workspace: every row block sums the qo of the whole batch itself
 // (kLoadsInFlight loads per thread per memory round trip), which gives it
-// the rows before its own requests and the total; a warp scan and one
-// exchange of warp sums through shared memory give each request its first
-// row. Owners of narrow requests (kDirectMaxQo) store their rows
+// the rows before its own requests and the total (one block needs neither);
+// a warp scan (one ballot per bit of qo) and one exchange of warp sums
+// through shared memory give each request its first row. Owners of narrow requests (kDirectMaxQo) store their rows
 // themselves; wider ones are placed in shared memory, from where
 // consecutive threads store consecutive rows (stores by the owners would
-// hit a 32-byte sector per element). The rows past the total are split
-// evenly over the row blocks. All sums are plain 32-bit arithmetic, so the host picks this
+// hit a 32-byte sector per element). The rows past the total are dealt to
+// the row blocks in runs of kThreads. All sums are plain 32-bit arithmetic, so the host picks this
 // kernel only when no sum can pass INT32_MAX (bs * max_qo). Limits:
 // kRaggedMaxBs (every block reads the whole batch: beyond it the builder's
 // kernel, whose blocks stream the batch in chunks, is the better choice) and
@@ -78,6 +78,7 @@ struct ExpansionParams {
   uint32_t kv_offset;
   uint32_t row_blocks;  // blocks [0, row_blocks) write rows; the next one, if any, the requests (status)
   uint32_t block_requests;  // per-request qo: requests of each row block, at most kThreads
+  uint32_t qo_bits;         // per-request qo: bits of max_qo (every checked qo fits them)
 };
 
 // ---------------------------------------------------------------- uniform qo
@@ -137,12 +138,12 @@ __global__ void __launch_bounds__(kThreads) uniform_expansion_kernel(ExpansionPa
 
 // ---------------------------------------------------------- per-request qo
 
-// Per-warp partial results, exchanged once through shared memory.
+// Per-warp partial results, exchanged once through shared memory, one
+// 16-byte word per warp: x = rows of the warp's own requests, y = the warp's
+// share of the rows before the block's requests, z = its share of every
+// request's rows, w = the warp's largest qo.
 struct RaggedExchange {
-  uint32_t own_rows[kWarps];  // rows of the warp's own requests
-  uint32_t before[kWarps];    // the warp's share of the rows before the block's requests
-  uint32_t all[kWarps];       // the warp's share of every request's rows
-  uint32_t widest[kWarps];    // the warp's largest qo
+  uint4 warp[kWarps];
 };
 
 // A block's rows on their way to coalesced stores: the request owners write
@@ -208,13 +209,12 @@ __device__ __forceinline__ void ragged_status_block(const ExpansionParams& p, in
   *p.status = faults;
 }
 
-// Rows [min(total, capacity), capacity), split evenly over the row blocks.
+// Rows [min(total, capacity), capacity), in runs of kThreads dealt to the
+// row blocks in turn (no division on the device).
 __device__ __forceinline__ void write_tail_rows(const ExpansionParams& p, uint32_t total) {
-  const uint32_t begin = min(total, p.capacity);
-  const uint32_t share = (p.capacity - begin + p.row_blocks - 1) / p.row_blocks;
-  const uint32_t first = begin + blockIdx.x * share;
-  const uint32_t end = min(first + share, p.capacity);
-  for (uint32_t row = first + threadIdx.x; row < end; row += kThreads) {
+  const uint32_t stride = p.row_blocks * kThreads;
+  for (uint32_t row = min(total, p.capacity) + blockIdx.x * kThreads + threadIdx.x; row < p.capacity;
+       row += stride) {
     if (p.seqlens_expanded) p.seqlens_expanded[row] = 0;
     if (p.row_to_req) p.row_to_req[row] = -1;
   }
@@ -277,9 +277,10 @@ __global__ void __launch_bounds__(kThreads) ragged_expansion_kernel(ExpansionPar
   // the block's and the total. All loads are issued before any is used.
   const QoT own_raw_qo = owns ? qo_lens[own] : QoT{0};
   const KvT own_raw_kv = owns ? kv_lens[own] : KvT{0};
+  // With one row block its requests are the batch: no other rows to sum.
   uint32_t before = 0;
   uint32_t all = 0;
-  for (uint32_t base = threadIdx.x; base < p.bs; base += kLoadsInFlight * kThreads) {
+  for (uint32_t base = threadIdx.x; p.row_blocks > 1 && base < p.bs; base += kLoadsInFlight * kThreads) {
     QoT raw[kLoadsInFlight];
 #pragma unroll
     for (int i = 0; i < kLoadsInFlight; ++i) {
@@ -295,37 +296,37 @@ __global__ void __launch_bounds__(kThreads) ragged_expansion_kernel(ExpansionPar
   const uint32_t qo = checked_qo(own_raw_qo, p.max_qo);
   const int32_t first_len = detail::clipped_first_len(detail::offset_kv(own_raw_kv, p.kv_offset), qo);
 
+  // The warp's exclusive scan of qo from one ballot per bit of qo: the
+  // ballots do not wait for each other, unlike the steps of a shuffle scan.
   const uint32_t lane = threadIdx.x % kWarpThreads;
   const uint32_t warp = threadIdx.x / kWarpThreads;
-  uint32_t inclusive = qo;
-#pragma unroll
-  for (int d = 1; d < kWarpThreads; d <<= 1) {
-    const uint32_t up = __shfl_up_sync(kFullWarp, inclusive, d);
-    if (lane >= static_cast<uint32_t>(d)) inclusive += up;
+  const uint32_t lanes_below = (1u << lane) - 1;
+  uint32_t offset = 0;  // within the block's run of rows, for now within the warp's
+  uint32_t warp_rows = 0;
+  for (uint32_t bit = 0; bit < p.qo_bits; ++bit) {
+    const uint32_t set = __ballot_sync(kFullWarp, (qo >> bit) & 1u);
+    offset += static_cast<uint32_t>(__popc(set & lanes_below)) << bit;
+    warp_rows += static_cast<uint32_t>(__popc(set)) << bit;
   }
   before = __reduce_add_sync(kFullWarp, before);
   all = __reduce_add_sync(kFullWarp, all);
   const uint32_t warp_widest = __reduce_max_sync(kFullWarp, qo);
-  if (lane == kWarpThreads - 1) {
-    exchange.own_rows[warp] = inclusive;
-    exchange.before[warp] = before;
-    exchange.all[warp] = all;
-    exchange.widest[warp] = warp_widest;
-  }
+  if (lane == 0) exchange.warp[warp] = make_uint4(warp_rows, before, all, warp_widest);
   __syncthreads();
   uint32_t block_first_row = 0;
   uint32_t total = 0;
   uint32_t block_rows = 0;
   uint32_t widest = 0;
-  uint32_t offset = inclusive - qo;  // within the block's run of rows
 #pragma unroll
   for (int w = 0; w < kWarps; ++w) {
-    block_first_row += exchange.before[w];
-    total += exchange.all[w];
-    block_rows += exchange.own_rows[w];
-    widest = max(widest, exchange.widest[w]);
-    offset += static_cast<uint32_t>(w) < warp ? exchange.own_rows[w] : 0;
+    const uint4 partial = exchange.warp[w];
+    block_rows += partial.x;
+    block_first_row += partial.y;
+    total += partial.z;
+    widest = max(widest, partial.w);
+    offset += static_cast<uint32_t>(w) < warp ? partial.x : 0;
   }
+  if (p.row_blocks == 1) total = block_rows;
   if (blockIdx.x == 0 && threadIdx.x == 0) {
     if (p.cu_seqlens_q) p.cu_seqlens_q[p.bs] = static_cast<int32_t>(total);
     if (p.num_rows) *p.num_rows = static_cast<int32_t>(min(total, p.capacity));
@@ -401,6 +402,7 @@ Status launch_expansion_only(const ExpandArgs& a, cudaStream_t stream) {
     p.row_blocks = std::max(1u, blocks(a.bs, kThreads));
     if (rows) p.row_blocks = std::max(p.row_blocks, blocks(a.capacity, kRowsPerRaggedBlock));
     p.block_requests = std::max(1u, blocks(a.bs, p.row_blocks));
+    p.qo_bits = a.max_qo > 0 ? 64 - static_cast<uint32_t>(__builtin_clzll(static_cast<uint64_t>(a.max_qo))) : 0;
     const unsigned grid = p.row_blocks + (p.status ? 1 : 0);
     if (a.kv_lens.type == IntType::kInt64) {
       launch_ragged<int64_t>(a, grid, stream, p);
