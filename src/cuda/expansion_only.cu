@@ -11,22 +11,23 @@
 // checks every request and is the one writer of the scalars.
 //
 // Per-request qo: row blocks of up to kThreads requests (one per thread;
-// more blocks, fewer requests each, when the capacity is large), and
-// one status block, the writer of status, that checks every request. No
+// more blocks, fewer requests each, when the capacity is large), and one
+// status block, the writer of status, that checks every request. No
 // workspace: every row block sums the qo of the whole batch itself
 // (kLoadsInFlight loads per thread per memory round trip), which gives it
-// the rows before its own requests and the total; a warp scan and one
-// exchange of warp sums through shared memory give each request its first
-// row. Owners of narrow requests (kDirectMaxQo) store their rows
-// themselves; wider ones are placed in shared memory, from where
-// consecutive threads store consecutive rows (stores by the owners would
-// hit a 32-byte sector per element). The rows past the total are split
-// evenly over the row blocks. All sums are plain 32-bit arithmetic, so the host picks this
-// kernel only when no sum can pass INT32_MAX (bs * max_qo). Limits:
-// kRaggedMaxBs (every block reads the whole batch: beyond it the builder's
-// kernel, whose blocks stream the batch in chunks, is the better choice) and
-// kRaggedMaxCapacity (a block stages its rows kRowWindow at a time, so the
-// capacity bounds its windows).
+// the rows before its own requests and the total (one block needs neither);
+// a warp scan (one ballot per bit of qo) and one exchange of warp sums
+// through shared memory give each request its first row. Owners of narrow
+// requests (kDirectMaxQo) store their rows themselves; wider ones are
+// placed in shared memory, from where consecutive threads store
+// consecutive rows (stores by the owners would hit a 32-byte sector per
+// element). The rows past the total are dealt to the row blocks in runs of
+// kThreads. Sums are plain 32-bit arithmetic when no sum can pass INT32_MAX
+// (bs * max_qo), else saturating (add_rows). Limits: kRaggedMaxBs (every
+// block reads the whole batch: beyond it the builder's kernel, whose blocks
+// stream the batch in chunks, is the better choice) and kRaggedMaxCapacity
+// (a block stages its rows kRowWindow at a time, so the capacity bounds its
+// windows).
 #include "expansion_only.h"
 
 #include <cuda_runtime.h>
@@ -34,6 +35,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 #include "device_util.cuh"
 #include "programmatic_launch.h"
@@ -63,6 +65,32 @@ constexpr int kRowWindow = kThreads * 16;
 constexpr int kWarps = kThreads / kWarpThreads;
 constexpr unsigned kFullWarp = 0xffffffffu;
 
+// Row sums of the per-request kernel: plain when the host rules out any sum
+// past INT32_MAX (bs * max_qo), else sticking at UINT32_MAX (device_util.cuh's
+// sat_add), which keeps every sum exact up to INT32_MAX and every larger one
+// above both INT32_MAX and the capacity.
+template <bool kSaturate>
+__device__ __forceinline__ uint32_t add_rows(uint32_t a, uint32_t b) {
+  if constexpr (kSaturate) {
+    return sat_add(a, b);
+  } else {
+    return a + b;
+  }
+}
+
+template <bool kSaturate>
+__device__ __forceinline__ uint32_t warp_rows_sum(uint32_t value) {
+  if constexpr (kSaturate) {
+#pragma unroll
+    for (int lane_mask = kWarpThreads / 2; lane_mask > 0; lane_mask >>= 1) {
+      value = sat_add(value, __shfl_xor_sync(kFullWarp, value, lane_mask));
+    }
+    return value;
+  } else {
+    return __reduce_add_sync(kFullWarp, value);
+  }
+}
+
 struct ExpansionParams {
   const void* kv_lens;
   const void* qo_lens;
@@ -78,6 +106,7 @@ struct ExpansionParams {
   uint32_t kv_offset;
   uint32_t row_blocks;  // blocks [0, row_blocks) write rows; the next one, if any, the requests (status)
   uint32_t block_requests;  // per-request qo: requests of each row block, at most kThreads
+  uint32_t qo_bits;         // per-request qo: bits of max_qo (every checked qo fits them)
 };
 
 // ---------------------------------------------------------------- uniform qo
@@ -137,12 +166,12 @@ __global__ void __launch_bounds__(kThreads) uniform_expansion_kernel(ExpansionPa
 
 // ---------------------------------------------------------- per-request qo
 
-// Per-warp partial results, exchanged once through shared memory.
+// Per-warp partial results, exchanged once through shared memory, one
+// 16-byte word per warp: x = rows of the warp's own requests, y = the warp's
+// share of the rows before the block's requests, z = its share of every
+// request's rows, w = the warp's largest qo.
 struct RaggedExchange {
-  uint32_t own_rows[kWarps];  // rows of the warp's own requests
-  uint32_t before[kWarps];    // the warp's share of the rows before the block's requests
-  uint32_t all[kWarps];       // the warp's share of every request's rows
-  uint32_t widest[kWarps];    // the warp's largest qo
+  uint4 warp[kWarps];
 };
 
 // A block's rows on their way to coalesced stores: the request owners write
@@ -170,10 +199,10 @@ __device__ __forceinline__ uint32_t checked_qo(QoT raw, uint32_t max_qo) {
 }
 
 // The status block (the last one): every request's faults and the total.
-template <class KvT, class QoT>
+template <class KvT, class QoT, bool kSaturate>
 __device__ __forceinline__ void ragged_status_block(const ExpansionParams& p, int32_t* warp_faults,
                                                     uint32_t* warp_rows) {
-  // Every fault bit but int32 overflow of a sum, which the host rules out.
+  // Every fault bit; a sum past INT32_MAX only where the host could not rule it out.
   const KvT* kv_lens = static_cast<const KvT*>(p.kv_lens);
   const QoT* qo_lens = static_cast<const QoT*>(p.qo_lens);
   uint32_t rows = 0;
@@ -192,29 +221,29 @@ __device__ __forceinline__ void ragged_status_block(const ExpansionParams& p, in
       if (base + i * kThreads >= p.bs) continue;
       const int64_t qo = detail::checked_qo(raw_qo[i], p.max_qo, faults);
       faults |= detail::request_faults(detail::offset_kv(raw_kv[i], p.kv_offset), qo);
-      rows += static_cast<uint32_t>(qo);
+      rows = add_rows<kSaturate>(rows, static_cast<uint32_t>(qo));
     }
   }
-  rows = __reduce_add_sync(kFullWarp, rows);
+  rows = warp_rows_sum<kSaturate>(rows);
   publish_warp_or(faults, warp_faults);
   if (threadIdx.x % kWarpThreads == 0) warp_rows[threadIdx.x / kWarpThreads] = rows;
   __syncthreads();
   if (threadIdx.x != 0) return;
   uint32_t total = 0;
 #pragma unroll
-  for (int w = 0; w < kWarps; ++w) total += warp_rows[w];
+  for (int w = 0; w < kWarps; ++w) total = add_rows<kSaturate>(total, warp_rows[w]);
   faults = gather_warp_or(warp_faults);
+  if (total > static_cast<uint32_t>(detail::kInt32Max)) faults |= kInt32Overflow;
   if (total > p.capacity) faults |= kCapacityExceeded;
   *p.status = faults;
 }
 
-// Rows [min(total, capacity), capacity), split evenly over the row blocks.
+// Rows [min(total, capacity), capacity), in runs of kThreads dealt to the
+// row blocks in turn (no division on the device).
 __device__ __forceinline__ void write_tail_rows(const ExpansionParams& p, uint32_t total) {
-  const uint32_t begin = min(total, p.capacity);
-  const uint32_t share = (p.capacity - begin + p.row_blocks - 1) / p.row_blocks;
-  const uint32_t first = begin + blockIdx.x * share;
-  const uint32_t end = min(first + share, p.capacity);
-  for (uint32_t row = first + threadIdx.x; row < end; row += kThreads) {
+  const uint32_t stride = p.row_blocks * kThreads;
+  for (uint32_t row = min(total, p.capacity) + blockIdx.x * kThreads + threadIdx.x; row < p.capacity;
+       row += stride) {
     if (p.seqlens_expanded) p.seqlens_expanded[row] = 0;
     if (p.row_to_req) p.row_to_req[row] = -1;
   }
@@ -240,7 +269,8 @@ __device__ __forceinline__ void write_block_rows(const ExpansionParams& p, uint3
                                                  uint32_t block_rows, uint32_t offset, uint32_t qo,
                                                  int32_t first_len, uint32_t request, RaggedRows& rows) {
   // Rows past the capacity are not written, so windows stop there.
-  for (uint32_t window = 0; window < block_rows && block_first_row + window < p.capacity; window += kRowWindow) {
+  const uint32_t writable = p.capacity - min(block_first_row, p.capacity);  // no sum that could wrap
+  for (uint32_t window = 0; window < block_rows && window < writable; window += kRowWindow) {
     const uint32_t j_begin = window > offset ? window - offset : 0;
     const uint32_t j_end = min(qo, window + kRowWindow - min(offset, window + kRowWindow));
     for (uint32_t j = j_begin; j < j_end; ++j) {
@@ -259,12 +289,12 @@ __device__ __forceinline__ void write_block_rows(const ExpansionParams& p, uint3
   }
 }
 
-template <class KvT, class QoT>
+template <class KvT, class QoT, bool kSaturate>
 __global__ void __launch_bounds__(kThreads) ragged_expansion_kernel(ExpansionParams p) {
   __shared__ RaggedShared shared;
   enter_after_prior_grid();
   if (blockIdx.x == p.row_blocks) {
-    ragged_status_block<KvT, QoT>(p, shared.status_block.warp_faults, shared.status_block.warp_rows);
+    ragged_status_block<KvT, QoT, kSaturate>(p, shared.status_block.warp_faults, shared.status_block.warp_rows);
     return;
   }
   RaggedExchange& exchange = shared.row_block.exchange;
@@ -277,9 +307,10 @@ __global__ void __launch_bounds__(kThreads) ragged_expansion_kernel(ExpansionPar
   // the block's and the total. All loads are issued before any is used.
   const QoT own_raw_qo = owns ? qo_lens[own] : QoT{0};
   const KvT own_raw_kv = owns ? kv_lens[own] : KvT{0};
+  // With one row block its requests are the batch: no other rows to sum.
   uint32_t before = 0;
   uint32_t all = 0;
-  for (uint32_t base = threadIdx.x; base < p.bs; base += kLoadsInFlight * kThreads) {
+  for (uint32_t base = threadIdx.x; p.row_blocks > 1 && base < p.bs; base += kLoadsInFlight * kThreads) {
     QoT raw[kLoadsInFlight];
 #pragma unroll
     for (int i = 0; i < kLoadsInFlight; ++i) {
@@ -288,52 +319,57 @@ __global__ void __launch_bounds__(kThreads) ragged_expansion_kernel(ExpansionPar
 #pragma unroll
     for (int i = 0; i < kLoadsInFlight; ++i) {
       const uint32_t qo = checked_qo(raw[i], p.max_qo);
-      all += qo;
-      before += base + i * kThreads < block_first ? qo : 0;
+      all = add_rows<kSaturate>(all, qo);
+      before = add_rows<kSaturate>(before, base + i * kThreads < block_first ? qo : 0);
     }
   }
   const uint32_t qo = checked_qo(own_raw_qo, p.max_qo);
   const int32_t first_len = detail::clipped_first_len(detail::offset_kv(own_raw_kv, p.kv_offset), qo);
 
+  // The warp's exclusive scan of qo from one ballot per bit of qo: the
+  // ballots do not wait for each other, unlike the steps of a shuffle scan.
   const uint32_t lane = threadIdx.x % kWarpThreads;
   const uint32_t warp = threadIdx.x / kWarpThreads;
-  uint32_t inclusive = qo;
-#pragma unroll
-  for (int d = 1; d < kWarpThreads; d <<= 1) {
-    const uint32_t up = __shfl_up_sync(kFullWarp, inclusive, d);
-    if (lane >= static_cast<uint32_t>(d)) inclusive += up;
+  const uint32_t lanes_below = (1u << lane) - 1;
+  // A warp's rows reach 32 * INT32_MAX: 64-bit where they may pass INT32_MAX.
+  using WarpRows = std::conditional_t<kSaturate, uint64_t, uint32_t>;
+  WarpRows below = 0;
+  WarpRows in_warp = 0;
+  for (uint32_t bit = 0; bit < p.qo_bits; ++bit) {
+    const uint32_t set = __ballot_sync(kFullWarp, (qo >> bit) & 1u);
+    below += static_cast<WarpRows>(__popc(set & lanes_below)) << bit;
+    in_warp += static_cast<WarpRows>(__popc(set)) << bit;
   }
-  before = __reduce_add_sync(kFullWarp, before);
-  all = __reduce_add_sync(kFullWarp, all);
+  uint32_t offset = sat_u32(below);  // within the block's run of rows, for now within the warp's
+  const uint32_t warp_rows = sat_u32(in_warp);
+  before = warp_rows_sum<kSaturate>(before);
+  all = warp_rows_sum<kSaturate>(all);
   const uint32_t warp_widest = __reduce_max_sync(kFullWarp, qo);
-  if (lane == kWarpThreads - 1) {
-    exchange.own_rows[warp] = inclusive;
-    exchange.before[warp] = before;
-    exchange.all[warp] = all;
-    exchange.widest[warp] = warp_widest;
-  }
+  if (lane == 0) exchange.warp[warp] = make_uint4(warp_rows, before, all, warp_widest);
   __syncthreads();
   uint32_t block_first_row = 0;
   uint32_t total = 0;
   uint32_t block_rows = 0;
   uint32_t widest = 0;
-  uint32_t offset = inclusive - qo;  // within the block's run of rows
 #pragma unroll
   for (int w = 0; w < kWarps; ++w) {
-    block_first_row += exchange.before[w];
-    total += exchange.all[w];
-    block_rows += exchange.own_rows[w];
-    widest = max(widest, exchange.widest[w]);
-    offset += static_cast<uint32_t>(w) < warp ? exchange.own_rows[w] : 0;
+    const uint4 partial = exchange.warp[w];
+    block_rows = add_rows<kSaturate>(block_rows, partial.x);
+    block_first_row = add_rows<kSaturate>(block_first_row, partial.y);
+    total = add_rows<kSaturate>(total, partial.z);
+    widest = max(widest, partial.w);
+    offset = add_rows<kSaturate>(offset, static_cast<uint32_t>(w) < warp ? partial.x : 0);
   }
+  if (p.row_blocks == 1) total = block_rows;
   if (blockIdx.x == 0 && threadIdx.x == 0) {
-    if (p.cu_seqlens_q) p.cu_seqlens_q[p.bs] = static_cast<int32_t>(total);
+    if (p.cu_seqlens_q) p.cu_seqlens_q[p.bs] = to_int32(total);
     if (p.num_rows) *p.num_rows = static_cast<int32_t>(min(total, p.capacity));
   }
-  if (p.cu_seqlens_q && owns) p.cu_seqlens_q[own] = static_cast<int32_t>(block_first_row + offset);
+  const uint32_t first_row = add_rows<kSaturate>(block_first_row, offset);
+  if (p.cu_seqlens_q && owns) p.cu_seqlens_q[own] = to_int32(first_row);
   if (p.seqlens_expanded || p.row_to_req) {
     if (widest <= kDirectMaxQo) {
-      write_own_rows(p, block_first_row + offset, qo, first_len, own);
+      write_own_rows(p, first_row, qo, first_len, own);
     } else {
       write_block_rows(p, block_first_row, block_rows, offset, qo, first_len, own, shared.row_block.rows);
     }
@@ -345,12 +381,21 @@ unsigned blocks(int64_t n, int64_t per_block) {
   return static_cast<unsigned>((n + per_block - 1) / per_block);
 }
 
-template <class KvT>
+template <class KvT, bool kSaturate>
 void launch_ragged(const ExpandArgs& a, unsigned grid, cudaStream_t stream, const ExpansionParams& p) {
   if (a.qo_lens.type == IntType::kInt64) {
-    launch_programmatic(ragged_expansion_kernel<KvT, int64_t>, grid, kThreads, stream, p);
+    launch_programmatic(ragged_expansion_kernel<KvT, int64_t, kSaturate>, grid, kThreads, stream, p);
   } else {
-    launch_programmatic(ragged_expansion_kernel<KvT, int32_t>, grid, kThreads, stream, p);
+    launch_programmatic(ragged_expansion_kernel<KvT, int32_t, kSaturate>, grid, kThreads, stream, p);
+  }
+}
+
+template <class KvT>
+void launch_ragged(const ExpandArgs& a, unsigned grid, cudaStream_t stream, const ExpansionParams& p) {
+  if (a.bs * a.max_qo <= detail::kInt32Max) {
+    launch_ragged<KvT, false>(a, grid, stream, p);
+  } else {
+    launch_ragged<KvT, true>(a, grid, stream, p);
   }
 }
 
@@ -363,9 +408,7 @@ bool fits_expansion_only(const ExpandArgs& a) {
       o.sparse_cu_seqlens_k.wanted()) {
     return false;
   }
-  // Per-request qo: sums in plain 32-bit arithmetic, so no sum may pass INT32_MAX.
-  return a.uniform_qo() || (a.bs <= kRaggedMaxBs && a.capacity <= kRaggedMaxCapacity &&
-                            a.bs * a.max_qo <= detail::kInt32Max);
+  return a.uniform_qo() || (a.bs <= kRaggedMaxBs && a.capacity <= kRaggedMaxCapacity);
 }
 
 Status launch_expansion_only(const ExpandArgs& a, cudaStream_t stream) {
@@ -401,6 +444,7 @@ Status launch_expansion_only(const ExpandArgs& a, cudaStream_t stream) {
     p.row_blocks = std::max(1u, blocks(a.bs, kThreads));
     if (rows) p.row_blocks = std::max(p.row_blocks, blocks(a.capacity, kRowsPerRaggedBlock));
     p.block_requests = std::max(1u, blocks(a.bs, p.row_blocks));
+    p.qo_bits = a.max_qo > 0 ? 64 - static_cast<uint32_t>(__builtin_clzll(static_cast<uint64_t>(a.max_qo))) : 0;
     const unsigned grid = p.row_blocks + (p.status ? 1 : 0);
     if (a.kv_lens.type == IntType::kInt64) {
       launch_ragged<int64_t>(a, grid, stream, p);

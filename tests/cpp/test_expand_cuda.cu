@@ -204,10 +204,10 @@ TEST_F(CudaTest, BoundaryBatchSizesAndCapacities) {
 }
 
 // The limits of the per-request expansion-only kernel (expansion_only.cu):
-// batches of up to 4096 requests, capacities of up to 65536 rows (a block
-// per 1024 of them, so these spread few requests over many blocks) and
-// bs * max_qo up to INT32_MAX, one either side; past them the builder's
-// kernel runs.
+// batches of up to 4096 requests and capacities of up to 65536 rows (a block
+// per 512 of them, so these spread few requests over many blocks), one
+// either side, past which the builder's kernel runs; and bs * max_qo up to
+// INT32_MAX (plain sums) and one past it (saturating sums).
 TEST_F(CudaTest, ExpansionOnlyLimits) {
   if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
   CaseGen gen;
@@ -279,10 +279,9 @@ TEST(ExpansionOnlyRule, PicksTheCallsItCovers) {
   EXPECT_TRUE(fits_expansion_only(ragged(4096, 65536, 16)));
   EXPECT_FALSE(fits_expansion_only(ragged(4097, 65536, 16)));
   EXPECT_FALSE(fits_expansion_only(ragged(4096, 65537, 16)));
-  EXPECT_TRUE(fits_expansion_only(ragged(2, 8, kI32Max / 2)));       // bs * max_qo <= INT32_MAX
-  EXPECT_FALSE(fits_expansion_only(ragged(2, 8, kI32Max / 2 + 1)));  // a sum could pass INT32_MAX
-  EXPECT_TRUE(fits_expansion_only(ragged(1, 8, specmeta::kNoMaxQo)));  // 1 * INT32_MAX fits
-  EXPECT_FALSE(fits_expansion_only(ragged(2, 8, specmeta::kNoMaxQo)));  // expand_seqlens with a device qo_lens
+  // Sums that may pass INT32_MAX take the saturating instantiation, not another kernel.
+  EXPECT_TRUE(fits_expansion_only(ragged(2, 8, kI32Max / 2 + 1)));
+  EXPECT_TRUE(fits_expansion_only(ragged(4096, 65536, specmeta::kNoMaxQo)));  // expand_seqlens, device qo_lens
 
   specmeta::ExpandArgs uniform = ragged(1 << 20, kI32Max, 0);  // uniform qo: no limit
   uniform.qo_lens = {};
