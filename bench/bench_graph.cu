@@ -196,35 +196,64 @@ specmeta::ExpandArgs args_for(const Case& c, const Buffers& b, int set, bool dev
 // A CUDA entry point: expand_cuda, or the builder's kernel alone.
 using Launcher = specmeta::Status (*)(const specmeta::ExpandArgs&, cudaStream_t);
 
-// Runs the case once on the GPU and once on the CPU and compares every output.
-void verify(const Case& c, const Buffers& b, cudaStream_t stream, Launcher launch) {
+// The first element where `got` and `want` differ, for the mismatch report ("" when they agree).
+std::string first_difference(const char* name, const std::vector<int32_t>& got, const std::vector<int32_t>& want) {
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (got[i] != want[i]) {
+      return std::string(name) + "[" + std::to_string(i) + "] = " + std::to_string(got[i]) + ", CPU " +
+             std::to_string(want[i]);
+    }
+  }
+  return "";
+}
+
+// Copies `elems` int32 from the device into `host`, ordered on `stream`.
+void download(std::vector<int32_t>* host, const int32_t* device, int64_t elems, cudaStream_t stream) {
+  check(cudaMemcpyAsync(host->data(), device, elems * 4, cudaMemcpyDeviceToHost, stream), "copy");
+}
+
+// Runs the case once on the GPU and once on the CPU and compares every output
+// (every device operation on `stream`, so the poison lands before the kernel).
+void verify(const Case& c, const Buffers& b, cudaStream_t stream, Launcher launch, const char* name) {
   const specmeta::ExpandArgs dev = args_for(c, b, 0, true);
-  check(cudaMemset(b.seqlens, 0x7f, dev.capacity * 4), "poison");
-  check(launch(dev, stream), "launch");
-  check(cudaStreamSynchronize(stream), "sync");
   const int64_t cap = dev.capacity;
-  std::vector<int32_t> got_seq(cap), got_cu(c.bs + 1), got_r2r(cap), got_scalars(2);
-  std::vector<int32_t> want_seq(cap), want_cu(c.bs + 1), want_r2r(cap), want_scalars(2);
-  check(cudaMemcpy(got_seq.data(), b.seqlens, cap * 4, cudaMemcpyDeviceToHost), "copy");
+  check(cudaMemsetAsync(b.seqlens, 0x7f, cap * 4, stream), "poison");
+  if (c.all_outputs) {
+    check(cudaMemsetAsync(b.row_to_req, 0x7f, cap * 4, stream), "poison");
+    check(cudaMemsetAsync(b.cu_q, 0x7f, (c.bs + 1) * 4, stream), "poison");
+    check(cudaMemsetAsync(b.num_rows, 0x7f, 4, stream), "poison");
+    check(cudaMemsetAsync(b.status, 0x7f, 4, stream), "poison");
+  }
+  check(launch(dev, stream), "launch");
+  std::vector<int32_t> got_seq(cap), got_cu(c.bs + 1), got_r2r(cap), got_rows(1), got_status(1);
+  std::vector<int32_t> want_seq(cap), want_cu(c.bs + 1), want_r2r(cap), want_rows(1), want_status(1);
+  download(&got_seq, b.seqlens, cap, stream);
   specmeta::ExpandArgs host = args_for(c, b, 0, false);
   host.out.seqlens_expanded.data = want_seq.data();
-  bool same = true;
   if (c.all_outputs) {
-    check(cudaMemcpy(got_cu.data(), b.cu_q, (c.bs + 1) * 4, cudaMemcpyDeviceToHost), "copy");
-    check(cudaMemcpy(got_r2r.data(), b.row_to_req, cap * 4, cudaMemcpyDeviceToHost), "copy");
-    check(cudaMemcpy(&got_scalars[0], b.num_rows, 4, cudaMemcpyDeviceToHost), "copy");
-    check(cudaMemcpy(&got_scalars[1], b.status, 4, cudaMemcpyDeviceToHost), "copy");
+    download(&got_cu, b.cu_q, c.bs + 1, stream);
+    download(&got_r2r, b.row_to_req, cap, stream);
+    download(&got_rows, b.num_rows, 1, stream);
+    download(&got_status, b.status, 1, stream);
     host.out.cu_seqlens_q.data = want_cu.data();
     host.out.row_to_req.data = want_r2r.data();
-    host.out.num_rows.data = &want_scalars[0];
-    host.out.status.data = &want_scalars[1];
-    check(specmeta::expand_cpu(host), "expand_cpu");
-    same = got_cu == want_cu && got_r2r == want_r2r && got_scalars == want_scalars;
-  } else {
-    check(specmeta::expand_cpu(host), "expand_cpu");
+    host.out.num_rows.data = want_rows.data();
+    host.out.status.data = want_status.data();
   }
-  if (!same || got_seq != want_seq) {
-    std::fprintf(stderr, "MISMATCH: %s bs=%lld\n", c.mode, static_cast<long long>(c.bs));
+  check(cudaStreamSynchronize(stream), "sync");
+  check(specmeta::expand_cpu(host), "expand_cpu");
+  std::string difference = first_difference("seqlens_expanded", got_seq, want_seq);
+  if (c.all_outputs) {
+    for (const std::string& d : {first_difference("cu_seqlens_q", got_cu, want_cu),
+                                 first_difference("row_to_req", got_r2r, want_r2r),
+                                 first_difference("num_rows", got_rows, want_rows),
+                                 first_difference("status", got_status, want_status)}) {
+      if (difference.empty()) difference = d;
+    }
+  }
+  if (!difference.empty()) {
+    std::fprintf(stderr, "MISMATCH: %s, %s bs=%lld N=%lld: %s\n", name, c.mode, static_cast<long long>(c.bs),
+                 static_cast<long long>(c.n), difference.c_str());
     std::exit(1);
   }
 }
@@ -253,8 +282,8 @@ void measure_rows(const char* mode, int64_t bs, int64_t n, std::mt19937_64& rng,
   check(cudaMalloc(&b.status, 4), "cudaMalloc");
   for (bool all : {false, true}) {
     const Case c{mode, bs, all, n};
-    verify(c, b, stream, specmeta::expand_cuda);
-    verify(c, b, stream, specmeta::detail::expand_cuda_general);
+    verify(c, b, stream, specmeta::expand_cuda, "expand_cuda");
+    verify(c, b, stream, specmeta::detail::expand_cuda_general, "builder's kernel");
     const Timing t = time_in_graphs(stream, [&](int set) {
       check(specmeta::expand_cuda(args_for(c, b, set, true), stream), "expand_cuda");
     });

@@ -12,6 +12,12 @@ namespace cuda_detail {
 // the expansion-only kernels cover (expansion_only.cu names the limits).
 bool fits_expansion_only(const ExpandArgs& a);
 
+// The kernel a call that fits_expansion_only gets: uniform qo; per-request
+// qo in one group of 32 requests, in several (both up to 1024 requests whose
+// row sums cannot pass INT32_MAX), or in request blocks (the rest).
+enum class ExpansionKernel { kUniform, kOneGroup, kGroups, kRequestBlocks };
+ExpansionKernel pick_expansion_kernel(const ExpandArgs& a);
+
 // Launches the expansion-only kernel for `a` (fits_expansion_only(a)); no
 // allocation, no sync. Returns the launch error, if any.
 Status launch_expansion_only(const ExpandArgs& a, cudaStream_t stream);

@@ -229,33 +229,80 @@ TEST_F(CudaTest, ExpansionOnlyLimits) {
   }
 }
 
-// The per-request kernel lets the owners of requests of up to 8 rows store
-// them, and stages wider ones in shared memory, 4096 rows at a time:
-// requests of every width up to past two windows, one in every 32 at the
-// widest, and capacities that cut a request's rows.
-TEST_F(CudaTest, ExpansionOnlyWideRequests) {
+// The per-request kernel expand_cuda picks for `c` (one that fits the expansion-only kernels).
+specmeta::cuda_detail::ExpansionKernel picked_kernel(const Case& c) {
+  int32_t* no_outputs[kNumSlots] = {};
+  return specmeta::cuda_detail::pick_expansion_kernel(make_args(c, nullptr, c.in.qo.data(), no_outputs));
+}
+
+// The group kernel's limits (expansion_groups.cuh): one group of 32
+// requests or several; one chunk of 32 requests per warp or four (256
+// requests); 1024 requests and bs * max_qo = INT32_MAX, one either side,
+// past which the request-block kernel runs. Capacities cut the rows, end at
+// or past the total, and reach past a block per 256 rows (one group) or per
+// 1024 rows beyond the groups (several), where extra blocks write the tail.
+TEST_F(CudaTest, GroupKernelLimits) {
   if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  using specmeta::cuda_detail::ExpansionKernel;
   CaseGen gen;
   SCOPED_TRACE(gen.seed_text());
-  for (int64_t widest : {0, 1, 2, 3, 4, 5, 8, 9, 15, 16, 17, 33, 100, 3000, 4095, 4096, 4097, 9000}) {
-    CaseOptions opt;
-    opt.bs = 100;  // four warps, the last one partly empty
-    opt.uniform = false;
-    opt.max_qo = 10000;  // bs * max_qo fits int32: the kernel's sums cannot overflow
-    Case base = gen.make(Kind::kRandomQo, opt);
-    int64_t total = 0;
-    for (int64_t b = 0; b < base.bs(); ++b) {
-      // One request in every 32 at the widest; the others narrower, so the
-      // total stays within the kernel's capacity limit.
-      base.in.qo[b] = b % 32 == 5 ? widest : gen.range(0, std::min<int64_t>(widest, 100));
-      base.in.kv[b] = base.in.qo[b] + gen.range(-2, 5000);
-      total += base.in.qo[b];
+  for (int64_t bs : {0, 1, 31, 32, 33, 255, 256, 257, 1023, 1024, 1025}) {
+    for (int64_t max_qo : {int64_t{16}, bs > 0 ? kI32Max / bs : kI32Max, bs > 0 ? kI32Max / bs + 1 : kI32Max}) {
+      CaseOptions opt;
+      opt.bs = bs;
+      opt.uniform = false;
+      opt.max_qo = std::min(max_qo, kI32Max);
+      const Case base = gen.make(gen.pick({Kind::kRandomQo, Kind::kSkewed, Kind::kQoOutOfRange, Kind::kQoExceedsKv}), opt);
+      const int64_t total = CaseGen::effective_total(base.in);
+      for (int64_t cap : {int64_t{0}, int64_t{1}, total - 1, total, total + 1, total + 255, total + 257,
+                          (bs + 31) / 32 * 1024 + 1, int64_t{20000}}) {
+        if (cap < 0 || cap > 65536) continue;
+        Case c = base;
+        c.in.capacity = cap;
+        const bool groups = bs <= 1024 && bs * c.in.max_qo <= kI32Max;
+        ASSERT_EQ(picked_kernel(c), !groups ? ExpansionKernel::kRequestBlocks
+                                    : bs <= 32 ? ExpansionKernel::kOneGroup
+                                               : ExpansionKernel::kGroups);
+        run_and_compare_with_cpu(backend(), c);
+        if (HasFatalFailure()) return;
+      }
     }
-    for (int64_t capacity : {total, total + 37, total / 2 + 1, int64_t{0}}) {
-      Case c = base;
-      c.in.capacity = capacity;
-      run_and_compare_with_cpu(backend(), c);
-      if (HasFatalFailure()) return;
+  }
+}
+
+// Requests of every width, one in every 32 at the widest, and capacities
+// that cut a request's rows: the group kernel searches up to past a 32-row
+// chunk per request; the request-block kernel (saturating sums here) lets
+// owners store up to 8 rows and stages wider ones in shared memory, 4096
+// rows at a time.
+TEST_F(CudaTest, ExpansionOnlyWideRequests) {
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  using specmeta::cuda_detail::ExpansionKernel;
+  CaseGen gen;
+  SCOPED_TRACE(gen.seed_text());
+  for (int64_t max_qo : {int64_t{10000}, kI32Max}) {
+    const ExpansionKernel expected = max_qo == kI32Max ? ExpansionKernel::kRequestBlocks : ExpansionKernel::kGroups;
+    for (int64_t widest : {0, 1, 2, 3, 4, 5, 8, 9, 15, 16, 17, 31, 32, 33, 100, 3000, 4095, 4096, 4097, 9000}) {
+      CaseOptions opt;
+      opt.bs = 100;  // four groups or warps, the last one partly empty
+      opt.uniform = false;
+      opt.max_qo = max_qo;
+      Case base = gen.make(Kind::kRandomQo, opt);
+      int64_t total = 0;
+      for (int64_t b = 0; b < base.bs(); ++b) {
+        // One request in every 32 at the widest; the others narrower, so the
+        // total stays within the kernels' capacity limit.
+        base.in.qo[b] = b % 32 == 5 ? widest : gen.range(0, std::min<int64_t>(widest, 100));
+        base.in.kv[b] = base.in.qo[b] + gen.range(-2, 5000);
+        total += base.in.qo[b];
+      }
+      for (int64_t capacity : {total, total + 37, total / 2 + 1, int64_t{0}}) {
+        Case c = base;
+        c.in.capacity = capacity;
+        ASSERT_EQ(picked_kernel(c), expected);
+        run_and_compare_with_cpu(backend(), c);
+        if (HasFatalFailure()) return;
+      }
     }
   }
 }
@@ -283,10 +330,24 @@ TEST(ExpansionOnlyRule, PicksTheCallsItCovers) {
   EXPECT_TRUE(fits_expansion_only(ragged(2, 8, kI32Max / 2 + 1)));
   EXPECT_TRUE(fits_expansion_only(ragged(4096, 65536, specmeta::kNoMaxQo)));  // expand_seqlens, device qo_lens
 
+  // Per-request qo: groups up to 1024 requests whose sums fit int32, request blocks beyond.
+  using specmeta::cuda_detail::ExpansionKernel;
+  using specmeta::cuda_detail::pick_expansion_kernel;
+  EXPECT_EQ(pick_expansion_kernel(ragged(0, 0, 16)), ExpansionKernel::kOneGroup);
+  EXPECT_EQ(pick_expansion_kernel(ragged(32, 512, 16)), ExpansionKernel::kOneGroup);
+  EXPECT_EQ(pick_expansion_kernel(ragged(33, 512, 16)), ExpansionKernel::kGroups);
+  EXPECT_EQ(pick_expansion_kernel(ragged(1024, 65536, 16)), ExpansionKernel::kGroups);
+  EXPECT_EQ(pick_expansion_kernel(ragged(1025, 65536, 16)), ExpansionKernel::kRequestBlocks);
+  EXPECT_EQ(pick_expansion_kernel(ragged(1, 8, kI32Max)), ExpansionKernel::kOneGroup);
+  EXPECT_EQ(pick_expansion_kernel(ragged(64, 8, kI32Max / 64)), ExpansionKernel::kGroups);
+  EXPECT_EQ(pick_expansion_kernel(ragged(64, 8, kI32Max / 64 + 1)), ExpansionKernel::kRequestBlocks);
+  EXPECT_EQ(pick_expansion_kernel(ragged(2, 8, kI32Max / 2 + 1)), ExpansionKernel::kRequestBlocks);
+
   specmeta::ExpandArgs uniform = ragged(1 << 20, kI32Max, 0);  // uniform qo: no limit
   uniform.qo_lens = {};
   uniform.qo_uniform = 0;
   EXPECT_TRUE(fits_expansion_only(uniform));
+  EXPECT_EQ(pick_expansion_kernel(uniform), ExpansionKernel::kUniform);
 
   // Any output, table or destination set beyond the expansion's own: the builder's kernel.
   const specmeta::ExpandArgs base = ragged(64, 256, 4);

@@ -1,0 +1,173 @@
+// The group kernel: per-request qo for batches of up to kGroupMaxBs
+// requests whose row sums cannot pass INT32_MAX (bs * max_qo), the common
+// case (draft_extend). Requests form groups of 32, one per lane. Every warp
+// of a group's block computes the group's exclusive scan itself (one ballot
+// per bit of qo), so no barrier stands between the scan and the stores, and
+// writes 32-row chunks of the group's rows: a lane finds its row's request
+// by a binary search over the lanes' first rows (five shuffles), so each
+// store instruction writes 32 consecutive rows whatever the requests'
+// widths (stores by the requests' owners cost a 32-byte sector per row once
+// requests are wide).
+//
+// One group (kChunksPerWarp == 0, bs <= 32): every block holds the whole
+// batch, rows and tail are dealt to all warps of all blocks, and block 0's
+// first warp writes the scalars and status: no barrier at all. Several
+// groups: a block per group. The rows before the group and the total come
+// from the whole batch's qo, summed by the block's warps, kChunksPerWarp
+// chunks of 32 each, and combined through shared memory (one barrier).
+// Blocks past the last group write only tail rows, and a status block
+// checks every request.
+//
+// Why groups of 32 and a block-wide prefix: each warp scanning the whole
+// batch itself (no barrier) was as fast up to 256 requests but 0.5-0.9 us
+// slower at 1024, its loads repeated by every warp; the request-block kernel
+// (expansion_blocks.cuh; a barrier, shared-memory exchange and owner or
+// staged stores) took 0.1-0.5 us more everywhere (docs/perf-notes.md).
+#pragma once
+
+#include "expansion_common.cuh"
+
+namespace specmeta {
+namespace cuda_detail {
+
+constexpr int64_t kGroupMaxBs = 1024;
+constexpr uint32_t kGroupSize = kWarpThreads;
+// Rows per block of a one-group batch: one 32-row chunk per warp, so a
+// capacity of many rows is spread over many multiprocessors.
+constexpr int64_t kOneGroupRowsPerBlock = kThreads;
+// Blocks beyond one per group: one per this many rows of capacity, for tails
+// far longer than the batch's rows.
+constexpr int64_t kGroupTailRowsPerBlock = 4 * kThreads;
+
+// The rows of every request before group `group` (x) and after it (y).
+template <class QoT, int kChunksPerWarp>
+__device__ __forceinline__ uint2 rows_around_group(const ExpansionParams& p, uint32_t group, uint2* warp_sums) {
+  const QoT* qo_lens = static_cast<const QoT*>(p.qo_lens);
+  const uint32_t lane = threadIdx.x % kWarpThreads;
+  const uint32_t warp = threadIdx.x / kWarpThreads;
+  QoT raw[kChunksPerWarp];
+#pragma unroll
+  for (int i = 0; i < kChunksPerWarp; ++i) {
+    const uint32_t chunk = warp * kChunksPerWarp + i;
+    const uint32_t b = chunk * kGroupSize + lane;
+    raw[i] = b < p.bs && chunk != group ? qo_lens[b] : QoT{0};
+  }
+  uint32_t before = 0;
+  uint32_t after = 0;
+#pragma unroll
+  for (int i = 0; i < kChunksPerWarp; ++i) {
+    const uint32_t qo = checked_qo(raw[i], p.max_qo);
+    if (warp * kChunksPerWarp + i < group) {
+      before += qo;
+    } else {
+      after += qo;
+    }
+  }
+  before = __reduce_add_sync(kFullWarp, before);
+  after = __reduce_add_sync(kFullWarp, after);
+  if (lane == 0) warp_sums[warp] = make_uint2(before, after);
+  __syncthreads();
+  uint2 sums = make_uint2(0, 0);
+#pragma unroll
+  for (int w = 0; w < kWarps; ++w) {
+    const uint2 part = warp_sums[w];
+    sums.x += part.x;
+    sums.y += part.y;
+  }
+  return sums;
+}
+
+// Faults of a one-group batch, from its first warp: every request is a lane.
+template <class QoT>
+__device__ __forceinline__ void write_group_status(const ExpansionParams& p, bool owns, QoT raw_qo, int64_t kv,
+                                                   uint32_t total) {
+  int32_t faults = 0;
+  if (owns) {
+    const int64_t qo = detail::checked_qo(static_cast<int64_t>(raw_qo), p.max_qo, faults);
+    faults |= detail::request_faults(kv, qo);
+  }
+  faults = static_cast<int32_t>(__reduce_or_sync(kFullWarp, static_cast<unsigned>(faults)));
+  if (total > p.capacity) faults |= kCapacityExceeded;
+  if (threadIdx.x == 0) *p.status = faults;
+}
+
+template <class KvT, class QoT, int kChunksPerWarp>
+__global__ void __launch_bounds__(kThreads) group_expansion_kernel(ExpansionParams p) {
+  constexpr bool kOneGroup = kChunksPerWarp == 0;
+  __shared__ uint2 warp_sums[kWarps];
+  __shared__ int32_t warp_faults[kWarps];
+  __shared__ uint32_t warp_rows[kWarps];
+  enter_after_prior_grid();
+  if (!kOneGroup && blockIdx.x == p.row_blocks) {
+    request_status_block<KvT, QoT, false>(p, warp_faults, warp_rows);
+    return;
+  }
+  const uint32_t lane = threadIdx.x % kWarpThreads;
+  const uint32_t warp = threadIdx.x / kWarpThreads;
+  const uint32_t first_request = kOneGroup ? 0 : blockIdx.x * kGroupSize;
+  const uint32_t own = first_request + lane;
+  const bool owns = own < p.bs;
+  const QoT raw_qo = owns ? static_cast<const QoT*>(p.qo_lens)[own] : QoT{0};
+  const KvT raw_kv = owns ? static_cast<const KvT*>(p.kv_lens)[own] : KvT{0};
+  uint2 around = make_uint2(0, 0);
+  if constexpr (!kOneGroup) around = rows_around_group<QoT, kChunksPerWarp>(p, blockIdx.x, warp_sums);
+  const uint32_t qo = checked_qo(raw_qo, p.max_qo);
+  const int64_t kv = detail::offset_kv(static_cast<int64_t>(raw_kv), p.kv_offset);
+  const int32_t first_len = detail::clipped_first_len(kv, qo);
+
+  // The group's exclusive scan: ballots do not wait for each other, unlike
+  // the steps of a shuffle scan.
+  const uint32_t lanes_below = (1u << lane) - 1;
+  uint32_t below = 0;
+  uint32_t group_rows = 0;
+  for (uint32_t bit = 0; bit < p.qo_bits; ++bit) {
+    const uint32_t set = __ballot_sync(kFullWarp, (qo >> bit) & 1u);
+    below += static_cast<uint32_t>(__popc(set & lanes_below)) << bit;
+    group_rows += static_cast<uint32_t>(__popc(set)) << bit;
+  }
+  const uint32_t first_row = around.x + below;
+  const uint32_t group_end = around.x + group_rows;
+  const uint32_t total = group_end + around.y;
+  const bool writes_requests = warp == 0 && (!kOneGroup || blockIdx.x == 0);
+  if (writes_requests && owns && p.cu_seqlens_q) p.cu_seqlens_q[own] = static_cast<int32_t>(first_row);
+  if (writes_requests && blockIdx.x == 0) {
+    if constexpr (kOneGroup) {
+      if (p.status) write_group_status(p, owns, raw_qo, kv, total);
+    }
+    if (lane == 0 && p.cu_seqlens_q) p.cu_seqlens_q[p.bs] = static_cast<int32_t>(total);
+    if (lane == 0 && p.num_rows) *p.num_rows = static_cast<int32_t>(min(total, p.capacity));
+  }
+  if (!p.seqlens_expanded && !p.row_to_req) return;
+
+  // The group's rows, by this block's warps (by every warp of the kernel for one group).
+  const uint32_t global_warp = blockIdx.x * kWarps + warp;
+  const uint32_t all_warps = p.row_blocks * kWarps;
+  const uint32_t chunk_warp = kOneGroup ? global_warp : warp;
+  const uint32_t chunk_warps = kOneGroup ? all_warps : kWarps;
+  const uint32_t rows_end = min(group_end, p.capacity);
+  for (uint32_t chunk = around.x + chunk_warp * kWarpThreads; chunk < rows_end; chunk += chunk_warps * kWarpThreads) {
+    const uint32_t row = chunk + lane;
+    // The row's request: the last lane whose first row is at or before it
+    // (lanes past the batch start at group_end, past every row here).
+    uint32_t holder = 0;
+#pragma unroll
+    for (uint32_t step = kWarpThreads / 2; step > 0; step >>= 1) {
+      if (__shfl_sync(kFullWarp, first_row, holder + step) <= row) holder += step;
+    }
+    const uint32_t holder_first_row = __shfl_sync(kFullWarp, first_row, holder);
+    const int32_t holder_first_len = __shfl_sync(kFullWarp, first_len, holder);
+    if (row < rows_end) {
+      if (p.seqlens_expanded) p.seqlens_expanded[row] = detail::row_len(holder_first_len, row - holder_first_row);
+      if (p.row_to_req) p.row_to_req[row] = static_cast<int32_t>(first_request + holder);
+    }
+  }
+  // Rows past the total, dealt to every warp of the kernel.
+  for (uint32_t row = min(total, p.capacity) + global_warp * kWarpThreads + lane; row < p.capacity;
+       row += all_warps * kWarpThreads) {
+    if (p.seqlens_expanded) p.seqlens_expanded[row] = 0;
+    if (p.row_to_req) p.row_to_req[row] = -1;
+  }
+}
+
+}  // namespace cuda_detail
+}  // namespace specmeta
