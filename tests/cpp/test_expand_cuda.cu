@@ -232,7 +232,8 @@ TEST_F(CudaTest, ExpansionOnlyLimits) {
 // The per-request kernel expand_cuda picks for `c` (one that fits the expansion-only kernels).
 specmeta::cuda_detail::ExpansionKernel picked_kernel(const Case& c) {
   int32_t* no_outputs[kNumSlots] = {};
-  return specmeta::cuda_detail::pick_expansion_kernel(make_args(c, nullptr, c.in.qo.data(), no_outputs));
+  const int64_t never_read = 0;  // a per-request qo_lens is any non-null pointer here, even for bs = 0
+  return specmeta::cuda_detail::pick_expansion_kernel(make_args(c, nullptr, &never_read, no_outputs));
 }
 
 // The group kernel's limits (expansion_groups.cuh): one group of 32
