@@ -1,13 +1,13 @@
-// The request-block kernel: per-request qo for the batches the group kernel
-// (expansion_groups.cuh) leaves, up to kRaggedMaxBs requests: larger ones,
-// and those whose row sums may pass INT32_MAX (kSaturate; expand_seqlens
-// with a device qo_lens and no max_qo). Row blocks of up to kThreads
+// The request-block kernel: per-request qo for batches larger than the
+// group kernel's (expansion_groups.cuh), up to kRaggedMaxBs requests, with
+// saturating row sums (kSaturate) where they may pass INT32_MAX
+// (expand_seqlens with a device qo_lens and no max_qo). Row blocks of up to kThreads
 // requests (one per thread; more blocks, fewer requests each, when the
 // capacity is large), and one status block, the writer of status, that
 // checks every request. No workspace: every row block sums the qo of the
 // whole batch itself (kLoadsInFlight loads per thread per memory round
 // trip), which gives it the rows before its own requests and the total (one
-// block needs neither); a warp scan (one ballot per bit of qo) and one
+// block needs neither); a warp scan (warp_rows_scan) and one
 // exchange of warp sums through shared memory give each request its first
 // row. Owners of narrow requests (kDirectMaxQo) store their rows
 // themselves; wider ones are placed in shared memory, from where
@@ -21,7 +21,6 @@
 #pragma once
 
 #include <cstdint>
-#include <type_traits>
 
 #include "expansion_common.cuh"
 
@@ -160,22 +159,11 @@ __global__ void __launch_bounds__(kThreads) ragged_expansion_kernel(ExpansionPar
   const uint32_t qo = checked_qo(own_raw_qo, p.max_qo);
   const int32_t first_len = detail::clipped_first_len(detail::offset_kv(own_raw_kv, p.kv_offset), qo);
 
-  // The warp's exclusive scan of qo from one ballot per bit of qo: the
-  // ballots do not wait for each other, unlike the steps of a shuffle scan.
   const uint32_t lane = threadIdx.x % kWarpThreads;
   const uint32_t warp = threadIdx.x / kWarpThreads;
-  const uint32_t lanes_below = (1u << lane) - 1;
-  // A warp's rows reach 32 * INT32_MAX: 64-bit where they may pass INT32_MAX.
-  using WarpRows = std::conditional_t<kSaturate, uint64_t, uint32_t>;
-  WarpRows below = 0;
-  WarpRows in_warp = 0;
-  for (uint32_t bit = 0; bit < p.qo_bits; ++bit) {
-    const uint32_t set = __ballot_sync(kFullWarp, (qo >> bit) & 1u);
-    below += static_cast<WarpRows>(__popc(set & lanes_below)) << bit;
-    in_warp += static_cast<WarpRows>(__popc(set)) << bit;
-  }
-  uint32_t offset = sat_u32(below);  // within the block's run of rows, for now within the warp's
-  const uint32_t warp_rows = sat_u32(in_warp);
+  const uint2 scan = warp_rows_scan<kSaturate>(qo, p.qo_bits);
+  uint32_t offset = scan.x;  // within the block's run of rows, for now within the warp's
+  const uint32_t warp_rows = scan.y;
   before = warp_rows_sum<kSaturate>(before);
   all = warp_rows_sum<kSaturate>(all);
   const uint32_t warp_widest = __reduce_max_sync(kFullWarp, qo);

@@ -69,6 +69,39 @@ __device__ __forceinline__ uint32_t warp_rows_sum(uint32_t value) {
   }
 }
 
+// Bits of max_qo up to which a warp scans qo by ballots, one per bit: the
+// ballots do not wait for each other, unlike the five steps of a shuffle
+// scan, but their count grows with max_qo (measured, H100: 31 ballots, as
+// for expand_seqlens with a device qo_lens and no max_qo, cost about 0.6 us
+// per call more than the five of N = 16).
+constexpr uint32_t kBallotScanMaxBits = 5;
+
+// A warp's exclusive sum of qo (x) and its total (y), one qo per lane, every
+// qo below 2^qo_bits.
+template <bool kSaturate>
+__device__ __forceinline__ uint2 warp_rows_scan(uint32_t qo, uint32_t qo_bits) {
+  const uint32_t lane = threadIdx.x % kWarpThreads;
+  if (qo_bits <= kBallotScanMaxBits) {  // at most 32 * 31 rows: no sum can overflow
+    const uint32_t lanes_below = (1u << lane) - 1;
+    uint32_t below = 0;
+    uint32_t in_warp = 0;
+    for (uint32_t bit = 0; bit < qo_bits; ++bit) {
+      const uint32_t set = __ballot_sync(kFullWarp, (qo >> bit) & 1u);
+      below += static_cast<uint32_t>(__popc(set & lanes_below)) << bit;
+      in_warp += static_cast<uint32_t>(__popc(set)) << bit;
+    }
+    return make_uint2(below, in_warp);
+  }
+  uint32_t inclusive = qo;
+#pragma unroll
+  for (uint32_t distance = 1; distance < kWarpThreads; distance <<= 1) {
+    const uint32_t up = __shfl_up_sync(kFullWarp, inclusive, distance);
+    if (lane >= distance) inclusive = add_rows<kSaturate>(inclusive, up);
+  }
+  const uint32_t below = __shfl_up_sync(kFullWarp, inclusive, 1);
+  return make_uint2(lane == 0 ? 0 : below, __shfl_sync(kFullWarp, inclusive, kWarpThreads - 1));
+}
+
 // The status block of a batch spread over several blocks: every request's
 // faults and the total, kLoadsInFlight requests per thread per round trip.
 template <class KvT, class QoT, bool kSaturate>

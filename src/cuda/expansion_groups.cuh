@@ -1,8 +1,8 @@
 // The group kernel: per-request qo for batches of up to kGroupMaxBs
-// requests whose row sums cannot pass INT32_MAX (bs * max_qo), the common
-// case (draft_extend). Requests form groups of 32, one per lane. Every warp
-// of a group's block computes the group's exclusive scan itself (one ballot
-// per bit of qo), so no barrier stands between the scan and the stores, and
+// requests (draft_extend), with saturating row sums (kSaturate) where they
+// may pass INT32_MAX. Requests form groups of 32, one per lane. Every warp
+// of a group's block computes the group's exclusive scan itself
+// (warp_rows_scan), so no barrier stands between the scan and the stores, and
 // writes 32-row chunks of the group's rows: a lane finds its row's request
 // by a binary search over the lanes' first rows (five shuffles), so each
 // store instruction writes 32 consecutive rows whatever the requests'
@@ -40,7 +40,7 @@ constexpr int64_t kOneGroupRowsPerBlock = kThreads;
 constexpr int64_t kGroupTailRowsPerBlock = 4 * kThreads;
 
 // The rows of every request before group `group` (x) and after it (y).
-template <class QoT, int kChunksPerWarp>
+template <class QoT, int kChunksPerWarp, bool kSaturate>
 __device__ __forceinline__ uint2 rows_around_group(const ExpansionParams& p, uint32_t group, uint2* warp_sums) {
   const QoT* qo_lens = static_cast<const QoT*>(p.qo_lens);
   const uint32_t lane = threadIdx.x % kWarpThreads;
@@ -58,21 +58,21 @@ __device__ __forceinline__ uint2 rows_around_group(const ExpansionParams& p, uin
   for (int i = 0; i < kChunksPerWarp; ++i) {
     const uint32_t qo = checked_qo(raw[i], p.max_qo);
     if (warp * kChunksPerWarp + i < group) {
-      before += qo;
+      before = add_rows<kSaturate>(before, qo);
     } else {
-      after += qo;
+      after = add_rows<kSaturate>(after, qo);
     }
   }
-  before = __reduce_add_sync(kFullWarp, before);
-  after = __reduce_add_sync(kFullWarp, after);
+  before = warp_rows_sum<kSaturate>(before);
+  after = warp_rows_sum<kSaturate>(after);
   if (lane == 0) warp_sums[warp] = make_uint2(before, after);
   __syncthreads();
   uint2 sums = make_uint2(0, 0);
 #pragma unroll
   for (int w = 0; w < kWarps; ++w) {
     const uint2 part = warp_sums[w];
-    sums.x += part.x;
-    sums.y += part.y;
+    sums.x = add_rows<kSaturate>(sums.x, part.x);
+    sums.y = add_rows<kSaturate>(sums.y, part.y);
   }
   return sums;
 }
@@ -87,11 +87,12 @@ __device__ __forceinline__ void write_group_status(const ExpansionParams& p, boo
     faults |= detail::request_faults(kv, qo);
   }
   faults = static_cast<int32_t>(__reduce_or_sync(kFullWarp, static_cast<unsigned>(faults)));
+  if (total > static_cast<uint32_t>(detail::kInt32Max)) faults |= kInt32Overflow;
   if (total > p.capacity) faults |= kCapacityExceeded;
   if (threadIdx.x == 0) *p.status = faults;
 }
 
-template <class KvT, class QoT, int kChunksPerWarp>
+template <class KvT, class QoT, int kChunksPerWarp, bool kSaturate>
 __global__ void __launch_bounds__(kThreads) group_expansion_kernel(ExpansionParams p) {
   constexpr bool kOneGroup = kChunksPerWarp == 0;
   __shared__ uint2 warp_sums[kWarps];
@@ -99,7 +100,7 @@ __global__ void __launch_bounds__(kThreads) group_expansion_kernel(ExpansionPara
   __shared__ uint32_t warp_rows[kWarps];
   enter_after_prior_grid();
   if (!kOneGroup && blockIdx.x == p.row_blocks) {
-    request_status_block<KvT, QoT, false>(p, warp_faults, warp_rows);
+    request_status_block<KvT, QoT, kSaturate>(p, warp_faults, warp_rows);
     return;
   }
   const uint32_t lane = threadIdx.x % kWarpThreads;
@@ -110,31 +111,22 @@ __global__ void __launch_bounds__(kThreads) group_expansion_kernel(ExpansionPara
   const QoT raw_qo = owns ? static_cast<const QoT*>(p.qo_lens)[own] : QoT{0};
   const KvT raw_kv = owns ? static_cast<const KvT*>(p.kv_lens)[own] : KvT{0};
   uint2 around = make_uint2(0, 0);
-  if constexpr (!kOneGroup) around = rows_around_group<QoT, kChunksPerWarp>(p, blockIdx.x, warp_sums);
+  if constexpr (!kOneGroup) around = rows_around_group<QoT, kChunksPerWarp, kSaturate>(p, blockIdx.x, warp_sums);
   const uint32_t qo = checked_qo(raw_qo, p.max_qo);
   const int64_t kv = detail::offset_kv(static_cast<int64_t>(raw_kv), p.kv_offset);
   const int32_t first_len = detail::clipped_first_len(kv, qo);
 
-  // The group's exclusive scan: ballots do not wait for each other, unlike
-  // the steps of a shuffle scan.
-  const uint32_t lanes_below = (1u << lane) - 1;
-  uint32_t below = 0;
-  uint32_t group_rows = 0;
-  for (uint32_t bit = 0; bit < p.qo_bits; ++bit) {
-    const uint32_t set = __ballot_sync(kFullWarp, (qo >> bit) & 1u);
-    below += static_cast<uint32_t>(__popc(set & lanes_below)) << bit;
-    group_rows += static_cast<uint32_t>(__popc(set)) << bit;
-  }
-  const uint32_t first_row = around.x + below;
-  const uint32_t group_end = around.x + group_rows;
-  const uint32_t total = group_end + around.y;
+  const uint2 scan = warp_rows_scan<kSaturate>(qo, p.qo_bits);
+  const uint32_t first_row = add_rows<kSaturate>(around.x, scan.x);
+  const uint32_t group_end = add_rows<kSaturate>(around.x, scan.y);
+  const uint32_t total = add_rows<kSaturate>(group_end, around.y);
   const bool writes_requests = warp == 0 && (!kOneGroup || blockIdx.x == 0);
-  if (writes_requests && owns && p.cu_seqlens_q) p.cu_seqlens_q[own] = static_cast<int32_t>(first_row);
+  if (writes_requests && owns && p.cu_seqlens_q) p.cu_seqlens_q[own] = to_int32(first_row);
   if (writes_requests && blockIdx.x == 0) {
     if constexpr (kOneGroup) {
       if (p.status) write_group_status(p, owns, raw_qo, kv, total);
     }
-    if (lane == 0 && p.cu_seqlens_q) p.cu_seqlens_q[p.bs] = static_cast<int32_t>(total);
+    if (lane == 0 && p.cu_seqlens_q) p.cu_seqlens_q[p.bs] = to_int32(total);
     if (lane == 0 && p.num_rows) *p.num_rows = static_cast<int32_t>(min(total, p.capacity));
   }
   if (!p.seqlens_expanded && !p.row_to_req) return;

@@ -9,10 +9,11 @@
 // one request block when cu_seqlens_q, num_rows or status is wanted: it
 // checks every request and is the one writer of the scalars.
 //
-// Per-request qo: the group kernel (expansion_groups.cuh) for up to
-// kGroupMaxBs requests whose row sums cannot pass INT32_MAX, else the
-// request-block kernel (expansion_blocks.cuh), up to kRaggedMaxBs requests
-// and kRaggedMaxCapacity rows; beyond those, the builder's kernel.
+// Per-request qo, up to kRaggedMaxCapacity rows: the group kernel
+// (expansion_groups.cuh) for up to kGroupMaxBs requests, the request-block
+// kernel (expansion_blocks.cuh) up to kRaggedMaxBs; beyond those, the
+// builder's kernel. Both sum rows in plain 32-bit arithmetic where bs *
+// max_qo rules out a sum past INT32_MAX, else saturating.
 #include "expansion_only.h"
 
 #include <cuda_runtime.h>
@@ -115,24 +116,31 @@ void launch_ragged(const ExpandArgs& a, unsigned grid, cudaStream_t stream, cons
 constexpr int kFewGroupChunks = 1;
 constexpr int kManyGroupChunks = static_cast<int>(kGroupMaxBs / kGroupSize / kWarps);
 
-template <class KvT, class QoT>
+template <class KvT, class QoT, bool kSaturate>
 void launch_groups(int chunks_per_warp, unsigned grid, cudaStream_t stream, const ExpansionParams& p) {
   if (chunks_per_warp == 0) {
-    launch_programmatic(group_expansion_kernel<KvT, QoT, 0>, grid, kThreads, stream, p);
+    launch_programmatic(group_expansion_kernel<KvT, QoT, 0, kSaturate>, grid, kThreads, stream, p);
   } else if (chunks_per_warp == kFewGroupChunks) {
-    launch_programmatic(group_expansion_kernel<KvT, QoT, kFewGroupChunks>, grid, kThreads, stream, p);
+    launch_programmatic(group_expansion_kernel<KvT, QoT, kFewGroupChunks, kSaturate>, grid, kThreads, stream, p);
   } else {
-    launch_programmatic(group_expansion_kernel<KvT, QoT, kManyGroupChunks>, grid, kThreads, stream, p);
+    launch_programmatic(group_expansion_kernel<KvT, QoT, kManyGroupChunks, kSaturate>, grid, kThreads, stream, p);
   }
 }
 
 template <class KvT>
 void launch_groups(const ExpandArgs& a, int chunks_per_warp, unsigned grid, cudaStream_t stream,
                    const ExpansionParams& p) {
+  const bool saturate = a.bs * a.max_qo > detail::kInt32Max;
   if (a.qo_lens.type == IntType::kInt64) {
-    launch_groups<KvT, int64_t>(chunks_per_warp, grid, stream, p);
+    if (saturate) {
+      launch_groups<KvT, int64_t, true>(chunks_per_warp, grid, stream, p);
+    } else {
+      launch_groups<KvT, int64_t, false>(chunks_per_warp, grid, stream, p);
+    }
+  } else if (saturate) {
+    launch_groups<KvT, int32_t, true>(chunks_per_warp, grid, stream, p);
   } else {
-    launch_groups<KvT, int32_t>(chunks_per_warp, grid, stream, p);
+    launch_groups<KvT, int32_t, false>(chunks_per_warp, grid, stream, p);
   }
 }
 
@@ -154,9 +162,7 @@ bool fits_expansion_only(const ExpandArgs& a) {
 
 ExpansionKernel pick_expansion_kernel(const ExpandArgs& a) {
   if (a.uniform_qo()) return ExpansionKernel::kUniform;
-  if (a.bs <= kGroupMaxBs && a.bs * a.max_qo <= detail::kInt32Max) {
-    return a.bs <= kGroupSize ? ExpansionKernel::kOneGroup : ExpansionKernel::kGroups;
-  }
+  if (a.bs <= kGroupMaxBs) return a.bs <= kGroupSize ? ExpansionKernel::kOneGroup : ExpansionKernel::kGroups;
   return ExpansionKernel::kRequestBlocks;
 }
 

@@ -13,8 +13,8 @@ namespace cuda_detail {
 bool fits_expansion_only(const ExpandArgs& a);
 
 // The kernel a call that fits_expansion_only gets: uniform qo; per-request
-// qo in one group of 32 requests, in several (both up to 1024 requests whose
-// row sums cannot pass INT32_MAX), or in request blocks (the rest).
+// qo in one group of 32 requests, in several (up to 1024 requests), or in
+// request blocks (the rest).
 enum class ExpansionKernel { kUniform, kOneGroup, kGroups, kRequestBlocks };
 ExpansionKernel pick_expansion_kernel(const ExpandArgs& a);
 

@@ -238,10 +238,11 @@ specmeta::cuda_detail::ExpansionKernel picked_kernel(const Case& c) {
 
 // The group kernel's limits (expansion_groups.cuh): one group of 32
 // requests or several; one chunk of 32 requests per warp or four (256
-// requests); 1024 requests and bs * max_qo = INT32_MAX, one either side,
-// past which the request-block kernel runs. Capacities cut the rows, end at
-// or past the total, and reach past a block per 256 rows (one group) or per
-// 1024 rows beyond the groups (several), where extra blocks write the tail.
+// requests); 1024 requests, one either side, past which the request-block
+// kernel runs; and bs * max_qo at INT32_MAX (plain sums) and one past it
+// (saturating sums). Capacities cut the rows, end at or past the total,
+// and reach past a block per 256 rows (one group) or per 1024 rows beyond
+// the groups (several), where extra blocks write the tail.
 TEST_F(CudaTest, GroupKernelLimits) {
   if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
   using specmeta::cuda_detail::ExpansionKernel;
@@ -260,8 +261,7 @@ TEST_F(CudaTest, GroupKernelLimits) {
         if (cap < 0 || cap > 65536) continue;
         Case c = base;
         c.in.capacity = cap;
-        const bool groups = bs <= 1024 && bs * c.in.max_qo <= kI32Max;
-        ASSERT_EQ(picked_kernel(c), !groups ? ExpansionKernel::kRequestBlocks
+        ASSERT_EQ(picked_kernel(c), bs > 1024 ? ExpansionKernel::kRequestBlocks
                                     : bs <= 32 ? ExpansionKernel::kOneGroup
                                                : ExpansionKernel::kGroups);
         run_and_compare_with_cpu(backend(), c);
@@ -271,38 +271,41 @@ TEST_F(CudaTest, GroupKernelLimits) {
   }
 }
 
-// Requests of every width, one in every 32 at the widest, and capacities
-// that cut a request's rows: the group kernel searches up to past a 32-row
-// chunk per request; the request-block kernel (saturating sums here) lets
-// owners store up to 8 rows and stages wider ones in shared memory, 4096
-// rows at a time.
+// Requests of every width and capacities that cut a request's rows, in
+// both per-request kernels with plain and saturating sums: the group kernel
+// (100 requests) searches past a 32-row chunk per request; the
+// request-block kernel (1100) lets owners store up to 8 rows and stages
+// wider ones in shared memory, 4096 rows at a time.
 TEST_F(CudaTest, ExpansionOnlyWideRequests) {
   if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
   using specmeta::cuda_detail::ExpansionKernel;
   CaseGen gen;
   SCOPED_TRACE(gen.seed_text());
-  for (int64_t max_qo : {int64_t{10000}, kI32Max}) {
-    const ExpansionKernel expected = max_qo == kI32Max ? ExpansionKernel::kRequestBlocks : ExpansionKernel::kGroups;
-    for (int64_t widest : {0, 1, 2, 3, 4, 5, 8, 9, 15, 16, 17, 31, 32, 33, 100, 3000, 4095, 4096, 4097, 9000}) {
-      CaseOptions opt;
-      opt.bs = 100;  // four groups or warps, the last one partly empty
-      opt.uniform = false;
-      opt.max_qo = max_qo;
-      Case base = gen.make(Kind::kRandomQo, opt);
-      int64_t total = 0;
-      for (int64_t b = 0; b < base.bs(); ++b) {
-        // One request in every 32 at the widest; the others narrower, so the
-        // total stays within the kernels' capacity limit.
-        base.in.qo[b] = b % 32 == 5 ? widest : gen.range(0, std::min<int64_t>(widest, 100));
-        base.in.kv[b] = base.in.qo[b] + gen.range(-2, 5000);
-        total += base.in.qo[b];
-      }
-      for (int64_t capacity : {total, total + 37, total / 2 + 1, int64_t{0}}) {
-        Case c = base;
-        c.in.capacity = capacity;
-        ASSERT_EQ(picked_kernel(c), expected);
-        run_and_compare_with_cpu(backend(), c);
-        if (HasFatalFailure()) return;
+  for (int64_t bs : {100, 1100}) {
+    const ExpansionKernel expected = bs > 1024 ? ExpansionKernel::kRequestBlocks : ExpansionKernel::kGroups;
+    for (int64_t max_qo : {int64_t{10000}, kI32Max}) {
+      for (int64_t widest : {0, 1, 2, 3, 4, 5, 8, 9, 15, 16, 17, 31, 32, 33, 100, 3000, 4095, 4096, 4097, 9000}) {
+        CaseOptions opt;
+        opt.bs = bs;
+        opt.uniform = false;
+        opt.max_qo = max_qo;
+        Case base = gen.make(Kind::kRandomQo, opt);
+        int64_t total = 0;
+        for (int64_t b = 0; b < base.bs(); ++b) {
+          // One request in every 32 (every 512 of the larger batch) at the
+          // widest, the others narrower: the total stays within the
+          // kernels' capacity limit.
+          base.in.qo[b] = b % (bs > 1024 ? 512 : 32) == 5 ? widest : gen.range(0, std::min<int64_t>(widest, 40));
+          base.in.kv[b] = base.in.qo[b] + gen.range(-2, 5000);
+          total += base.in.qo[b];
+        }
+        for (int64_t capacity : {total, total + 37, total / 2 + 1, int64_t{0}}) {
+          Case c = base;
+          c.in.capacity = capacity;
+          ASSERT_EQ(picked_kernel(c), expected);
+          run_and_compare_with_cpu(backend(), c);
+          if (HasFatalFailure()) return;
+        }
       }
     }
   }
@@ -331,7 +334,8 @@ TEST(ExpansionOnlyRule, PicksTheCallsItCovers) {
   EXPECT_TRUE(fits_expansion_only(ragged(2, 8, kI32Max / 2 + 1)));
   EXPECT_TRUE(fits_expansion_only(ragged(4096, 65536, specmeta::kNoMaxQo)));  // expand_seqlens, device qo_lens
 
-  // Per-request qo: groups up to 1024 requests whose sums fit int32, request blocks beyond.
+  // Per-request qo: one group up to 32 requests, groups up to 1024, request blocks beyond,
+  // whatever the sums (each kernel has a saturating instantiation).
   using specmeta::cuda_detail::ExpansionKernel;
   using specmeta::cuda_detail::pick_expansion_kernel;
   EXPECT_EQ(pick_expansion_kernel(ragged(0, 0, 16)), ExpansionKernel::kOneGroup);
@@ -339,10 +343,9 @@ TEST(ExpansionOnlyRule, PicksTheCallsItCovers) {
   EXPECT_EQ(pick_expansion_kernel(ragged(33, 512, 16)), ExpansionKernel::kGroups);
   EXPECT_EQ(pick_expansion_kernel(ragged(1024, 65536, 16)), ExpansionKernel::kGroups);
   EXPECT_EQ(pick_expansion_kernel(ragged(1025, 65536, 16)), ExpansionKernel::kRequestBlocks);
-  EXPECT_EQ(pick_expansion_kernel(ragged(1, 8, kI32Max)), ExpansionKernel::kOneGroup);
-  EXPECT_EQ(pick_expansion_kernel(ragged(64, 8, kI32Max / 64)), ExpansionKernel::kGroups);
-  EXPECT_EQ(pick_expansion_kernel(ragged(64, 8, kI32Max / 64 + 1)), ExpansionKernel::kRequestBlocks);
-  EXPECT_EQ(pick_expansion_kernel(ragged(2, 8, kI32Max / 2 + 1)), ExpansionKernel::kRequestBlocks);
+  EXPECT_EQ(pick_expansion_kernel(ragged(32, 8, specmeta::kNoMaxQo)), ExpansionKernel::kOneGroup);
+  EXPECT_EQ(pick_expansion_kernel(ragged(1024, 8, specmeta::kNoMaxQo)), ExpansionKernel::kGroups);
+  EXPECT_EQ(pick_expansion_kernel(ragged(1025, 8, specmeta::kNoMaxQo)), ExpansionKernel::kRequestBlocks);
 
   specmeta::ExpandArgs uniform = ragged(1 << 20, kI32Max, 0);  // uniform qo: no limit
   uniform.qo_lens = {};
