@@ -137,7 +137,9 @@ __global__ void __launch_bounds__(kThreads) group_expansion_kernel(ExpansionPara
   const uint32_t chunk_warp = kOneGroup ? global_warp : warp;
   const uint32_t chunk_warps = kOneGroup ? all_warps : kWarps;
   const uint32_t rows_end = min(group_end, p.capacity);
-  for (uint32_t chunk = around.x + chunk_warp * kWarpThreads; chunk < rows_end; chunk += chunk_warps * kWarpThreads) {
+  // Clamped so the first chunk cannot wrap when the rows before the group saturated.
+  const uint32_t rows_begin = min(around.x, rows_end);
+  for (uint32_t chunk = rows_begin + chunk_warp * kWarpThreads; chunk < rows_end; chunk += chunk_warps * kWarpThreads) {
     const uint32_t row = chunk + lane;
     // The row's request: the last lane whose first row is at or before it
     // (lanes past the batch start at group_end, past every row here).

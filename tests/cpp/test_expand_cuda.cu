@@ -271,6 +271,34 @@ TEST_F(CudaTest, GroupKernelLimits) {
   }
 }
 
+// Sums past 2^32 (saturating) in a batch of several groups with blocks past
+// the last group, which only write the tail: their rows before the group
+// are the saturated total (a first chunk computed from it once wrapped
+// around to row 31).
+TEST_F(CudaTest, GroupKernelSaturatedTotalWithTailBlocks) {
+  if (!specmeta::cuda_available()) GTEST_SKIP() << "no CUDA device visible";
+  CaseGen gen;
+  SCOPED_TRACE(gen.seed_text());
+  for (int64_t bs : {33, 51, 300, 1024}) {
+    for (int64_t cap : {(bs + 31) / 32 * 1024 + 1, int64_t{20000}, int64_t{65536}}) {
+      CaseOptions opt;
+      opt.bs = bs;
+      opt.uniform = false;
+      opt.capacity = cap;
+      opt.max_qo = kI32Max;
+      for (Kind kind : {Kind::kRandomQo, Kind::kMixed}) {
+        Case c = gen.make(kind, opt);
+        // Three requests of INT32_MAX rows, one of them in the first group:
+        // every sum from there on passes 2^32 and saturates.
+        for (int64_t b : {int64_t{0}, gen.range(1, bs - 1), gen.range(1, bs - 1)}) c.in.qo[b] = kI32Max;
+        ASSERT_EQ(picked_kernel(c), specmeta::cuda_detail::ExpansionKernel::kGroups);
+        run_and_compare_with_cpu(backend(), c);
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
 // Requests of every width and capacities that cut a request's rows, in
 // both per-request kernels with plain and saturating sums: the group kernel
 // (100 requests) searches past a 32-row chunk per request; the
