@@ -19,7 +19,7 @@
 // checks every request.
 //
 // Why groups of 32 and a block-wide prefix: each warp scanning the whole
-// batch itself (no barrier) was as fast up to 256 requests but 0.5-0.9 us
+// batch itself (no barrier) was as fast up to 256 requests but 0.6-1.0 us
 // slower at 1024, its loads repeated by every warp; the request-block kernel
 // (expansion_blocks.cuh; a barrier, shared-memory exchange and owner or
 // staged stores) took 0.1-0.5 us more everywhere (docs/perf-notes.md).
