@@ -34,6 +34,7 @@ struct ExpansionParams {
   uint32_t row_blocks;      // blocks [0, row_blocks) write rows; the next one, if any, status
   uint32_t block_requests;  // request blocks: requests of each row block, at most kThreads
   uint32_t qo_bits;         // per-request qo: bits of max_qo (every checked qo fits them)
+  uint32_t group_block_shift;  // group kernel: log2 of the blocks that share a group's rows
 };
 
 // qo as the kernels use it: out of [0, max_qo] counts as 0 rows (the status

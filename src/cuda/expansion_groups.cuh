@@ -38,6 +38,11 @@ constexpr int64_t kOneGroupRowsPerBlock = kThreads;
 // Blocks beyond one per group: one per this many rows of capacity, for tails
 // far longer than the batch's rows.
 constexpr int64_t kGroupTailRowsPerBlock = 4 * kThreads;
+// Blocks per group, a power of two up to 2^kMaxGroupBlockShift (the host's
+// group_block_shift picks it): consecutive blocks share a group's rows, so
+// wide requests (N = 16: up to 512 rows a group) take one pass per warp, not two.
+constexpr int64_t kRowsPerGroupBlock = kThreads;
+constexpr uint32_t kMaxGroupBlockShift = 2;
 
 // The rows of every request before group `group` (x) and after it (y).
 template <class QoT, int kChunksPerWarp, bool kSaturate>
@@ -105,13 +110,16 @@ __global__ void __launch_bounds__(kThreads) group_expansion_kernel(ExpansionPara
   }
   const uint32_t lane = threadIdx.x % kWarpThreads;
   const uint32_t warp = threadIdx.x / kWarpThreads;
-  const uint32_t first_request = kOneGroup ? 0 : blockIdx.x * kGroupSize;
+  // Several groups: 2^group_block_shift consecutive blocks per group share its rows.
+  const uint32_t group = kOneGroup ? 0 : blockIdx.x >> p.group_block_shift;
+  const uint32_t group_part = kOneGroup ? 0 : blockIdx.x - (group << p.group_block_shift);
+  const uint32_t first_request = group * kGroupSize;
   const uint32_t own = first_request + lane;
   const bool owns = own < p.bs;
   const QoT raw_qo = owns ? static_cast<const QoT*>(p.qo_lens)[own] : QoT{0};
   const KvT raw_kv = owns ? static_cast<const KvT*>(p.kv_lens)[own] : KvT{0};
   uint2 around = make_uint2(0, 0);
-  if constexpr (!kOneGroup) around = rows_around_group<QoT, kChunksPerWarp, kSaturate>(p, blockIdx.x, warp_sums);
+  if constexpr (!kOneGroup) around = rows_around_group<QoT, kChunksPerWarp, kSaturate>(p, group, warp_sums);
   const uint32_t qo = checked_qo(raw_qo, p.max_qo);
   const int64_t kv = detail::offset_kv(static_cast<int64_t>(raw_kv), p.kv_offset);
   const int32_t first_len = detail::clipped_first_len(kv, qo);
@@ -120,7 +128,7 @@ __global__ void __launch_bounds__(kThreads) group_expansion_kernel(ExpansionPara
   const uint32_t first_row = add_rows<kSaturate>(around.x, scan.x);
   const uint32_t group_end = add_rows<kSaturate>(around.x, scan.y);
   const uint32_t total = add_rows<kSaturate>(group_end, around.y);
-  const bool writes_requests = warp == 0 && (!kOneGroup || blockIdx.x == 0);
+  const bool writes_requests = warp == 0 && (kOneGroup ? blockIdx.x == 0 : group_part == 0);
   if (writes_requests && owns && p.cu_seqlens_q) p.cu_seqlens_q[own] = to_int32(first_row);
   if (writes_requests && blockIdx.x == 0) {
     if constexpr (kOneGroup) {
@@ -134,8 +142,8 @@ __global__ void __launch_bounds__(kThreads) group_expansion_kernel(ExpansionPara
   // The group's rows, by this block's warps (by every warp of the kernel for one group).
   const uint32_t global_warp = blockIdx.x * kWarps + warp;
   const uint32_t all_warps = p.row_blocks * kWarps;
-  const uint32_t chunk_warp = kOneGroup ? global_warp : warp;
-  const uint32_t chunk_warps = kOneGroup ? all_warps : kWarps;
+  const uint32_t chunk_warp = kOneGroup ? global_warp : (group_part * kWarps + warp);
+  const uint32_t chunk_warps = kOneGroup ? all_warps : (kWarps << p.group_block_shift);
   const uint32_t rows_end = min(group_end, p.capacity);
   // Clamped so the first chunk cannot wrap when the rows before the group saturated.
   const uint32_t rows_begin = min(around.x, rows_end);
