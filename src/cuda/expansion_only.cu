@@ -118,7 +118,7 @@ constexpr int kManyGroupChunks = static_cast<int>(kGroupMaxBs / kGroupSize / kWa
 
 // log2 of the blocks per group: enough for one 32-row chunk per warp of the
 // group's share of the capacity, at most 2^kMaxGroupBlockShift; only while
-// every warp sums one chunk of the batch (at most 256 requests). Measured on
+// a warp sums at most one chunk of the batch per block (at most 256 requests). Measured on
 // an H100 (N = 16): bs 33-256 1.47-1.53 -> 1.39-1.41 us; at bs 1024, where
 // each extra block repeats four chunks of loads, 1.61 -> 1.83.
 uint32_t group_block_shift(int64_t capacity, unsigned groups, bool few_chunks) {
@@ -133,6 +133,8 @@ template <class KvT, class QoT, bool kSaturate>
 void launch_groups(int chunks_per_warp, unsigned grid, cudaStream_t stream, const ExpansionParams& p) {
   if (chunks_per_warp == 0) {
     launch_programmatic(group_expansion_kernel<KvT, QoT, 0, kSaturate>, grid, kThreads, stream, p);
+  } else if (chunks_per_warp == kEveryWarpSums) {
+    launch_programmatic(group_expansion_kernel<KvT, QoT, kEveryWarpSums, kSaturate>, grid, kThreads, stream, p);
   } else if (chunks_per_warp == kFewGroupChunks) {
     launch_programmatic(group_expansion_kernel<KvT, QoT, kFewGroupChunks, kSaturate>, grid, kThreads, stream, p);
   } else {
@@ -230,8 +232,12 @@ Status launch_expansion_only(const ExpandArgs& a, cudaStream_t stream) {
       grid = p.row_blocks;
     } else {
       const unsigned groups = blocks(a.bs, kGroupSize);
-      chunks_per_warp = blocks(groups, kWarps) <= kFewGroupChunks ? kFewGroupChunks : kManyGroupChunks;
-      p.group_block_shift = rows ? group_block_shift(a.capacity, groups, chunks_per_warp == kFewGroupChunks) : 0;
+      if (groups <= kWarpSumMaxGroups) {
+        chunks_per_warp = kEveryWarpSums;
+      } else {
+        chunks_per_warp = blocks(groups, kWarps) <= kFewGroupChunks ? kFewGroupChunks : kManyGroupChunks;
+      }
+      p.group_block_shift = rows ? group_block_shift(a.capacity, groups, chunks_per_warp != kManyGroupChunks) : 0;
       const unsigned group_blocks = groups << p.group_block_shift;
       p.row_blocks = rows ? std::max(group_blocks, blocks(a.capacity, kGroupTailRowsPerBlock)) : group_blocks;
       grid = p.row_blocks + (p.status ? 1 : 0);

@@ -24,11 +24,12 @@ constexpr int64_t kI32Min = -2147483647 - 1;
 constexpr int64_t kI64Max = std::numeric_limits<int64_t>::max();
 constexpr int64_t kI64Min = std::numeric_limits<int64_t>::min();
 
-// The batch sizes where the CUDA backend switches algorithm: scan chunks of
-// 256 / 1024 / 4096 requests, streaming chunk by chunk beyond 4096.
+// The batch sizes where the CUDA backend switches algorithm: one group of 32
+// requests, groups summed per warp up to 128, scan chunks of 256 / 1024 /
+// 4096 requests, streaming chunk by chunk beyond 4096.
 inline const std::vector<int64_t>& boundary_batch_sizes() {
-  static const std::vector<int64_t> sizes = {0,    1,    2,    31,   32,   33,   255,  256,  257,
-                                             1023, 1024, 1025, 4095, 4096, 4097, 8191, 8193, 12289};
+  static const std::vector<int64_t> sizes = {0,    1,    2,    31,   32,   33,   127,  128,  129,  255,  256,
+                                             257,  1023, 1024, 1025, 4095, 4096, 4097, 8191, 8193, 12289};
   return sizes;
 }
 constexpr int64_t kRowsPerCudaBlock = 1024;
