@@ -219,6 +219,14 @@ def markdown(result):
                      [[r["kind"], r["mode"], r["bs"], fmt_dash(r["n"]), fmt_dash(r["width"]), r["variant"],
                        METRIC_LABELS[metric], fmt_x(x)] for r, metric, x in losses])
         out.append("")
+    close = [r for r in result["rows"] if r.get("close_call")]
+    if close:
+        out += [f"Close calls (a baseline within 3% of the best specmeta entry point, or faster): {len(close)} rows were "
+                "measured again, alternately with their rival, and keep the median of those rounds:", ""]
+        out += table(["kind", "mode", "bs", "N", "W", "variant", "re-measured"],
+                     [[r["kind"], r["mode"], r["bs"], fmt_dash(r["n"]), fmt_dash(r["width"]), r["variant"],
+                       "; ".join(r["close_call"])] for r in close])
+        out.append("")
     notes = m.get("notes") or []
     skipped = result.get("skipped") or []
     if notes or skipped:

@@ -125,6 +125,29 @@ def test_report_names_a_cell_where_a_baseline_wins():
     assert "No: 1 (cell, measurement) pairs" in suite_report.markdown(result)
 
 
+def test_close_calls_pair_each_near_baseline_with_the_best_specmeta_time():
+    cells = [suite_cells.Cell("seqlens_expanded", "draft_extend", 64, 4, None)]
+    rows = fake_result(cells, [])["rows"]
+    by = {r["variant"]: r for r in rows}
+    by["specmeta Builder"]["graph_us"], by["specmeta expand_seqlens"]["graph_us"] = 1.30, 1.40
+    by["Triton"]["graph_us"] = 1.30 * (1 + bench_suite.CLOSE_MARGIN) - 1e-6  # just inside the margin
+    by["sync-free torch"]["graph_us"] = 1.30 * (1 + bench_suite.CLOSE_MARGIN) + 1e-6  # just outside
+    calls = bench_suite.close_calls(rows)
+    assert [(m, best["variant"], rival["variant"]) for m, best, rival in calls] == [("graph_us", "specmeta Builder", "Triton")]
+    by["Triton"]["graph_us"] = 1.0  # a clear win is a close call too: it is measured again before it is reported
+    assert [rival["variant"] for _, _, rival in bench_suite.close_calls(rows)] == ["Triton"]
+
+
+def test_report_lists_rows_measured_again():
+    cells = [suite_cells.Cell("seqlens_expanded", "draft_extend", 64, 4, None)]
+    result = fake_result(cells, [])
+    for r in result["rows"]:
+        if r["variant"] in ("Triton", "specmeta Builder"):
+            r["close_call"] = ["graph_us: 7 alternate rounds"]
+    text = suite_report.markdown(result)
+    assert "Close calls" in text and text.count("graph_us: 7 alternate rounds") == 2
+
+
 def test_plots_from_fake_json(tmp_path):
     pytest.importorskip("matplotlib", reason="matplotlib is not installed")
     import plot
