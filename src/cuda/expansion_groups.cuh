@@ -133,8 +133,13 @@ __device__ __forceinline__ void write_group_status(const ExpansionParams& p, boo
   if (threadIdx.x == 0) *p.status = faults;
 }
 
-template <class KvT, class QoT, int kChunksPerWarp, bool kSaturate>
+// kOneRow: max_qo <= 1 (decode-like draft_extend, N = 1), so a request has
+// at most one row and its lane writes it: one store per output, no search for
+// a row's request (five dependent shuffles). The host picks it; such sums
+// never saturate (bs <= kGroupMaxBs rows in all).
+template <class KvT, class QoT, int kChunksPerWarp, bool kSaturate, bool kOneRow = false>
 __global__ void __launch_bounds__(kThreads) group_expansion_kernel(ExpansionParams p) {
+  static_assert(!(kOneRow && kSaturate), "at most kGroupMaxBs rows: the sums fit 32 bits");
   constexpr bool kOneGroup = kChunksPerWarp == 0;
   __shared__ uint2 warp_sums[kWarps];
   __shared__ int32_t warp_faults[kWarps];
@@ -185,8 +190,14 @@ __global__ void __launch_bounds__(kThreads) group_expansion_kernel(ExpansionPara
   const uint32_t chunk_warp = kOneGroup ? global_warp : (group_part * kWarps + warp);
   const uint32_t chunk_warps = kOneGroup ? all_warps : (kWarps << p.group_block_shift);
   const uint32_t rows_end = min(group_end, p.capacity);
+  if constexpr (kOneRow) {
+    if (chunk_warp == 0 && qo > 0 && first_row < rows_end) {
+      if (p.seqlens_expanded) p.seqlens_expanded[first_row] = detail::row_len(first_len, 0);
+      if (p.row_to_req) p.row_to_req[first_row] = static_cast<int32_t>(own);
+    }
+  }
   // Clamped so the first chunk cannot wrap when the rows before the group saturated.
-  const uint32_t rows_begin = min(around.x, rows_end);
+  const uint32_t rows_begin = kOneRow ? rows_end : min(around.x, rows_end);
   for (uint32_t chunk = rows_begin + chunk_warp * kWarpThreads; chunk < rows_end; chunk += chunk_warps * kWarpThreads) {
     const uint32_t row = chunk + lane;
     // The row's request: the last lane whose first row is at or before it

@@ -129,16 +129,19 @@ uint32_t group_block_shift(int64_t capacity, unsigned groups, bool few_chunks) {
   return shift;
 }
 
-template <class KvT, class QoT, bool kSaturate>
+template <class KvT, class QoT, bool kSaturate, bool kOneRow = false>
 void launch_groups(int chunks_per_warp, unsigned grid, cudaStream_t stream, const ExpansionParams& p) {
   if (chunks_per_warp == 0) {
-    launch_programmatic(group_expansion_kernel<KvT, QoT, 0, kSaturate>, grid, kThreads, stream, p);
+    launch_programmatic(group_expansion_kernel<KvT, QoT, 0, kSaturate, kOneRow>, grid, kThreads, stream, p);
   } else if (chunks_per_warp == kEveryWarpSums) {
-    launch_programmatic(group_expansion_kernel<KvT, QoT, kEveryWarpSums, kSaturate>, grid, kThreads, stream, p);
+    launch_programmatic(group_expansion_kernel<KvT, QoT, kEveryWarpSums, kSaturate, kOneRow>, grid, kThreads, stream,
+                        p);
   } else if (chunks_per_warp == kFewGroupChunks) {
-    launch_programmatic(group_expansion_kernel<KvT, QoT, kFewGroupChunks, kSaturate>, grid, kThreads, stream, p);
+    launch_programmatic(group_expansion_kernel<KvT, QoT, kFewGroupChunks, kSaturate, kOneRow>, grid, kThreads, stream,
+                        p);
   } else {
-    launch_programmatic(group_expansion_kernel<KvT, QoT, kManyGroupChunks, kSaturate>, grid, kThreads, stream, p);
+    launch_programmatic(group_expansion_kernel<KvT, QoT, kManyGroupChunks, kSaturate, kOneRow>, grid, kThreads, stream,
+                        p);
   }
 }
 
@@ -146,7 +149,13 @@ template <class KvT>
 void launch_groups(const ExpandArgs& a, int chunks_per_warp, unsigned grid, cudaStream_t stream,
                    const ExpansionParams& p) {
   const bool saturate = a.bs * a.max_qo > detail::kInt32Max;
-  if (a.qo_lens.type == IntType::kInt64) {
+  if (a.max_qo <= 1) {  // at most one row per request (group_expansion_kernel's kOneRow); never saturating
+    if (a.qo_lens.type == IntType::kInt64) {
+      launch_groups<KvT, int64_t, false, true>(chunks_per_warp, grid, stream, p);
+    } else {
+      launch_groups<KvT, int32_t, false, true>(chunks_per_warp, grid, stream, p);
+    }
+  } else if (a.qo_lens.type == IntType::kInt64) {
     if (saturate) {
       launch_groups<KvT, int64_t, true>(chunks_per_warp, grid, stream, p);
     } else {

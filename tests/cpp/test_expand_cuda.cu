@@ -249,8 +249,8 @@ TEST_F(CudaTest, GroupKernelLimits) {
   CaseGen gen;
   SCOPED_TRACE(gen.seed_text());
   for (int64_t bs : {0, 1, 31, 32, 33, 64, 127, 128, 129, 255, 256, 257, 1023, 1024, 1025}) {
-    for (int64_t max_qo : {int64_t{4}, int64_t{5}, int64_t{16}, bs > 0 ? kI32Max / bs : kI32Max,
-                           bs > 0 ? kI32Max / bs + 1 : kI32Max}) {
+    for (int64_t max_qo : {int64_t{0}, int64_t{1}, int64_t{2}, int64_t{4}, int64_t{16},
+                           bs > 0 ? kI32Max / bs : kI32Max, bs > 0 ? kI32Max / bs + 1 : kI32Max}) {
       CaseOptions opt;
       opt.bs = bs;
       opt.uniform = false;
