@@ -50,12 +50,11 @@ SMOKE_GRID = dict(bs="1,4,16", n="1,4", widths="4096")
 SMOKE_MINUTES = 0.3
 COPY_PROBE_BYTES = 256 << 20
 GIB = 1 << 30
-# A baseline within this fraction of specmeta's best time in a cell (or below
-# it) is a close call: the two are measured again, alternately, CLOSE_ROUNDS
-# times each, and both rows take the median of their rounds. One measurement
-# each, minutes apart in a run, differs by 1-2% on the same code; alternating
-# spreads clock and thermal drift over both, so the verdict is the code's.
-CLOSE_MARGIN = 0.03
+# A close call (suite_report.CLOSE_MARGIN) is measured again: the baseline and
+# the best specmeta entry point alternately, CLOSE_ROUNDS times each, and both
+# rows take the median of their rounds. One measurement each, minutes apart in
+# a run, differs by 1-2% on the same code; alternating spreads clock and
+# thermal drift over both, so the verdict is the code's.
 CLOSE_ROUNDS = 7
 CLOSE_ROUND_BUDGET_S = 0.05
 
@@ -143,25 +142,10 @@ def measure(clock, budget, cell, bench, variant, notes):
     return row
 
 
-def close_calls(rows):
-    """(metric, best specmeta row, baseline row) for every baseline of one cell's rows that comes within
-    CLOSE_MARGIN of the cell's best specmeta time, eager or in a graph."""
-    calls = []
-    for metric in ("eager_us", "graph_us"):
-        timed = [r for r in rows if r[metric] is not None]
-        specmeta = [r for r in timed if suite_report.is_specmeta(r)]
-        if not specmeta:
-            continue
-        best = min(specmeta, key=lambda r: r[metric])
-        calls += [(metric, best, r) for r in timed
-                  if not suite_report.is_specmeta(r) and r[metric] < best[metric] * (1 + CLOSE_MARGIN)]
-    return calls
-
-
 def remeasure_close_calls(clock, cell_rows, variants):
     """Measures each close call's two variants again, alternately; both rows keep the median of their rounds."""
     by_name = {v.name: v for v in variants}
-    for metric, best, rival in close_calls(cell_rows):
+    for metric, best, rival in suite_report.baselines_near_best(cell_rows, suite_report.CLOSE_MARGIN):
         rounds = {best["variant"]: [], rival["variant"]: []}
         for _ in range(CLOSE_ROUNDS):
             for row in (best, rival):

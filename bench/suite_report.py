@@ -61,25 +61,36 @@ def is_specmeta(row):
     return row["variant"].startswith("specmeta")
 
 
-def not_fastest(result):
-    """(row, metric, ratio) wherever a baseline beats every specmeta entry point of its cell, eager or in a
-    graph; ratio: the baseline's time over the best specmeta time (< 1)."""
+# A baseline within this fraction of the best specmeta time of its cell (or
+# below it) is a close call, which bench_suite measures again (see there).
+CLOSE_MARGIN = 0.03
+
+
+def baselines_near_best(rows, margin=0.0):
+    """(metric, best specmeta row, baseline row) wherever a baseline's time is under the best specmeta time of
+    its cell times 1 + margin, eager or in a graph; margin 0: the baselines that beat every specmeta entry point."""
     best = {}
-    for row in result["rows"]:
+    for row in rows:
         if is_specmeta(row):
             for metric in ("eager_us", "graph_us"):
-                if row[metric] is not None:
-                    key = (cell_key(row), metric)
-                    best[key] = min(best.get(key, row[metric]), row[metric])
-    losses = []
-    for row in result["rows"]:
+                key = (cell_key(row), metric)
+                if row[metric] is not None and (key not in best or row[metric] < best[key][metric]):
+                    best[key] = row
+    near = []
+    for row in rows:
         if is_specmeta(row):
             continue
         for metric in ("eager_us", "graph_us"):
             spec = best.get((cell_key(row), metric))
-            if row[metric] is not None and spec and row[metric] < spec:
-                losses.append((row, metric, row[metric] / spec))
-    return losses
+            if row[metric] is not None and spec and row[metric] < spec[metric] * (1 + margin):
+                near.append((metric, spec, row))
+    return near
+
+
+def not_fastest(result):
+    """(row, metric, ratio) wherever a baseline beats every specmeta entry point of its cell, eager or in a
+    graph; ratio: the baseline's time over the best specmeta time (< 1)."""
+    return [(row, metric, row[metric] / spec[metric]) for metric, spec, row in baselines_near_best(result["rows"])]
 
 
 # --- formatting ------------------------------------------------------------------------------------
@@ -221,7 +232,8 @@ def markdown(result):
         out.append("")
     close = [r for r in result["rows"] if r.get("close_call")]
     if close:
-        out += [f"Close calls (a baseline within 3% of the best specmeta entry point, or faster): {len(close)} rows were "
+        out += [f"Close calls (a baseline within {CLOSE_MARGIN:.0%} of the best specmeta entry point, or faster): "
+                f"{len(close)} rows were "
                 "measured again, alternately with their rival, and keep the median of those rounds:", ""]
         out += table(["kind", "mode", "bs", "N", "W", "variant", "re-measured"],
                      [[r["kind"], r["mode"], r["bs"], fmt_dash(r["n"]), fmt_dash(r["width"]), r["variant"],

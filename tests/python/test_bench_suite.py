@@ -130,12 +130,12 @@ def test_close_calls_pair_each_near_baseline_with_the_best_specmeta_time():
     rows = fake_result(cells, [])["rows"]
     by = {r["variant"]: r for r in rows}
     by["specmeta Builder"]["graph_us"], by["specmeta expand_seqlens"]["graph_us"] = 1.30, 1.40
-    by["Triton"]["graph_us"] = 1.30 * (1 + bench_suite.CLOSE_MARGIN) - 1e-6  # just inside the margin
-    by["sync-free torch"]["graph_us"] = 1.30 * (1 + bench_suite.CLOSE_MARGIN) + 1e-6  # just outside
-    calls = bench_suite.close_calls(rows)
+    by["Triton"]["graph_us"] = 1.30 * (1 + suite_report.CLOSE_MARGIN) - 1e-6  # just inside the margin
+    by["sync-free torch"]["graph_us"] = 1.30 * (1 + suite_report.CLOSE_MARGIN) + 1e-6  # just outside
+    calls = suite_report.baselines_near_best(rows, suite_report.CLOSE_MARGIN)
     assert [(m, best["variant"], rival["variant"]) for m, best, rival in calls] == [("graph_us", "specmeta Builder", "Triton")]
     by["Triton"]["graph_us"] = 1.0  # a clear win is a close call too: it is measured again before it is reported
-    assert [rival["variant"] for _, _, rival in bench_suite.close_calls(rows)] == ["Triton"]
+    assert [rival["variant"] for _, _, rival in suite_report.baselines_near_best(rows, suite_report.CLOSE_MARGIN)] == ["Triton"]
 
 
 def test_report_lists_rows_measured_again():
