@@ -51,7 +51,17 @@ __device__ __forceinline__ uint64_t rows_before(const KernelParams& p, uint32_t 
 // writing every pair) is the bandwidth layout; kernel_params.cuh says when
 // the host picks the row-group layout. A template, so the bandwidth layout's
 // code is what it was before there was a choice.
-template <int kShift>
+// A page-table store, with the evict-first hint when kStreaming (kernel_params.cuh).
+template <bool kStreaming, class T>
+__device__ __forceinline__ void store_table(T* dst, const T& value) {
+  if constexpr (kStreaming) {
+    __stcs(dst, value);
+  } else {
+    *dst = value;
+  }
+}
+
+template <int kShift, bool kStreaming>
 __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const int32_t* src, uint32_t part,
                                                   uint64_t first_row, uint32_t rows, uint64_t live) {
   constexpr uint32_t kLaneBits = kThreadBits - kShift;
@@ -92,7 +102,7 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
         }
         const uint64_t row = first_row + j;
         if (full_vector) {
-          *reinterpret_cast<int4*>(d.page_table_1 + row * d.page_table_1_stride + c) = cols;
+          store_table<kStreaming>(reinterpret_cast<int4*>(d.page_table_1 + row * d.page_table_1_stride + c), cols);
         } else if (c < col_end) {
           int32_t* dst = d.page_table_1 + row * d.page_table_1_stride + c;
           dst[0] = cols.x;
@@ -101,7 +111,7 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
           if (c + 3 < col_end) dst[3] = cols.w;
         }
         if (page < pages) {
-          d.real_page_table[row * d.real_page_table_stride + page] = page_value;
+          store_table<kStreaming>(d.real_page_table + row * d.real_page_table_stride + page, page_value);
         }
       }
     }
@@ -127,9 +137,15 @@ __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t
   const uint64_t live = p.full_width ? p.width : min(detail::clamped_kv(kv), static_cast<int64_t>(p.width));
   const int32_t* src = p.req_to_token + static_cast<uint64_t>(pool_index) * p.req_to_token_stride;
   if (p.row_groups) {
-    copy_request_rows<kRowGroupShift>(p, src, part, first_row, rows, live);
+    if (p.streaming_stores) {
+      copy_request_rows<kRowGroupShift, true>(p, src, part, first_row, rows, live);
+    } else {
+      copy_request_rows<kRowGroupShift, false>(p, src, part, first_row, rows, live);
+    }
+  } else if (p.streaming_stores) {
+    copy_request_rows<0, true>(p, src, part, first_row, rows, live);
   } else {
-    copy_request_rows<0>(p, src, part, first_row, rows, live);
+    copy_request_rows<0, false>(p, src, part, first_row, rows, live);
   }
 }
 

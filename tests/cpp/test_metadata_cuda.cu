@@ -21,6 +21,7 @@
 #include "metadata_reference.h"
 #include "metadata_suites.h"
 #include "specmeta/metadata.h"
+#include "../../src/cuda/kernel_params.cuh"
 
 
 namespace specmeta_test {
@@ -194,7 +195,110 @@ TEST_P(MetadataCuda, DataFaults) {
   sweep_data_faults(backend(), GetParam(), 20);
 }
 
+// The expansion a case's call makes, to ask the page-table rules about it.
+specmeta::ExpandArgs expansion_of(const MetaCase& c) {
+  MetaBuffers buffers = make_host_buffers(c);
+  MetaCallArgs a;
+  make_call_args(c, host_pointers(buffers), &a);
+  if (c.direct) return a.expand;
+  specmeta::ExpandArgs e;
+  EXPECT_TRUE(specmeta::to_expand_args(a.meta, &e).ok());
+  return e;
+}
+
+TEST_P(MetadataCuda, TableGridThreshold) {
+  SKIP_WITHOUT_CUDA();
+  auto rules = [](const MetaCase& c) {
+    const specmeta::ExpandArgs a = expansion_of(c);
+    return TableRules{specmeta::cuda_detail::separate_table_grid(a), specmeta::cuda_detail::streaming_table_stores(a)};
+  };
+  const TableRuleCounts seen = sweep_table_grid_threshold(backend(), rules, GetParam(), 2);
+  if (HasFailure()) return;
+  // extend bounds a request's rows by the capacity only, so it never has
+  // the few rows per request of a separate grid.
+  if (GetParam() != static_cast<int>(MetaMode::kExtend)) {
+    EXPECT_GT(seen.separate[1], 0) << "no case took the separate page-table grid";
+  }
+  EXPECT_GT(seen.separate[0], 0) << "no case took the fused kernel";
+  EXPECT_GT(seen.streaming[1], 0) << "no case took streaming stores";
+  EXPECT_GT(seen.streaming[0], 0) << "no case took plain stores";
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, MetadataCuda, ::testing::Range(0, kApiParams), api_param_name);
+
+TEST(SeparateTableGridRule, ReadHeavyTablesFrom2048Passes) {
+  // bs x ceil(width / 1024) passes, and (set, row) pairs per request.
+  auto call = [](int64_t bs, int64_t width, int64_t rows, int32_t extra_sets) {
+    specmeta::ExpandArgs a;
+    a.bs = bs;
+    a.width = width;
+    a.qo_uniform = rows;
+    a.capacity = bs * rows;
+    a.extra_out_count = extra_sets;
+    return specmeta::cuda_detail::separate_table_grid(a);
+  };
+  EXPECT_FALSE(call(2047, 1, 1, 0));
+  EXPECT_FALSE(call(2047, 1024, 2, 0));
+  EXPECT_TRUE(call(2048, 1, 1, 0));
+  EXPECT_TRUE(call(2048, 1024, 2, 0));
+  EXPECT_FALSE(call(1, 2047 * 1024, 1, 0));
+  EXPECT_TRUE(call(1, 2047 * 1024 + 1, 1, 0));
+  EXPECT_TRUE(call(256, 8192, 1, 0));       // decode bs 256
+  EXPECT_TRUE(call(128, 8192, 1, 1));       // two sets of one row
+  EXPECT_FALSE(call(128, 8192, 1, 2));      // three
+  EXPECT_FALSE(call(256, 8192, 4, 0));      // target_verify, N = 4: store-bound, fused
+  EXPECT_FALSE(call(64, 8192, 1, 0));       // 512 passes
+  EXPECT_TRUE(call(4, 1048576, 1, 0));
+  EXPECT_FALSE(call(0, 1048576, 1, 0));
+  int32_t qo_lens[1] = {};  // never read: the rules look at sizes only
+  specmeta::ExpandArgs ragged;
+  ragged.bs = 256;
+  ragged.width = 8192;
+  ragged.qo_lens = {qo_lens, specmeta::IntType::kInt32, 256};
+  ragged.max_qo = 2;
+  ragged.capacity = 512;
+  EXPECT_TRUE(specmeta::cuda_detail::separate_table_grid(ragged));
+  ragged.max_qo = specmeta::kNoMaxQo;  // extend: rows bounded by the capacity only
+  EXPECT_FALSE(specmeta::cuda_detail::separate_table_grid(ragged));
+  ragged.capacity = 2;
+  EXPECT_TRUE(specmeta::cuda_detail::separate_table_grid(ragged));
+}
+
+TEST(StreamingTableStoresRule, StartsAt2048Units) {
+  // bs x ceil(width / 1024) passes x rows per request x sets.
+  auto uniform = [](int64_t bs, int64_t width, int64_t rows, int32_t extra_sets) {
+    specmeta::ExpandArgs a;
+    a.bs = bs;
+    a.width = width;
+    a.qo_uniform = rows;
+    a.capacity = bs * rows;
+    a.extra_out_count = extra_sets;
+    return specmeta::cuda_detail::streaming_table_stores(a);
+  };
+  EXPECT_TRUE(uniform(64, 8192, 4, 0));     // 64 x 8 x 4
+  EXPECT_FALSE(uniform(63, 8192, 4, 0));
+  EXPECT_FALSE(uniform(64, 8192 - 1024, 4, 0));
+  EXPECT_TRUE(uniform(16, 8192, 4, 3));     // four sets
+  EXPECT_FALSE(uniform(16, 8192, 4, 2));
+  EXPECT_FALSE(uniform(1, 8192, 4, 0));     // target_verify bs 1
+  EXPECT_FALSE(uniform(16, 8192, 1, 0));    // decode bs 16
+  EXPECT_FALSE(uniform(2048, 1, 1, 0));    // a separate grid: plain stores
+  EXPECT_TRUE(uniform(2048, 1, 4, 0));
+  // Per-request rows count at their bound, at most the capacity.
+  int32_t qo_lens[1] = {};  // never read: the rule looks at sizes only
+  auto ragged = [&](int64_t bs, int64_t width, int64_t max_qo, int64_t capacity) {
+    specmeta::ExpandArgs a;
+    a.bs = bs;
+    a.width = width;
+    a.qo_lens = {qo_lens, specmeta::IntType::kInt32, bs};
+    a.max_qo = max_qo;
+    a.capacity = capacity;
+    return specmeta::cuda_detail::streaming_table_stores(a);
+  };
+  EXPECT_TRUE(ragged(32, 8192, 64, 2048));
+  EXPECT_FALSE(ragged(4, 8192, specmeta::kNoMaxQo, 63));   // 4 x 8 x 63 rows
+  EXPECT_TRUE(ragged(4, 8192, specmeta::kNoMaxQo, 64));
+}
 
 TEST_F(MetadataCudaTest, HandWorkedExamples) {
   SKIP_WITHOUT_CUDA();
