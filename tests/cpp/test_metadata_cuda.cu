@@ -206,24 +206,6 @@ specmeta::ExpandArgs expansion_of(const MetaCase& c) {
   return e;
 }
 
-TEST_P(MetadataCuda, TableGridThreshold) {
-  SKIP_WITHOUT_CUDA();
-  auto rules = [](const MetaCase& c) {
-    const specmeta::ExpandArgs a = expansion_of(c);
-    return TableRules{specmeta::cuda_detail::separate_table_grid(a), specmeta::cuda_detail::streaming_table_stores(a)};
-  };
-  const TableRuleCounts seen = sweep_table_grid_threshold(backend(), rules, GetParam(), 2);
-  if (HasFailure()) return;
-  // extend bounds a request's rows by the capacity only, so it never has
-  // the few rows per request of a separate grid.
-  if (GetParam() != static_cast<int>(MetaMode::kExtend)) {
-    EXPECT_GT(seen.separate[1], 0) << "no case took the separate page-table grid";
-  }
-  EXPECT_GT(seen.separate[0], 0) << "no case took the fused kernel";
-  EXPECT_GT(seen.streaming[1], 0) << "no case took streaming stores";
-  EXPECT_GT(seen.streaming[0], 0) << "no case took plain stores";
-}
-
 INSTANTIATE_TEST_SUITE_P(Modes, MetadataCuda, ::testing::Range(0, kApiParams), api_param_name);
 
 TEST(SeparateTableGridRule, ReadHeavyTablesFrom2048Passes) {
@@ -298,6 +280,31 @@ TEST(StreamingTableStoresRule, StartsAt2048Units) {
   EXPECT_TRUE(ragged(32, 8192, 64, 2048));
   EXPECT_FALSE(ragged(4, 8192, specmeta::kNoMaxQo, 63));   // 4 x 8 x 63 rows
   EXPECT_TRUE(ragged(4, 8192, specmeta::kNoMaxQo, 64));
+}
+
+// Every API (the five modes and expand_* directly) around the page-table
+// switches; which side a case is on depends on its mode's row bound, so both
+// sides of each switch are required over all of them together.
+TEST_F(MetadataCudaTest, TableGridThresholds) {
+  SKIP_WITHOUT_CUDA();
+  auto rules = [](const MetaCase& c) {
+    const specmeta::ExpandArgs a = expansion_of(c);
+    return TableRules{specmeta::cuda_detail::separate_table_grid(a), specmeta::cuda_detail::streaming_table_stores(a)};
+  };
+  TableRuleCounts seen;
+  for (int param = 0; param < kApiParams; ++param) {
+    SCOPED_TRACE(api_param_name(::testing::TestParamInfo<int>(param, 0)));
+    const TableRuleCounts counts = sweep_table_grid_threshold(backend(), rules, param, 2);
+    if (HasFailure()) return;
+    for (int side = 0; side < 2; ++side) {
+      seen.separate[side] += counts.separate[side];
+      seen.streaming[side] += counts.streaming[side];
+    }
+  }
+  EXPECT_GT(seen.separate[1], 0) << "no case took the separate page-table grid";
+  EXPECT_GT(seen.separate[0], 0) << "no case took the fused kernel";
+  EXPECT_GT(seen.streaming[1], 0) << "no case took streaming stores";
+  EXPECT_GT(seen.streaming[0], 0) << "no case took plain stores";
 }
 
 TEST_F(MetadataCudaTest, HandWorkedExamples) {
