@@ -226,8 +226,8 @@ TEST(SeparateTableGridRule, ReadHeavyTablesFrom2048Passes) {
   EXPECT_FALSE(call(1, 2047 * 1024, 1, 0));
   EXPECT_TRUE(call(1, 2047 * 1024 + 1, 1, 0));
   EXPECT_TRUE(call(256, 8192, 1, 0));       // decode bs 256
-  EXPECT_TRUE(call(128, 8192, 1, 1));       // two sets of one row
-  EXPECT_FALSE(call(128, 8192, 1, 2));      // three
+  EXPECT_TRUE(call(256, 8192, 1, 1));       // two sets of one row
+  EXPECT_FALSE(call(256, 8192, 1, 2));      // three
   EXPECT_FALSE(call(256, 8192, 4, 0));      // target_verify, N = 4: store-bound, fused
   EXPECT_FALSE(call(64, 8192, 1, 0));       // 512 passes
   EXPECT_TRUE(call(4, 1048576, 1, 0));
