@@ -27,24 +27,6 @@ __device__ __forceinline__ void enter_after_prior_grid() {
 #endif
 }
 
-// The other order, for a kernel whose dependent does not wait at its start
-// (the page-table grid, expand_cuda.cu): the dependent launches only once
-// every block of this kernel has waited for the previous grid, so it starts
-// with every input complete.
-__device__ __forceinline__ void enter_then_release_dependent() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-  asm volatile("griddepcontrol.launch_dependents;");
-#endif
-}
-
-// Waits until the grid this one depends on has completed and its memory is visible.
-__device__ __forceinline__ void wait_for_prior_grid() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
-
 // N running sums in uint32 that stick at UINT32_MAX. For non-negative
 // operands the addition is associative (it equals min(a + b + ..., UINT32_MAX)),
 // so a scan with it gives every prefix sum exactly up to INT32_MAX and a value

@@ -6,9 +6,7 @@
 //   row_blocks             the request block: per-request outputs, scalars, status
 //                          (request_block.cuh)
 //   after it               page-table blocks, parts_per_request per request
-//                          (page_table_block.cuh); for large tables these
-//                          blocks form a second kernel of their own
-//                          (page_table_kernel, kernel_params.cuh says when)
+//                          (page_table_block.cuh)
 // Every block's role, and the grid, follow from host ints only (bs, capacity,
 // width), so a captured graph replays with any input values. The roles run
 // side by side; none waits for another. Calls that want only the
@@ -39,16 +37,10 @@ union SharedStorage {
   PageTableStorage page_table;
 };
 
-// kTablesFollow: the page tables' kernel follows this one (a template
-// parameter, not a branch on p: the entry is on every small call's latency path).
-template <class KvT, class QoT, int kItems, bool kTablesFollow>
+template <class KvT, class QoT, int kItems>
 __global__ void __launch_bounds__(kThreads) expand_kernel(KernelParams p) {
   __shared__ SharedStorage smem;
-  if constexpr (kTablesFollow) {
-    enter_then_release_dependent();
-  } else {
-    enter_after_prior_grid();
-  }
+  enter_after_prior_grid();
   if (blockIdx.x < p.row_blocks) {
     if constexpr (std::is_same_v<QoT, UniformQo>) {
       uniform_rows_block<KvT>(p, smem.rows);
@@ -60,19 +52,6 @@ __global__ void __launch_bounds__(kThreads) expand_kernel(KernelParams p) {
   } else {
     page_table_block<KvT, QoT>(p, blockIdx.x - p.row_blocks - 1, smem.page_table);
   }
-}
-
-// The page tables' own grid. Launched as the main kernel's programmatic
-// dependent, it starts only after every main block has waited for the grid
-// before them (enter_then_release_dependent), so its inputs are complete and
-// it need not wait: the two kernels run side by side. One thread waits for
-// the main kernel before its block exits, so that this grid's completion,
-// which the stream's next work waits for, implies the main kernel's.
-template <class KvT, class QoT>
-__global__ void __launch_bounds__(kThreads, kTableBlocksPerSM) page_table_kernel(KernelParams p) {
-  __shared__ PageTableStorage smem;
-  page_table_block<KvT, QoT>(p, blockIdx.x, smem);
-  if (blockIdx.x == 0 && threadIdx.x == 0) wait_for_prior_grid();
 }
 
 DestSet dest_set(const ExpandOutputs& o) {
@@ -129,62 +108,47 @@ PageTableLayout page_table_layout(const ExpandArgs& a) {
   return {row_groups, static_cast<uint32_t>(std::max<int64_t>(1, std::min(wanted, passes)))};
 }
 
-// The grids of one call: the main kernel's, and the page tables' own (0: none).
-struct Grids {
-  unsigned main;
-  unsigned tables;
-};
-
 template <class KvT, class QoT, int kItems>
-void launch_overlapped(const KernelParams& p, Grids grids, cudaStream_t stream) {
-  if (grids.tables == 0) {
-    launch_programmatic(expand_kernel<KvT, QoT, kItems, false>, grids.main, kThreads, stream, p);
-  } else {
-    launch_programmatic(expand_kernel<KvT, QoT, kItems, true>, grids.main, kThreads, stream, p);
-    launch_programmatic(page_table_kernel<KvT, QoT>, grids.tables, kThreads, stream, p);
-  }
+void launch_overlapped(const KernelParams& p, unsigned grid, cudaStream_t stream) {
+  launch_programmatic(expand_kernel<KvT, QoT, kItems>, grid, kThreads, stream, p);
 }
 
 template <class KvT, class QoT>
-void launch_qo(const KernelParams& p, Grids grids, cudaStream_t stream) {
+void launch_qo(const KernelParams& p, unsigned grid, cudaStream_t stream) {
   if (p.bs <= kNarrowItems * kThreads) {
-    launch_overlapped<KvT, QoT, kNarrowItems>(p, grids, stream);
+    launch_overlapped<KvT, QoT, kNarrowItems>(p, grid, stream);
   } else {
-    launch_overlapped<KvT, QoT, kWideItems>(p, grids, stream);
+    launch_overlapped<KvT, QoT, kWideItems>(p, grid, stream);
   }
 }
 
 template <class KvT>
-void launch_kv(const ExpandArgs& a, const KernelParams& p, Grids grids, cudaStream_t stream) {
+void launch_kv(const ExpandArgs& a, const KernelParams& p, unsigned grid, cudaStream_t stream) {
   if (a.uniform_qo() && !a.out.cu_seqlens_k.data) {
     // No scan anywhere (measured: this narrow instantiation is the faster one here).
-    launch_overlapped<KvT, UniformQo, kNarrowItems>(p, grids, stream);
+    launch_overlapped<KvT, UniformQo, kNarrowItems>(p, grid, stream);
   } else if (a.uniform_qo()) {
-    launch_qo<KvT, UniformQo>(p, grids, stream);
+    launch_qo<KvT, UniformQo>(p, grid, stream);
   } else if (a.qo_lens.type == IntType::kInt64) {
-    launch_qo<KvT, int64_t>(p, grids, stream);
+    launch_qo<KvT, int64_t>(p, grid, stream);
   } else {
-    launch_qo<KvT, int32_t>(p, grids, stream);
+    launch_qo<KvT, int32_t>(p, grid, stream);
   }
 }
 
 }  // namespace
-
-static int64_t table_passes(const ExpandArgs& a) { return (a.width + kColsPerPass - 1) / kColsPerPass; }
 
 int64_t table_pairs(const ExpandArgs& a) {
   const int64_t rows = a.uniform_qo() ? a.qo_uniform : std::min(a.max_qo, a.capacity);
   return rows * (1 + a.extra_out_count);
 }
 
-bool separate_table_grid(const ExpandArgs& a) {
-  return a.bs * table_passes(a) >= kSeparateTableMinPasses && table_pairs(a) <= kSeparateTableMaxPairs;
-}
-
 bool streaming_table_stores(const ExpandArgs& a) {
+  const int64_t pairs = table_pairs(a);
+  if (pairs < kStreamingStoreMinPairs) return false;
   // bs * passes * pairs >= the threshold, without forming the product (it may pass 2^63).
-  const int64_t pairs = std::max<int64_t>(table_pairs(a), 1);
-  return !separate_table_grid(a) && a.bs * table_passes(a) >= (kStreamingStoreMinUnits + pairs - 1) / pairs;
+  const int64_t passes = (a.width + kColsPerPass - 1) / kColsPerPass;
+  return a.bs * passes >= (kStreamingStoreMinUnits + pairs - 1) / pairs;
 }
 
 }  // namespace cuda_detail
@@ -243,21 +207,19 @@ Status detail::expand_cuda_general(const ExpandArgs& a, cudaStream_t stream) {
   const PageTableLayout layout = page_table_layout(a);
   p.parts_per_request = layout.parts_per_request;
   p.row_groups = layout.row_groups;
-  const int64_t table_blocks = page_tables ? a.bs * static_cast<int64_t>(p.parts_per_request) : 0;
-  p.separate_tables = table_blocks > 0 && separate_table_grid(a);
   p.streaming_stores = streaming_table_stores(a);
-  const int64_t grid = p.row_blocks + 1 + (p.separate_tables ? 0 : table_blocks);
+  const int64_t table_blocks = page_tables ? a.bs * static_cast<int64_t>(p.parts_per_request) : 0;
+  const int64_t grid = p.row_blocks + 1 + table_blocks;
   constexpr int64_t kMaxGrid = 2147483647;  // gridDim.x limit
-  if (std::max(grid, table_blocks) > kMaxGrid) {
+  if (grid > kMaxGrid) {
     return Status::invalid_argument("bs: expected a batch whose launch fits " + std::to_string(kMaxGrid) +
                                     " blocks, got " + std::to_string(a.bs) + " requests needing " +
-                                    std::to_string(std::max(grid, table_blocks)));
+                                    std::to_string(grid));
   }
-  const Grids grids{static_cast<unsigned>(grid), static_cast<unsigned>(p.separate_tables ? table_blocks : 0)};
   if (a.kv_lens.type == IntType::kInt64) {
-    launch_kv<int64_t>(a, p, grids, stream);
+    launch_kv<int64_t>(a, p, static_cast<unsigned>(grid), stream);
   } else {
-    launch_kv<int32_t>(a, p, grids, stream);
+    launch_kv<int32_t>(a, p, static_cast<unsigned>(grid), stream);
   }
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) {

@@ -44,36 +44,22 @@ constexpr int64_t kPageTableBlockTarget = 2048;
 // kRowGroupGridLimit blocks.
 constexpr int kRowGroupShift = 2;
 constexpr int64_t kRowGroupGridLimit = 1024;
-// Large read-heavy tables get a grid of their own, a second kernel of the one
-// role (page_table_kernel in expand_cuda.cu) that runs beside the main
-// kernel. The fused kernel needs about 62 registers for its row and request
-// blocks, which leaves room for 4 blocks of 256 threads per multiprocessor;
-// the copy alone fits kTableBlocksPerSM blocks, twice the loads in flight.
-// That pays where loads bound the copy, tables of at most
-// kSeparateTableMaxPairs (set, row) pairs per request (rows at their bound):
-// decode, bs 256 to 4 x 1M columns, 5-7% faster. Tables of more pairs per
-// request are bound by their stores and ran 2-5% slower in the lean kernel
-// (target_verify, N = 4). Small tables keep the one launch: the split starts
-// where the fused kernel's page-table grid reaches its block target, at
-// bs x ceil(width / kColsPerPass) passes of kSeparateTableMinPasses.
-// Measurements: docs/perf-notes.md.
-constexpr int kTableBlocksPerSM = 8;
-constexpr int64_t kSeparateTableMinPasses = 2048;
-constexpr int64_t kSeparateTableMaxPairs = 2;
-// In the fused kernel, page-table stores carry the evict-first cache hint
-// (st.global.cs) for tables of at least kStreamingStoreMinUnits
-// (request, pass, set, row) units: bs x passes x pairs per request, rows at
-// their bound. A table written once and not read again by the call need not
-// displace lines the copy still reads. Measured: 4-20% faster from about
-// 2048 units (target_verify bs 64, 8192 columns: 3.83 -> 3.48 us; four sets
-// 10.3 -> 8.2 us). The separate kernel's read-heavy copies were 2-6% slower
-// with the hint, so they store plainly.
+// Page-table stores carry the evict-first cache hint (st.global.cs) for
+// tables that write each loaded chunk to at least kStreamingStoreMinPairs
+// (set, row) pairs and have at least kStreamingStoreMinUnits
+// (request, pass, set, row) units, bs x passes x pairs per request, rows at
+// their bound. Such a table is written once and not read again by the call,
+// so its lines need not displace the req_to_token lines still to be read.
+// Measured (docs/perf-notes.md): 4-24% faster from about 2048 units
+// (target_verify bs 64, 8192 columns: 3.85 -> 3.49 us; four sets
+// 10.3 -> 8.3 us); 0.03-0.06 us slower on small calls, and 1-3% slower on
+// decode's one row per request.
+constexpr int64_t kStreamingStoreMinPairs = 3;
 constexpr int64_t kStreamingStoreMinUnits = 2048;
 
-// The page-table rules above, for a validated call `a` that wants a page table:
-// (set, row) pairs per request, rows at their bound; a separate grid; streaming stores.
+// (set, row) pairs per request of the validated call `a`, rows at their bound.
 int64_t table_pairs(const ExpandArgs& a);
-bool separate_table_grid(const ExpandArgs& a);
+// True when `a`'s page-table stores carry the evict-first hint (the rule above).
 bool streaming_table_stores(const ExpandArgs& a);
 
 // The qo of every request is the host int qo_uniform.
@@ -121,7 +107,6 @@ struct KernelParams {
   uint32_t row_blocks;         // blocks [0, row_blocks) write the per-row outputs
   uint32_t parts_per_request;  // page-table blocks per request, after the request block
   bool row_groups;              // page-table blocks use the row-group layout
-  bool separate_tables;         // the page tables have their own grid, launched after this one
   bool streaming_stores;        // page-table stores carry the evict-first hint
   bool rpi_int64;
   // A page table is wanted (it may have no elements, hence null data): the

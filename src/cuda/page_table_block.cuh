@@ -44,13 +44,6 @@ __device__ __forceinline__ uint64_t rows_before(const KernelParams& p, uint32_t 
   }
 }
 
-// Copies one request's share of its row: the passes part, part + parts, ...
-// Threads form 2^kShift groups of `lanes`: each group loads the same column
-// chunk (one global read per block; the other groups hit L1) and writes
-// every 2^kShift-th (set, row) pair of the request. kShift = 0 (one group
-// writing every pair) is the bandwidth layout; kernel_params.cuh says when
-// the host picks the row-group layout. A template, so the bandwidth layout's
-// code is what it was before there was a choice.
 // A page-table store, with the evict-first hint when kStreaming (kernel_params.cuh).
 template <bool kStreaming, class T>
 __device__ __forceinline__ void store_table(T* dst, const T& value) {
@@ -61,6 +54,13 @@ __device__ __forceinline__ void store_table(T* dst, const T& value) {
   }
 }
 
+// Copies one request's share of its row: the passes part, part + parts, ...
+// Threads form 2^kShift groups of `lanes`: each group loads the same column
+// chunk (one global read per block; the other groups hit L1) and writes
+// every 2^kShift-th (set, row) pair of the request. kShift = 0 (one group
+// writing every pair) is the bandwidth layout; kernel_params.cuh says when
+// the host picks the row-group layout. A template, so the bandwidth layout's
+// code is what it was before there was a choice; kStreaming likewise.
 template <int kShift, bool kStreaming>
 __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const int32_t* src, uint32_t part,
                                                   uint64_t first_row, uint32_t rows, uint64_t live) {

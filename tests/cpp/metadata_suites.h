@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -206,48 +207,37 @@ void sweep_widths(Backend&& backend, int param, int per) {
   }
 }
 
-// Which page-table paths a case takes (kernel_params.cuh), and how many cases took each side.
-struct TableRules {
-  bool separate, streaming;
-};
-struct TableRuleCounts {
-  int separate[2] = {0, 0};
-  int streaming[2] = {0, 0};
-};
-
-// Batches around the page-table switches of kernel_params.cuh, every output
-// wanted: a separate page-table grid from bs x ceil(width / 1024) passes of
-// 2048 (products of 2047, 2048 and 2049 passes, of many narrow requests or a
-// few wide ones), and streaming stores from 2048 (request, pass, set, row)
-// units (bs 31 or 32 x 4 passes x 16 draft tokens, which also takes the
-// row-group layout). Returns how many cases `rules(c)` put on each side.
-template <class Backend, class Rules>
-TableRuleCounts sweep_table_grid_threshold(Backend&& backend, Rules&& rules, int param, int per) {
+// Batches around the streaming-store switch of kernel_params.cuh (at least
+// 3 (set, row) pairs per request and 2048 (request, pass, set, row) units),
+// every output wanted: 16 rows x 4 passes x bs 31 / 32 (the row-group
+// layout), 4 rows x 4 passes x bs 127 / 128, and 4 rows x 255 / 256 passes x
+// bs 2 (the bandwidth layout). `streams(c)` says which side a case is on;
+// returns how many cases were on each side (decode, one row per request,
+// always stores plainly).
+template <class Backend, class Streams>
+std::array<int, 2> sweep_streaming_threshold(Backend&& backend, Streams&& streams, int param, int per) {
   constexpr int64_t kColsPerPass = 1024;
   struct Shape {
-    int64_t bs, passes, draft_tokens;  // 0 draft tokens: 1 to 4 at random
+    int64_t bs, passes, draft_tokens;
   };
-  const Shape shapes[] = {{2047, 1, 0}, {23, 89, 0}, {2048, 1, 0}, {64, 32, 0}, {2, 1024, 0},
-                          {2049, 1, 0}, {683, 3, 0}, {31, 4, 16},  {32, 4, 16}};
+  const Shape shapes[] = {{31, 4, 16}, {32, 4, 16}, {127, 4, 4}, {128, 4, 4}, {2, 255, 4}, {2, 256, 4}};
   CaseGen base;
   SCOPED_TRACE(base.seed_text());
   MetaGen gen(base);
-  TableRuleCounts seen;
+  std::array<int, 2> seen = {0, 0};
   for (const Shape& shape : shapes) {
     for (int i = 0; i < per; ++i) {
       MetaOptions o = options_for(param);
       o.bs = shape.bs;
       o.width = shape.passes * kColsPerPass - base.range(0, kColsPerPass - 1);
-      o.num_draft_tokens = shape.draft_tokens > 0 ? shape.draft_tokens : base.range(1, 4);
+      o.num_draft_tokens = shape.draft_tokens;
       o.sets = 1;
       o.wanted = kAllMetaOutputs;
       o.page_inputs = true;
       o.table_budget = int64_t{1} << 25;
       const MetaCase c = gen.make(o);
       SCOPED_TRACE(c.describe());
-      const TableRules r = rules(c);
-      ++seen.separate[r.separate ? 1 : 0];
-      ++seen.streaming[r.streaming ? 1 : 0];
+      ++seen[streams(c) ? 1 : 0];
       run_meta_and_compare(backend, c);
       if (meta_failed()) return seen;
     }

@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -208,45 +209,7 @@ specmeta::ExpandArgs expansion_of(const MetaCase& c) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, MetadataCuda, ::testing::Range(0, kApiParams), api_param_name);
 
-TEST(SeparateTableGridRule, ReadHeavyTablesFrom2048Passes) {
-  // bs x ceil(width / 1024) passes, and (set, row) pairs per request.
-  auto call = [](int64_t bs, int64_t width, int64_t rows, int32_t extra_sets) {
-    specmeta::ExpandArgs a;
-    a.bs = bs;
-    a.width = width;
-    a.qo_uniform = rows;
-    a.capacity = bs * rows;
-    a.extra_out_count = extra_sets;
-    return specmeta::cuda_detail::separate_table_grid(a);
-  };
-  EXPECT_FALSE(call(2047, 1, 1, 0));
-  EXPECT_FALSE(call(2047, 1024, 2, 0));
-  EXPECT_TRUE(call(2048, 1, 1, 0));
-  EXPECT_TRUE(call(2048, 1024, 2, 0));
-  EXPECT_FALSE(call(1, 2047 * 1024, 1, 0));
-  EXPECT_TRUE(call(1, 2047 * 1024 + 1, 1, 0));
-  EXPECT_TRUE(call(256, 8192, 1, 0));       // decode bs 256
-  EXPECT_TRUE(call(256, 8192, 1, 1));       // two sets of one row
-  EXPECT_FALSE(call(256, 8192, 1, 2));      // three
-  EXPECT_FALSE(call(256, 8192, 4, 0));      // target_verify, N = 4: store-bound, fused
-  EXPECT_FALSE(call(64, 8192, 1, 0));       // 512 passes
-  EXPECT_TRUE(call(4, 1048576, 1, 0));
-  EXPECT_FALSE(call(0, 1048576, 1, 0));
-  int32_t qo_lens[1] = {};  // never read: the rules look at sizes only
-  specmeta::ExpandArgs ragged;
-  ragged.bs = 256;
-  ragged.width = 8192;
-  ragged.qo_lens = {qo_lens, specmeta::IntType::kInt32, 256};
-  ragged.max_qo = 2;
-  ragged.capacity = 512;
-  EXPECT_TRUE(specmeta::cuda_detail::separate_table_grid(ragged));
-  ragged.max_qo = specmeta::kNoMaxQo;  // extend: rows bounded by the capacity only
-  EXPECT_FALSE(specmeta::cuda_detail::separate_table_grid(ragged));
-  ragged.capacity = 2;
-  EXPECT_TRUE(specmeta::cuda_detail::separate_table_grid(ragged));
-}
-
-TEST(StreamingTableStoresRule, StartsAt2048Units) {
+TEST(StreamingTableStoresRule, StartsAt2048UnitsOfThreeOrMorePairs) {
   // bs x ceil(width / 1024) passes x rows per request x sets.
   auto uniform = [](int64_t bs, int64_t width, int64_t rows, int32_t extra_sets) {
     specmeta::ExpandArgs a;
@@ -263,9 +226,12 @@ TEST(StreamingTableStoresRule, StartsAt2048Units) {
   EXPECT_TRUE(uniform(16, 8192, 4, 3));     // four sets
   EXPECT_FALSE(uniform(16, 8192, 4, 2));
   EXPECT_FALSE(uniform(1, 8192, 4, 0));     // target_verify bs 1
-  EXPECT_FALSE(uniform(16, 8192, 1, 0));    // decode bs 16
-  EXPECT_FALSE(uniform(2048, 1, 1, 0));    // a separate grid: plain stores
-  EXPECT_TRUE(uniform(2048, 1, 4, 0));
+  EXPECT_TRUE(uniform(86, 8192, 3, 0));     // three rows: 2064 units
+  EXPECT_FALSE(uniform(85, 8192, 3, 0));
+  EXPECT_FALSE(uniform(4096, 1048576, 2, 0));  // two pairs or fewer: never
+  EXPECT_FALSE(uniform(4096, 1048576, 1, 1));
+  EXPECT_TRUE(uniform(4096, 1048576, 1, 2));
+  EXPECT_FALSE(uniform(0, 1048576, 4, 0));
   // Per-request rows count at their bound, at most the capacity.
   int32_t qo_lens[1] = {};  // never read: the rule looks at sizes only
   auto ragged = [&](int64_t bs, int64_t width, int64_t max_qo, int64_t capacity) {
@@ -278,33 +244,27 @@ TEST(StreamingTableStoresRule, StartsAt2048Units) {
     return specmeta::cuda_detail::streaming_table_stores(a);
   };
   EXPECT_TRUE(ragged(32, 8192, 64, 2048));
-  EXPECT_FALSE(ragged(4, 8192, specmeta::kNoMaxQo, 63));   // 4 x 8 x 63 rows
+  EXPECT_FALSE(ragged(4, 8192, specmeta::kNoMaxQo, 63));  // 4 x 8 x 63 rows
   EXPECT_TRUE(ragged(4, 8192, specmeta::kNoMaxQo, 64));
+  EXPECT_FALSE(ragged(4096, 8192, specmeta::kNoMaxQo, 2));
 }
 
-// Every API (the five modes and expand_* directly) around the page-table
-// switches; which side a case is on depends on its mode's row bound, so both
-// sides of each switch are required over all of them together.
-TEST_F(MetadataCudaTest, TableGridThresholds) {
+// Every API (the five modes and expand_* directly) around the streaming-store
+// switch; which side a case is on depends on its mode's row bound, so both
+// sides are required over all of them together.
+TEST_F(MetadataCudaTest, StreamingStoreThreshold) {
   SKIP_WITHOUT_CUDA();
-  auto rules = [](const MetaCase& c) {
-    const specmeta::ExpandArgs a = expansion_of(c);
-    return TableRules{specmeta::cuda_detail::separate_table_grid(a), specmeta::cuda_detail::streaming_table_stores(a)};
-  };
-  TableRuleCounts seen;
+  auto streams = [](const MetaCase& c) { return specmeta::cuda_detail::streaming_table_stores(expansion_of(c)); };
+  std::array<int, 2> seen = {0, 0};
   for (int param = 0; param < kApiParams; ++param) {
     SCOPED_TRACE(api_param_name(::testing::TestParamInfo<int>(param, 0)));
-    const TableRuleCounts counts = sweep_table_grid_threshold(backend(), rules, param, 2);
+    const std::array<int, 2> counts = sweep_streaming_threshold(backend(), streams, param, 2);
     if (HasFailure()) return;
-    for (int side = 0; side < 2; ++side) {
-      seen.separate[side] += counts.separate[side];
-      seen.streaming[side] += counts.streaming[side];
-    }
+    seen[0] += counts[0];
+    seen[1] += counts[1];
   }
-  EXPECT_GT(seen.separate[1], 0) << "no case took the separate page-table grid";
-  EXPECT_GT(seen.separate[0], 0) << "no case took the fused kernel";
-  EXPECT_GT(seen.streaming[1], 0) << "no case took streaming stores";
-  EXPECT_GT(seen.streaming[0], 0) << "no case took plain stores";
+  EXPECT_GT(seen[1], 0) << "no case took streaming stores";
+  EXPECT_GT(seen[0], 0) << "no case took plain stores";
 }
 
 TEST_F(MetadataCudaTest, HandWorkedExamples) {
