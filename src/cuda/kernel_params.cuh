@@ -107,7 +107,6 @@ struct KernelParams {
   uint32_t row_blocks;         // blocks [0, row_blocks) write the per-row outputs
   uint32_t parts_per_request;  // page-table blocks per request, after the request block
   bool row_groups;              // page-table blocks use the row-group layout
-  bool streaming_stores;        // page-table stores carry the evict-first hint
   bool rpi_int64;
   // A page table is wanted (it may have no elements, hence null data): the
   // request block then checks every pool index (status bit 4).

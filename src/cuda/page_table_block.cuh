@@ -118,7 +118,7 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
   }
 }
 
-template <class KvT, class QoT>
+template <class KvT, class QoT, bool kStreaming>
 __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t index, PageTableStorage& smem) {
   const uint32_t b = index / p.parts_per_request;
   const uint32_t part = index % p.parts_per_request;
@@ -137,15 +137,9 @@ __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t
   const uint64_t live = p.full_width ? p.width : min(detail::clamped_kv(kv), static_cast<int64_t>(p.width));
   const int32_t* src = p.req_to_token + static_cast<uint64_t>(pool_index) * p.req_to_token_stride;
   if (p.row_groups) {
-    if (p.streaming_stores) {
-      copy_request_rows<kRowGroupShift, true>(p, src, part, first_row, rows, live);
-    } else {
-      copy_request_rows<kRowGroupShift, false>(p, src, part, first_row, rows, live);
-    }
-  } else if (p.streaming_stores) {
-    copy_request_rows<0, true>(p, src, part, first_row, rows, live);
+    copy_request_rows<kRowGroupShift, kStreaming>(p, src, part, first_row, rows, live);
   } else {
-    copy_request_rows<0, false>(p, src, part, first_row, rows, live);
+    copy_request_rows<0, kStreaming>(p, src, part, first_row, rows, live);
   }
 }
 
