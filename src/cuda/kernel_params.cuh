@@ -50,10 +50,12 @@ constexpr int64_t kRowGroupGridLimit = 1024;
 // (request, pass, set, row) units, bs x passes x pairs per request, rows at
 // their bound. Such a table is written once and not read again by the call,
 // so its lines need not displace the req_to_token lines still to be read.
-// Measured (docs/perf-notes.md): 4-24% faster from about 2048 units
-// (target_verify bs 64, 8192 columns: 3.85 -> 3.49 us; four sets
-// 10.3 -> 8.3 us); 0.03-0.06 us slower on small calls, and 1-3% slower on
-// decode's one row per request.
+// Measured (docs/perf-notes.md): 1-27% faster from 2048 units
+// (target_verify bs 64, 8192 columns: 3.86 -> 3.40 us; four sets
+// 10.4 -> 8.2 us). With the hint on every table, small calls were
+// 0.03-0.06 us slower and decode (one row per request) 1-3% slower: hence
+// both thresholds. Known cost: extend bounds its rows by the capacity only,
+// so small extend calls pass 2048 units, and they were 0.2-0.5 us slower.
 constexpr int64_t kStreamingStoreMinPairs = 3;
 constexpr int64_t kStreamingStoreMinUnits = 2048;
 
