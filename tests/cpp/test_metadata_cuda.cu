@@ -24,10 +24,8 @@
 #include "specmeta/metadata.h"
 #include "../../src/cuda/kernel_params.cuh"
 
-
 namespace specmeta_test {
 namespace {
-
 
 size_t input_bytes(const HostInput& in) { return static_cast<size_t>(in.bytes()); }
 
