@@ -147,16 +147,23 @@ void launch_kv(const ExpandArgs& a, const KernelParams& p, bool streaming, unsig
 }  // namespace
 
 int64_t table_pairs(const ExpandArgs& a) {
-  const int64_t rows = a.uniform_qo() ? a.qo_uniform : std::min(a.max_qo, a.capacity);
-  return rows * (1 + a.extra_out_count);
+  return table_row_bound(a) * (1 + a.extra_out_count);
+}
+
+int64_t table_row_bound(const ExpandArgs& a) {
+  return a.uniform_qo() ? a.qo_uniform : std::min(a.max_qo, a.capacity);
 }
 
 bool streaming_table_stores(const ExpandArgs& a) {
-  const int64_t pairs = table_pairs(a);
-  if (pairs < kStreamingStoreMinPairs) return false;
-  // bs * passes * pairs >= the threshold, without forming the product (it may pass 2^63).
+  if (table_pairs(a) < kStreamingStoreMinPairs || a.bs <= 0) return false;
+  // The batch's rows are at most bs x the row bound and at most the capacity
+  // (neither product can overflow: both factors are at most INT32_MAX).
+  const int64_t rows = std::min(a.bs * table_row_bound(a), a.capacity);
+  const int64_t row_units = rows * (1 + a.extra_out_count);
   const int64_t passes = (a.width + kColsPerPass - 1) / kColsPerPass;
-  return a.bs * passes >= (kStreamingStoreMinUnits + pairs - 1) / pairs;
+  const int64_t needed = a.uniform_qo() ? kStreamingStoreMinUnits : kVariableRowsFactor * kStreamingStoreMinUnits;
+  // row_units * passes >= needed, without forming the product (it may pass 2^63).
+  return row_units > 0 && passes >= (needed + row_units - 1) / row_units;
 }
 
 }  // namespace cuda_detail

@@ -46,19 +46,25 @@ constexpr int kRowGroupShift = 2;
 constexpr int64_t kRowGroupGridLimit = 1024;
 // Page-table stores carry the evict-first cache hint (st.global.cs) for
 // tables that write each loaded chunk to at least kStreamingStoreMinPairs
-// (set, row) pairs and have at least kStreamingStoreMinUnits
-// (request, pass, set, row) units, bs x passes x pairs per request, rows at
-// their bound. Such a table is written once and not read again by the call,
-// so its lines need not displace the req_to_token lines still to be read.
-// Measured (docs/perf-notes.md): 1-27% faster from 2048 units
+// (set, row) pairs, rows at their bound, and have at least
+// kStreamingStoreMinUnits (row, set, pass) units: the batch's rows (at most
+// bs x the row bound, and at most the capacity) x sets x column passes. Rows
+// the host does not know (draft_extend's accept lengths, extend's lengths)
+// average about half their bound, so those calls need kVariableRowsFactor
+// times the units. Such a table is written once and not read again by the
+// call, so its lines need not displace the req_to_token lines still to be
+// read. Measured (docs/perf-notes.md): 1-33% faster from 2048 units
 // (target_verify bs 64, 8192 columns: 3.86 -> 3.40 us; four sets
 // 10.4 -> 8.2 us). With the hint on every table, small calls were
-// 0.03-0.06 us slower and decode (one row per request) 1-3% slower: hence
-// both thresholds. Known cost: extend bounds its rows by the capacity only,
-// so small extend calls pass 2048 units, and they were 0.2-0.5 us slower.
+// 0.03-0.06 us slower and decode (one row per request) 1-3% slower; counting
+// extend's and draft_extend's rows at their bound, small calls of theirs were
+// 0.2-0.5 us slower (H9): hence the thresholds.
 constexpr int64_t kStreamingStoreMinPairs = 3;
 constexpr int64_t kStreamingStoreMinUnits = 2048;
+constexpr int64_t kVariableRowsFactor = 2;
 
+// Rows per request at their bound: qo_uniform, else max_qo, at most the capacity.
+int64_t table_row_bound(const ExpandArgs& a);
 // (set, row) pairs per request of the validated call `a`, rows at their bound.
 int64_t table_pairs(const ExpandArgs& a);
 // True when `a`'s page-table stores carry the evict-first hint (the rule above).

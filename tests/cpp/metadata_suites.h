@@ -208,19 +208,21 @@ void sweep_widths(Backend&& backend, int param, int per) {
 }
 
 // Batches around the streaming-store switch of kernel_params.cuh (at least
-// 3 (set, row) pairs per request and 2048 (request, pass, set, row) units),
-// every output wanted: 16 rows x 4 passes x bs 31 / 32 (the row-group
-// layout), 4 rows x 4 passes x bs 127 / 128, and 4 rows x 255 / 256 passes x
-// bs 2 (the bandwidth layout). `streams(c)` says which side a case is on;
-// returns how many cases were on each side (decode, one row per request,
-// always stores plainly).
+// 3 (set, row) pairs per request and 2048 (row, set, pass) units, twice that
+// where rows vary per request), every output wanted: 16 rows x 4 passes x
+// bs 31 / 32 (the row-group layout; the uniform modes' switch) and bs 63 / 64
+// (draft_extend's), 4 rows x 4 passes x bs 127 / 128, and 4 rows x 255 / 256
+// passes x bs 2 (the bandwidth layout). `streams(c)` says which side a case
+// is on; returns how many cases were on each side (decode, one row per
+// request, always stores plainly).
 template <class Backend, class Streams>
 std::array<int, 2> sweep_streaming_threshold(Backend&& backend, Streams&& streams, int param, int per) {
   constexpr int64_t kColsPerPass = 1024;
   struct Shape {
     int64_t bs, passes, draft_tokens;
   };
-  const Shape shapes[] = {{31, 4, 16}, {32, 4, 16}, {127, 4, 4}, {128, 4, 4}, {2, 255, 4}, {2, 256, 4}};
+  const Shape shapes[] = {{31, 4, 16}, {32, 4, 16},   {63, 4, 16}, {64, 4, 16},
+                          {127, 4, 4},  {128, 4, 4},   {2, 255, 4}, {2, 256, 4}};
   CaseGen base;
   SCOPED_TRACE(base.seed_text());
   MetaGen gen(base);

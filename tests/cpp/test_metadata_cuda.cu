@@ -208,7 +208,7 @@ specmeta::ExpandArgs expansion_of(const MetaCase& c) {
 INSTANTIATE_TEST_SUITE_P(Modes, MetadataCuda, ::testing::Range(0, kApiParams), api_param_name);
 
 TEST(StreamingTableStoresRule, StartsAt2048UnitsOfThreeOrMorePairs) {
-  // bs x ceil(width / 1024) passes x rows per request x sets.
+  // min(bs x rows per request, capacity) x sets x ceil(width / 1024) passes.
   auto uniform = [](int64_t bs, int64_t width, int64_t rows, int32_t extra_sets) {
     specmeta::ExpandArgs a;
     a.bs = bs;
@@ -218,19 +218,21 @@ TEST(StreamingTableStoresRule, StartsAt2048UnitsOfThreeOrMorePairs) {
     a.extra_out_count = extra_sets;
     return specmeta::cuda_detail::streaming_table_stores(a);
   };
-  EXPECT_TRUE(uniform(64, 8192, 4, 0));     // 64 x 8 x 4
+  EXPECT_TRUE(uniform(64, 8192, 4, 0));     // 256 rows x 8 passes
   EXPECT_FALSE(uniform(63, 8192, 4, 0));
   EXPECT_FALSE(uniform(64, 8192 - 1024, 4, 0));
   EXPECT_TRUE(uniform(16, 8192, 4, 3));     // four sets
   EXPECT_FALSE(uniform(16, 8192, 4, 2));
   EXPECT_FALSE(uniform(1, 8192, 4, 0));     // target_verify bs 1
+  EXPECT_TRUE(uniform(1, 131072, 16, 0));   // 16 rows x 128 passes
   EXPECT_TRUE(uniform(86, 8192, 3, 0));     // three rows: 2064 units
   EXPECT_FALSE(uniform(85, 8192, 3, 0));
   EXPECT_FALSE(uniform(4096, 1048576, 2, 0));  // two pairs or fewer: never
   EXPECT_FALSE(uniform(4096, 1048576, 1, 1));
   EXPECT_TRUE(uniform(4096, 1048576, 1, 2));
   EXPECT_FALSE(uniform(0, 1048576, 4, 0));
-  // Per-request rows count at their bound, at most the capacity.
+  // Rows the host does not know count at their bound (max_qo, at most the
+  // capacity; the batch's at most the capacity) and need twice the units.
   int32_t qo_lens[1] = {};  // never read: the rule looks at sizes only
   auto ragged = [&](int64_t bs, int64_t width, int64_t max_qo, int64_t capacity) {
     specmeta::ExpandArgs a;
@@ -242,9 +244,15 @@ TEST(StreamingTableStoresRule, StartsAt2048UnitsOfThreeOrMorePairs) {
     return specmeta::cuda_detail::streaming_table_stores(a);
   };
   EXPECT_TRUE(ragged(32, 8192, 64, 2048));
-  EXPECT_FALSE(ragged(4, 8192, specmeta::kNoMaxQo, 63));  // 4 x 8 x 63 rows
-  EXPECT_TRUE(ragged(4, 8192, specmeta::kNoMaxQo, 64));
-  EXPECT_FALSE(ragged(4096, 8192, specmeta::kNoMaxQo, 2));
+  EXPECT_FALSE(ragged(1, 131072, 16, 16));  // draft_extend bs 1, N 16: 2048 units
+  EXPECT_TRUE(ragged(2, 131072, 16, 32));
+  EXPECT_FALSE(ragged(64, 8192, 4, 256));   // the same call as uniform(64, 8192, 4, 0)
+  EXPECT_TRUE(ragged(128, 8192, 4, 512));
+  EXPECT_FALSE(ragged(4, 8192, specmeta::kNoMaxQo, 511));  // extend: 511 rows x 8 passes
+  EXPECT_TRUE(ragged(4, 8192, specmeta::kNoMaxQo, 512));
+  EXPECT_TRUE(ragged(1, 8192, specmeta::kNoMaxQo, 512));    // one request of up to 512 rows
+  EXPECT_FALSE(ragged(4096, 8192, specmeta::kNoMaxQo, 2));  // two rows at most
+  EXPECT_FALSE(ragged(4096, 1048576, 2, 1 << 20));            // two pairs per request
 }
 
 // Every API (the five modes and expand_* directly) around the streaming-store
