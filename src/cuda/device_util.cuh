@@ -82,6 +82,18 @@ __device__ __forceinline__ int64_t load_qo(const KernelParams& p, uint32_t i) {
   }
 }
 
+// out[i] = load(base + i * kThreads) for each of kN requests, zero past bs.
+// Every load is issued before any value is used, so a thread has kN memory
+// round trips in flight at once instead of kN in a row.
+template <int kN, class T, class Load>
+__device__ __forceinline__ void load_requests(uint32_t base, uint32_t bs, T (&out)[kN], Load load) {
+#pragma unroll
+  for (int i = 0; i < kN; ++i) {
+    const uint32_t r = base + i * kThreads;
+    out[i] = r < bs ? load(r) : T{0};
+  }
+}
+
 __device__ __forceinline__ int64_t load_pool_index(const KernelParams& p, uint32_t i) {
   return p.rpi_int64 ? static_cast<const int64_t*>(p.req_pool_indices)[i]
                      : static_cast<int64_t>(static_cast<const int32_t*>(p.req_pool_indices)[i]);

@@ -145,10 +145,7 @@ __global__ void __launch_bounds__(kThreads) ragged_expansion_kernel(ExpansionPar
   uint32_t all = 0;
   for (uint32_t base = threadIdx.x; p.row_blocks > 1 && base < p.bs; base += kLoadsInFlight * kThreads) {
     QoT raw[kLoadsInFlight];
-#pragma unroll
-    for (int i = 0; i < kLoadsInFlight; ++i) {
-      raw[i] = base + i * kThreads < p.bs ? qo_lens[base + i * kThreads] : QoT{0};
-    }
+    load_requests(base, p.bs, raw, [&](uint32_t b) { return qo_lens[b]; });
 #pragma unroll
     for (int i = 0; i < kLoadsInFlight; ++i) {
       const uint32_t qo = checked_qo(raw[i], p.max_qo);

@@ -115,12 +115,8 @@ __device__ __forceinline__ void request_status_block(const ExpansionParams& p, i
   for (uint32_t base = threadIdx.x; base < p.bs; base += kLoadsInFlight * kThreads) {
     int64_t raw_qo[kLoadsInFlight];
     int64_t raw_kv[kLoadsInFlight];
-#pragma unroll
-    for (int i = 0; i < kLoadsInFlight; ++i) {
-      const uint32_t b = base + i * kThreads;
-      raw_qo[i] = b < p.bs ? static_cast<int64_t>(qo_lens[b]) : 0;
-      raw_kv[i] = b < p.bs ? static_cast<int64_t>(kv_lens[b]) : 0;
-    }
+    load_requests(base, p.bs, raw_qo, [&](uint32_t b) { return static_cast<int64_t>(qo_lens[b]); });
+    load_requests(base, p.bs, raw_kv, [&](uint32_t b) { return static_cast<int64_t>(kv_lens[b]); });
 #pragma unroll
     for (int i = 0; i < kLoadsInFlight; ++i) {
       if (base + i * kThreads >= p.bs) continue;

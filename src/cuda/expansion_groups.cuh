@@ -53,24 +53,28 @@ constexpr uint32_t kMaxGroupBlockShift = 2;
 constexpr int kEveryWarpSums = -1;
 constexpr uint32_t kWarpSumMaxGroups = 4;
 
-// The rows of every request before group `group` (x) and after it (y),
-// summed by the calling warp alone (at most kWarpSumMaxGroups groups).
-template <class QoT, bool kSaturate>
-__device__ __forceinline__ uint2 rows_around_group_in_warp(const ExpansionParams& p, uint32_t group) {
+// The rows of the requests of chunks [first_chunk, first_chunk + kChunks) of
+// kGroupSize requests (a request per lane) that come before group `group`
+// (x) and after it (y), summed over the calling warp; the group's own chunk
+// counts in neither.
+template <class QoT, int kChunks, bool kSaturate>
+__device__ __forceinline__ uint2 warp_rows_around_group(const ExpansionParams& p, uint32_t first_chunk,
+                                                        uint32_t group) {
   const QoT* qo_lens = static_cast<const QoT*>(p.qo_lens);
   const uint32_t lane = threadIdx.x % kWarpThreads;
-  QoT raw[kWarpSumMaxGroups];
+  QoT raw[kChunks];
 #pragma unroll
-  for (uint32_t i = 0; i < kWarpSumMaxGroups; ++i) {
-    const uint32_t b = i * kGroupSize + lane;
-    raw[i] = b < p.bs && i != group ? qo_lens[b] : QoT{0};
+  for (int i = 0; i < kChunks; ++i) {
+    const uint32_t chunk = first_chunk + i;
+    const uint32_t b = chunk * kGroupSize + lane;
+    raw[i] = b < p.bs && chunk != group ? qo_lens[b] : QoT{0};
   }
   uint32_t before = 0;
   uint32_t after = 0;
 #pragma unroll
-  for (uint32_t i = 0; i < kWarpSumMaxGroups; ++i) {
+  for (int i = 0; i < kChunks; ++i) {
     const uint32_t qo = checked_qo(raw[i], p.max_qo);
-    if (i < group) {
+    if (first_chunk + i < group) {
       before = add_rows<kSaturate>(before, qo);
     } else {
       after = add_rows<kSaturate>(after, qo);
@@ -80,33 +84,13 @@ __device__ __forceinline__ uint2 rows_around_group_in_warp(const ExpansionParams
 }
 
 // The rows of every request before group `group` (x) and after it (y),
-// summed by the block: each warp sums kChunksPerWarp chunks of 32 requests.
+// summed by the block: each warp sums kChunksPerWarp chunks, then the warps'
+// sums are combined through shared memory.
 template <class QoT, int kChunksPerWarp, bool kSaturate>
 __device__ __forceinline__ uint2 rows_around_group(const ExpansionParams& p, uint32_t group, uint2* warp_sums) {
-  const QoT* qo_lens = static_cast<const QoT*>(p.qo_lens);
-  const uint32_t lane = threadIdx.x % kWarpThreads;
   const uint32_t warp = threadIdx.x / kWarpThreads;
-  QoT raw[kChunksPerWarp];
-#pragma unroll
-  for (int i = 0; i < kChunksPerWarp; ++i) {
-    const uint32_t chunk = warp * kChunksPerWarp + i;
-    const uint32_t b = chunk * kGroupSize + lane;
-    raw[i] = b < p.bs && chunk != group ? qo_lens[b] : QoT{0};
-  }
-  uint32_t before = 0;
-  uint32_t after = 0;
-#pragma unroll
-  for (int i = 0; i < kChunksPerWarp; ++i) {
-    const uint32_t qo = checked_qo(raw[i], p.max_qo);
-    if (warp * kChunksPerWarp + i < group) {
-      before = add_rows<kSaturate>(before, qo);
-    } else {
-      after = add_rows<kSaturate>(after, qo);
-    }
-  }
-  before = warp_rows_sum<kSaturate>(before);
-  after = warp_rows_sum<kSaturate>(after);
-  if (lane == 0) warp_sums[warp] = make_uint2(before, after);
+  const uint2 mine = warp_rows_around_group<QoT, kChunksPerWarp, kSaturate>(p, warp * kChunksPerWarp, group);
+  if (threadIdx.x % kWarpThreads == 0) warp_sums[warp] = mine;
   __syncthreads();
   uint2 sums = make_uint2(0, 0);
 #pragma unroll
@@ -161,7 +145,7 @@ __global__ void __launch_bounds__(kThreads) group_expansion_kernel(ExpansionPara
   const KvT raw_kv = owns ? static_cast<const KvT*>(p.kv_lens)[own] : KvT{0};
   uint2 around = make_uint2(0, 0);
   if constexpr (kChunksPerWarp == kEveryWarpSums) {
-    around = rows_around_group_in_warp<QoT, kSaturate>(p, group);
+    around = warp_rows_around_group<QoT, kWarpSumMaxGroups, kSaturate>(p, 0, group);
   } else if constexpr (!kOneGroup) {
     around = rows_around_group<QoT, kChunksPerWarp, kSaturate>(p, group, warp_sums);
   }

@@ -56,11 +56,7 @@ __device__ __forceinline__ void uniform_request_block(const ExpansionParams& p, 
   if (p.status) {
     for (uint32_t base = threadIdx.x; base < p.bs; base += kLoadsInFlight * kThreads) {
       int64_t kv[kLoadsInFlight];
-#pragma unroll
-      for (int i = 0; i < kLoadsInFlight; ++i) {
-        const uint32_t b = base + i * kThreads;
-        kv[i] = b < p.bs ? static_cast<int64_t>(kv_lens[b]) : 0;
-      }
+      load_requests(base, p.bs, kv, [&](uint32_t b) { return static_cast<int64_t>(kv_lens[b]); });
 #pragma unroll
       for (int i = 0; i < kLoadsInFlight; ++i) {
         if (base + i * kThreads < p.bs) faults |= detail::request_faults(detail::offset_kv(kv[i], p.kv_offset), qo);
@@ -88,6 +84,12 @@ __global__ void __launch_bounds__(kThreads) uniform_expansion_kernel(ExpansionPa
   }
 }
 
+// Whether the call's row sums may pass INT32_MAX: only then do the kernels
+// take saturating sums (kSaturate), which cost more instructions.
+bool row_sums_may_overflow(const ExpandArgs& a) {
+  return a.bs * a.max_qo > detail::kInt32Max;
+}
+
 unsigned blocks(int64_t n, int64_t per_block) {
   return static_cast<unsigned>((n + per_block - 1) / per_block);
 }
@@ -103,10 +105,10 @@ void launch_ragged(const ExpandArgs& a, unsigned grid, cudaStream_t stream, cons
 
 template <class KvT>
 void launch_ragged(const ExpandArgs& a, unsigned grid, cudaStream_t stream, const ExpansionParams& p) {
-  if (a.bs * a.max_qo <= detail::kInt32Max) {
-    launch_ragged<KvT, false>(a, grid, stream, p);
-  } else {
+  if (row_sums_may_overflow(a)) {
     launch_ragged<KvT, true>(a, grid, stream, p);
+  } else {
+    launch_ragged<KvT, false>(a, grid, stream, p);
   }
 }
 
@@ -148,7 +150,7 @@ void launch_groups(int chunks_per_warp, unsigned grid, cudaStream_t stream, cons
 template <class KvT>
 void launch_groups(const ExpandArgs& a, int chunks_per_warp, unsigned grid, cudaStream_t stream,
                    const ExpansionParams& p) {
-  const bool saturate = a.bs * a.max_qo > detail::kInt32Max;
+  const bool saturate = row_sums_may_overflow(a);
   if (a.max_qo <= 1) {  // at most one row per request (group_expansion_kernel's kOneRow); never saturating
     if (a.qo_lens.type == IntType::kInt64) {
       launch_groups<KvT, int64_t, false, true>(chunks_per_warp, grid, stream, p);

@@ -131,12 +131,8 @@ __device__ __forceinline__ void request_block_direct(const KernelParams& p, Requ
   for (uint32_t base = threadIdx.x; base < p.bs; base += kRequestLoads * kThreads) {
     int64_t raw_kv[kRequestLoads];
     int64_t pool_index[kRequestLoads];
-#pragma unroll
-    for (int i = 0; i < kRequestLoads; ++i) {
-      const uint32_t r = base + i * kThreads;
-      raw_kv[i] = r < p.bs ? static_cast<int64_t>(kv_lens[r]) : 0;
-      pool_index[i] = r < p.bs && page_tables ? load_pool_index(p, r) : 0;
-    }
+    load_requests(base, p.bs, raw_kv, [&](uint32_t r) { return static_cast<int64_t>(kv_lens[r]); });
+    load_requests(base, p.bs, pool_index, [&](uint32_t r) { return page_tables ? load_pool_index(p, r) : 0; });
 #pragma unroll
     for (int i = 0; i < kRequestLoads; ++i) {
       const uint32_t r = base + i * kThreads;
