@@ -8,7 +8,9 @@ never move (CUDA-graph runners): a call then only launches.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence, Union
+import functools
+import math
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from . import _specmeta
 from ._arrays import (
@@ -67,10 +69,42 @@ def _shape(name: str, bs: int, capacity: int, width: int, page_size: int) -> tup
     return (capacity,)
 
 
+# Metadata.empty lays its outputs out in one zero-filled buffer, each at a
+# multiple of this many elements (256 bytes, cudaMalloc's alignment), so page
+# table rows start 16-byte aligned as a separate allocation's would.
+_REGION_ALIGN = 64
+
+
 def _zeros(shape: tuple[int, ...], like: Any) -> Any:
+    """A zero-filled int32 array: NumPy, or of `like`'s framework and device."""
     if like is not None and framework_of(like) is None:
         raise TypeError(f"like: expected a torch.Tensor, numpy.ndarray or cupy.ndarray, got {type(like).__name__}")
     return new_int32(like, "zeros", shape)
+
+
+def _one_buffer(shapes: list[tuple[int, ...]], like: Any) -> tuple[Any, list[Any]]:
+    """A zero-filled int32 buffer (as _zeros) and disjoint views of it with
+    the given shapes."""
+    counts = [math.prod(shape) for shape in shapes]
+    offsets = []
+    total = 0
+    for count in counts:
+        offsets.append(total)
+        total += -(-count // _REGION_ALIGN) * _REGION_ALIGN
+    buffer = _zeros((total,), like)
+    views = [buffer[offset : offset + count].reshape(shape) for shape, offset, count in zip(shapes, offsets, counts)]
+    return buffer, views
+
+
+def _address_reader(buffer: Any) -> Callable[[], int]:
+    """A call that reads the current address of a buffer made by _one_buffer
+    (read on every call: torch moves a storage a view of it is resized past)."""
+    framework = framework_of(buffer)
+    if framework == "torch":
+        return buffer.data_ptr
+    if framework == "cupy":
+        return lambda: buffer.data.ptr
+    return functools.partial(_specmeta.buffer_address, buffer)
 
 
 class Metadata:
@@ -82,6 +116,10 @@ class Metadata:
     """
 
     def __init__(self, *, bs: int, capacity: int, width: int = 0, page_size: int = 1, **arrays: Any) -> None:
+        # Set by empty(): (device, a reader of its buffer's address (holding the
+        # buffer), that address, the descriptor fields of every output); None
+        # once any output is assigned (see _set_fields).
+        self.__dict__["_owned"] = None
         unknown = sorted(set(arrays) - set(OUTPUTS))
         if unknown:
             raise TypeError(f"Metadata: expected outputs among {', '.join(OUTPUTS)}, got {', '.join(unknown)}")
@@ -104,7 +142,10 @@ class Metadata:
         like: Any = None,
     ) -> "Metadata":
         """Zero-filled int32 buffers for ``outputs``: NumPy arrays, or arrays of
-        ``like``'s framework on its device."""
+        ``like``'s framework on its device, all views of one allocation this
+        Metadata holds. Calls into it read its outputs' addresses and shapes
+        only here, not on every call; assigning an output (``meta.status =
+        array``) makes the next call read and check every output again."""
         if isinstance(outputs, str):
             raise TypeError(f"outputs: expected an iterable of output names, got the string {outputs!r}")
         wanted = list(outputs)
@@ -112,9 +153,23 @@ class Metadata:
         if unknown:
             raise ValueError(f"outputs: expected names among {', '.join(OUTPUTS)}, got {', '.join(unknown)}")
         meta = cls(bs=bs, capacity=capacity, width=width, page_size=page_size)
-        for name in wanted:
-            setattr(meta, name, _zeros(_shape(name, meta.bs, meta.capacity, meta.width, meta.page_size), like))
+        names = [name for name in OUTPUTS if name in wanted]
+        shapes = [_shape(name, meta.bs, meta.capacity, meta.width, meta.page_size) for name in names]
+        buffer, views = _one_buffer(shapes, like)
+        for name, view in zip(names, views):
+            setattr(meta, name, view)
+        # The outputs' fields, read and checked once here: a call into this
+        # Metadata then reads only the buffer's address (_set_fields).
+        info = describe("buffer", buffer, allowed=(INT32,), writable=True)
+        fields: list[int] = []
+        _read_set_fields("out", meta, info, fields)
+        meta.__dict__["_owned"] = (info.device, _address_reader(buffer), info.ptr, tuple(fields))
         return meta
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _OUTPUT_NAMES:
+            self.__dict__["_owned"] = None  # an output replaced: calls read and check every output again
+        object.__setattr__(self, name, value)
 
     def wanted(self) -> tuple[str, ...]:
         return tuple(name for name in OUTPUTS if getattr(self, name) is not None)
@@ -162,6 +217,7 @@ def _positive_int(name: str, x: Any) -> int:
 
 
 _SET_LAYOUT = tuple((name, name in _TABLES) for name in OUTPUTS)
+_OUTPUT_NAMES = frozenset(OUTPUTS)
 _OUTPUT_TYPES = (INT32,)
 
 
@@ -170,6 +226,19 @@ def _set_fields(index: int, meta: Any, seq: ArrayInfo, fields: list[int]) -> Non
     prefix = "out" if index == 0 else f"out[{index}]"
     if not isinstance(meta, Metadata):
         raise TypeError(f"{prefix}: expected a specmeta.Metadata, got {type(meta).__name__}")
+    owned = meta._owned
+    # Outputs of Metadata.empty, none assigned since: their fields were read
+    # and checked when it made them, and all lie in its one buffer, which it
+    # holds; what can move them is torch moving that buffer's storage (a view
+    # resized past its end), which changes the buffer's address.
+    if owned is not None and owned[0] == seq.device and owned[1]() == owned[2]:
+        fields += owned[3]
+        return
+    _read_set_fields(prefix, meta, seq, fields)
+
+
+def _read_set_fields(prefix: str, meta: Metadata, seq: ArrayInfo, fields: list[int]) -> None:
+    """Reads and checks every output of `meta` (on seq's device) into the descriptor."""
     device = seq.device
     for name, is_table in _SET_LAYOUT:
         x = getattr(meta, name)

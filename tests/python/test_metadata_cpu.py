@@ -1123,6 +1123,65 @@ def test_metadata_holds_given_arrays():
     assert (meta.bs, meta.capacity, meta.width, meta.page_size) == (2, 3, 4, 2)
 
 
+def test_metadata_empty_outputs_are_disjoint_and_aligned():
+    """Metadata.empty lays every output out in one buffer: no two overlap, and each starts
+    16-byte aligned (a page table's vector copy needs it), as separate allocations would."""
+    meta = specmeta.Metadata.empty(bs=3, capacity=7, width=5, page_size=2)
+    arrays = {name: getattr(meta, name) for name in OUTPUTS}
+    for i, (name, array) in enumerate(arrays.items()):
+        assert array.flags.c_contiguous and array.flags.writeable, name
+        assert array.__array_interface__["data"][0] % 16 == 0, name
+        for other, second in list(arrays.items())[i + 1 :]:
+            assert not np.shares_memory(array, second), (name, other)
+
+
+def _tv_call(meta, seq, **kw):
+    table = np.arange(12, dtype=np.int32).reshape(2, 6)
+    return specmeta.build_metadata("target_verify", np.array(seq, np.int32), out=meta, num_draft_tokens=2,
+                                   req_pool_indices=np.array([1, 0], np.int32), req_to_token=table, page_size=2, **kw)
+
+
+@pytest.mark.parametrize("name", OUTPUTS)
+def test_assigned_output_is_written_and_the_old_one_is_not(name):
+    """An output assigned after Metadata.empty is read again by the next call: the call
+    writes the new array, and leaves the replaced one alone."""
+    meta = specmeta.Metadata.empty(bs=2, capacity=4, width=6, page_size=2)
+    _tv_call(meta, [3, 5])
+    expected = getattr(meta, name).copy()
+    old = getattr(meta, name)
+    old.fill(POISON)
+    setattr(meta, name, np.zeros_like(old))  # zero-filled as Metadata.empty's, for cells no call writes
+    _tv_call(meta, [3, 5])
+    assert_array_equal(name, getattr(meta, name), expected, "the assigned output")
+    assert (old == POISON).all(), f"the replaced {name} was written"
+
+
+def test_assigned_output_is_checked_again():
+    meta = specmeta.Metadata.empty(bs=2, capacity=4, width=6, page_size=2)
+    _tv_call(meta, [3, 5])
+    meta.seqlens_expanded = np.zeros(4, np.int64)
+    with pytest.raises(TypeError, match="out.seqlens_expanded: expected dtype int32, got int64"):
+        _tv_call(meta, [3, 5])
+    meta.seqlens_expanded = np.zeros(3, np.int32)
+    with pytest.raises(ValueError, match="seqlens_expanded"):
+        _tv_call(meta, [3, 5])
+    meta.seqlens_expanded = np.zeros(4, np.int32)
+    _tv_call(meta, [3, 5])
+    assert meta.seqlens_expanded.tolist() == [4, 5, 6, 7]
+
+
+def test_metadata_empty_in_a_list_of_sets():
+    """Sets made by Metadata.empty and sets of given arrays, in one call."""
+    sets = [specmeta.Metadata.empty(bs=2, capacity=4, width=6, page_size=2) for _ in range(2)]
+    sets.append(specmeta.Metadata(bs=2, capacity=4, width=6, page_size=2,
+                                  **{name: np.zeros(shape, np.int32)
+                                     for name, shape in output_shapes(2, 4, 6, 2).items()}))
+    _tv_call(sets, [3, 5])
+    for meta in sets:
+        assert meta.seqlens_expanded.tolist() == [4, 5, 6, 7]
+        assert meta.page_table_1.tolist() == [[6, 7, 8, 9, 10, 0]] * 2 + [[0, 1, 2, 3, 4, 5]] * 2
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_zero_capacity_page_tables(mode):
     """capacity 0 (a batch of no rows): page tables of 0 rows are valid buffers, whatever

@@ -543,6 +543,44 @@ def test_metadata_empty_like_cuda(torch):
     assert meta.cache_seqlens.tolist() == [2, 9, 4] and meta.check() is None
 
 
+def _decode_into(torch, meta):
+    specmeta.build_metadata("decode", torch.tensor([2, 9, 4], dtype=torch.int32, device="cuda"), out=meta,
+                            req_pool_indices=torch.zeros(3, dtype=torch.int32, device="cuda"),
+                            req_to_token=torch.arange(5, dtype=torch.int32, device="cuda").reshape(1, 5), page_size=2)
+    torch.cuda.synchronize()
+
+
+def test_metadata_empty_storage_moved(torch):
+    """Metadata.empty's outputs share one storage; resizing one of them past its end makes
+    torch move that storage. The next call sees the move and writes where the outputs now
+    are. (scripts/gpu-check.sh's sanitizer-buffers step runs this under memcheck without
+    torch's caching allocator, where a write to the old storage is a write to freed memory.)"""
+    meta = specmeta.Metadata.empty(bs=3, capacity=7, width=5, page_size=2, like=torch.zeros(1, device="cuda"))
+    _decode_into(torch, meta)
+    before = meta.page_table_1.data_ptr()
+    meta.status.resize_(1 << 20)  # the last output: past the end of the shared storage
+    assert meta.page_table_1.data_ptr() != before, "torch did not move the storage"
+    meta.cache_seqlens.zero_()
+    meta.page_table_1.zero_()
+    _decode_into(torch, meta)
+    assert meta.cache_seqlens.tolist() == [2, 9, 4]
+    assert meta.page_table_1[:3].tolist() == [[0, 1, 0, 0, 0], [0, 1, 2, 3, 4], [0, 1, 2, 3, 0]]
+    assert meta.status[0].item() == 0
+
+
+def test_metadata_empty_assigned_cuda_output(torch):
+    meta = specmeta.Metadata.empty(bs=3, capacity=7, width=5, page_size=2, like=torch.zeros(1, device="cuda"))
+    _decode_into(torch, meta)
+    old = meta.cache_seqlens
+    old.fill_(POISON)
+    meta.cache_seqlens = torch.zeros(3, dtype=torch.int32, device="cuda")
+    _decode_into(torch, meta)
+    assert meta.cache_seqlens.tolist() == [2, 9, 4] and bool((old == POISON).all())
+    meta.cache_seqlens = torch.zeros(3, dtype=torch.int32)  # host memory: checked again, refused
+    with pytest.raises(ValueError, match="cache_seqlens"):
+        _decode_into(torch, meta)
+
+
 def test_metadata_empty_like_cupy(cupy_mod):
     cupy = cupy_mod
     like = cupy.zeros(1, dtype=cupy.int64)
