@@ -77,9 +77,9 @@ sanitize_soak() {
     python3 tests/soak/soak.py --replays 300 --check-every 100
 }
 step sanitizer-soak sanitize_soak
-# Metadata.empty's outputs (views of one buffer, read once) under memcheck,
-# without the caching allocator: a call that wrote where torch had moved that
-# buffer from would write freed memory.
+# Metadata.empty's outputs (their fields read once) changed in place, under
+# memcheck without the caching allocator: a call that wrote where torch had
+# moved an output from would write freed memory.
 sanitize_buffers() {
   PYTORCH_NO_CUDA_MEMORY_CACHING=1 compute-sanitizer --tool memcheck --report-api-errors no --error-exitcode 1 \
     python3 -m pytest -q -p no:cacheprovider tests/python/test_metadata_gpu.py -k metadata_empty

@@ -1,7 +1,7 @@
 """Host cost of ways to read a destination set's eleven torch CUDA outputs (build_metadata's
 largest host cost): the per-tensor fast path (arrays given to Metadata), one C-level pass per
 property over all of a set's tensors (`map`), the checks written out in one loop, and the
-fields Metadata.empty read once (one address read per call). Each variant is checked to give
+fields Metadata.empty read once (per call, each output's address and size only). Each variant is checked to give
 the same fields first.
 
     python3 bench/probes/set_fields_variants.py
@@ -109,7 +109,7 @@ def main():
         "per-tensor fast path (given arrays)": lambda f: M._set_fields(0, given, info, f),
         "bulk (a map per property)": lambda f: bulk_fields(given, info.device, f),
         "inline (one loop, no call per tensor)": lambda f: inline_fields(given, info.device, f),
-        "Metadata.empty's buffer (its address only)": lambda f: M._set_fields(0, meta, info, f),
+        "Metadata.empty's outputs (each one's address and size)": lambda f: M._set_fields(0, meta, info, f),
     }
     print(f"| set of 11 torch CUDA outputs ({torch.cuda.get_device_name()}) | us per set | same fields |")
     print("|---|---|---|")

@@ -8,8 +8,7 @@ never move (CUDA-graph runners): a call then only launches.
 
 from __future__ import annotations
 
-import functools
-import math
+import operator
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from . import _specmeta
@@ -69,12 +68,6 @@ def _shape(name: str, bs: int, capacity: int, width: int, page_size: int) -> tup
     return (capacity,)
 
 
-# Metadata.empty lays its outputs out in one zero-filled buffer, each at a
-# multiple of this many elements (256 bytes, cudaMalloc's alignment), so page
-# table rows start 16-byte aligned as a separate allocation's would.
-_REGION_ALIGN = 64
-
-
 def _zeros(shape: tuple[int, ...], like: Any) -> Any:
     """A zero-filled int32 array: NumPy, or of `like`'s framework and device."""
     if like is not None and framework_of(like) is None:
@@ -82,29 +75,15 @@ def _zeros(shape: tuple[int, ...], like: Any) -> Any:
     return new_int32(like, "zeros", shape)
 
 
-def _one_buffer(shapes: list[tuple[int, ...]], like: Any) -> tuple[Any, list[Any]]:
-    """A zero-filled int32 buffer (as _zeros) and disjoint views of it with
-    the given shapes."""
-    counts = [math.prod(shape) for shape in shapes]
-    offsets = []
-    total = 0
-    for count in counts:
-        offsets.append(total)
-        total += -(-count // _REGION_ALIGN) * _REGION_ALIGN
-    buffer = _zeros((total,), like)
-    views = [buffer[offset : offset + count].reshape(shape) for shape, offset, count in zip(shapes, offsets, counts)]
-    return buffer, views
-
-
-def _address_reader(buffer: Any) -> Callable[[], int]:
-    """A call that reads the current address of a buffer made by _one_buffer
-    (read on every call: torch moves a storage a view of it is resized past)."""
-    framework = framework_of(buffer)
+def _address_of(array: Any) -> Callable[[Any], int]:
+    """The call that reads an array's current address, for `map` over a set's
+    arrays of one framework."""
+    framework = framework_of(array)
     if framework == "torch":
-        return buffer.data_ptr
+        return type(array).data_ptr
     if framework == "cupy":
-        return lambda: buffer.data.ptr
-    return functools.partial(_specmeta.buffer_address, buffer)
+        return lambda x: x.data.ptr
+    return _specmeta.buffer_address
 
 
 class Metadata:
@@ -116,9 +95,10 @@ class Metadata:
     """
 
     def __init__(self, *, bs: int, capacity: int, width: int = 0, page_size: int = 1, **arrays: Any) -> None:
-        # Set by empty(): (device, a reader of its buffer's address (holding the
-        # buffer), that address, the descriptor fields of every output); None
-        # once any output is assigned (see _set_fields).
+        # Set by empty(): (device, the address reader of its arrays' framework,
+        # the arrays, their addresses, their sizes in bytes, the descriptor
+        # fields of every output); None once any output is assigned (see
+        # _set_fields).
         self.__dict__["_owned"] = None
         unknown = sorted(set(arrays) - set(OUTPUTS))
         if unknown:
@@ -142,10 +122,11 @@ class Metadata:
         like: Any = None,
     ) -> "Metadata":
         """Zero-filled int32 buffers for ``outputs``: NumPy arrays, or arrays of
-        ``like``'s framework on its device, all views of one allocation this
-        Metadata holds. Calls into it read its outputs' addresses and shapes
-        only here, not on every call; assigning an output (``meta.status =
-        array``) makes the next call read and check every output again."""
+        ``like``'s framework on its device. Their shapes, strides and types
+        are read and checked here once; a call into this Metadata reads only
+        their addresses. Assigning an output (``meta.status = array``), or an
+        output whose address changed, makes the next call read and check
+        every output again."""
         if isinstance(outputs, str):
             raise TypeError(f"outputs: expected an iterable of output names, got the string {outputs!r}")
         wanted = list(outputs)
@@ -153,17 +134,23 @@ class Metadata:
         if unknown:
             raise ValueError(f"outputs: expected names among {', '.join(OUTPUTS)}, got {', '.join(unknown)}")
         meta = cls(bs=bs, capacity=capacity, width=width, page_size=page_size)
-        names = [name for name in OUTPUTS if name in wanted]
-        shapes = [_shape(name, meta.bs, meta.capacity, meta.width, meta.page_size) for name in names]
-        buffer, views = _one_buffer(shapes, like)
-        for name, view in zip(names, views):
-            setattr(meta, name, view)
-        # The outputs' fields, read and checked once here: a call into this
-        # Metadata then reads only the buffer's address (_set_fields).
-        info = describe("buffer", buffer, allowed=(INT32,), writable=True)
-        fields: list[int] = []
-        _read_set_fields("out", meta, info, fields)
-        meta.__dict__["_owned"] = (info.device, _address_reader(buffer), info.ptr, tuple(fields))
+        arrays = []
+        for name in OUTPUTS:
+            if name in wanted:
+                arrays.append(_zeros(_shape(name, meta.bs, meta.capacity, meta.width, meta.page_size), like))
+                setattr(meta, name, arrays[-1])
+        if arrays:
+            # The outputs' fields, read and checked once here: a call into this
+            # Metadata then reads only their addresses (_set_fields).
+            info = describe("like", arrays[0], allowed=(INT32,), writable=True)
+            fields: list[int] = []
+            _read_set_fields("out", meta, info, fields)
+            address_of = _address_of(arrays[0])
+            arrays = tuple(arrays)
+            meta.__dict__["_owned"] = (
+                info.device, address_of, arrays, tuple(map(address_of, arrays)), tuple(map(_nbytes, arrays)),
+                tuple(fields),
+            )
         return meta
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -218,6 +205,7 @@ def _positive_int(name: str, x: Any) -> int:
 
 _SET_LAYOUT = tuple((name, name in _TABLES) for name in OUTPUTS)
 _OUTPUT_NAMES = frozenset(OUTPUTS)
+_nbytes = operator.attrgetter("nbytes")
 _OUTPUT_TYPES = (INT32,)
 
 
@@ -227,12 +215,20 @@ def _set_fields(index: int, meta: Any, seq: ArrayInfo, fields: list[int]) -> Non
     if not isinstance(meta, Metadata):
         raise TypeError(f"{prefix}: expected a specmeta.Metadata, got {type(meta).__name__}")
     owned = meta._owned
-    # Outputs of Metadata.empty, none assigned since: their fields were read
-    # and checked when it made them, and all lie in its one buffer, which it
-    # holds; what can move them is torch moving that buffer's storage (a view
-    # resized past its end), which changes the buffer's address.
-    if owned is not None and owned[0] == seq.device and owned[1]() == owned[2]:
-        fields += owned[3]
+    # Outputs of Metadata.empty, none assigned since, each still at the
+    # address and of the size in bytes it had then: their fields were read
+    # and checked when it made them. What may have changed in place since
+    # (a shape, by resize_ or .data) then lies within the same bytes, which the
+    # calls may write; an array moved or shrunk (resize_ past its storage,
+    # set_, .data, NumPy's resize) fails the test, and every output is read
+    # and checked again.
+    if (
+        owned is not None
+        and owned[0] == seq.device
+        and tuple(map(owned[1], owned[2])) == owned[3]
+        and tuple(map(_nbytes, owned[2])) == owned[4]
+    ):
+        fields += owned[5]
         return
     _read_set_fields(prefix, meta, seq, fields)
 

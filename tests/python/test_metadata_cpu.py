@@ -1124,8 +1124,8 @@ def test_metadata_holds_given_arrays():
 
 
 def test_metadata_empty_outputs_are_disjoint_and_aligned():
-    """Metadata.empty lays every output out in one buffer: no two overlap, and each starts
-    16-byte aligned (a page table's vector copy needs it), as separate allocations would."""
+    """No two outputs of Metadata.empty overlap, and each starts 16-byte aligned (a page
+    table's vector copy needs it)."""
     meta = specmeta.Metadata.empty(bs=3, capacity=7, width=5, page_size=2)
     arrays = {name: getattr(meta, name) for name in OUTPUTS}
     for i, (name, array) in enumerate(arrays.items()):
@@ -1168,6 +1168,22 @@ def test_assigned_output_is_checked_again():
     meta.seqlens_expanded = np.zeros(4, np.int32)
     _tv_call(meta, [3, 5])
     assert meta.seqlens_expanded.tolist() == [4, 5, 6, 7]
+
+
+@pytest.mark.parametrize("size", [2, 4096], ids=["shrunk", "grown"])
+def test_metadata_empty_output_resized_in_place(size):
+    """An output of Metadata.empty resized in place (NumPy may move it, or keep its address
+    with fewer bytes) sends the next call back to reading every output."""
+    meta = specmeta.Metadata.empty(bs=2, capacity=4, width=6, page_size=2)
+    _tv_call(meta, [3, 5])
+    meta.seqlens_expanded.resize(size, refcheck=False)
+    if size < 4:
+        with pytest.raises(ValueError, match="seqlens_expanded"):
+            _tv_call(meta, [3, 5])
+    else:
+        meta.seqlens_expanded.fill(0)
+        _tv_call(meta, [3, 5])
+        assert meta.seqlens_expanded[:4].tolist() == [4, 5, 6, 7]
 
 
 def test_metadata_empty_in_a_list_of_sets():

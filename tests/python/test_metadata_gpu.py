@@ -550,22 +550,34 @@ def _decode_into(torch, meta):
     torch.cuda.synchronize()
 
 
-def test_metadata_empty_storage_moved(torch):
-    """Metadata.empty's outputs share one storage; resizing one of them past its end makes
-    torch move that storage. The next call sees the move and writes where the outputs now
-    are. (scripts/gpu-check.sh's sanitizer-buffers step runs this under memcheck without
-    torch's caching allocator, where a write to the old storage is a write to freed memory.)"""
+@pytest.mark.parametrize("change", ["resize past the storage", "shrink", "set_", "data"])
+def test_metadata_empty_output_changed_in_place(torch, change):
+    """Metadata.empty reads its outputs' fields once; an output since moved or shrunk in
+    place must send the next call back to reading every output: it then writes where the
+    output now is, or refuses a buffer now too small. (scripts/gpu-check.sh's
+    sanitizer-buffers step runs this under memcheck without torch's caching allocator,
+    where a write to the old storage is a write to freed memory.)"""
     meta = specmeta.Metadata.empty(bs=3, capacity=7, width=5, page_size=2, like=torch.zeros(1, device="cuda"))
     _decode_into(torch, meta)
-    before = meta.page_table_1.data_ptr()
-    meta.status.resize_(1 << 20)  # the last output: past the end of the shared storage
-    assert meta.page_table_1.data_ptr() != before, "torch did not move the storage"
-    meta.cache_seqlens.zero_()
-    meta.page_table_1.zero_()
+    table = meta.page_table_1
+    before = table.data_ptr()
+    if change == "resize past the storage":
+        table.resize_(64, 5)
+    elif change == "shrink":
+        table.resize_(2, 5)  # the same storage, fewer rows: capacity 7 no longer fits
+    elif change == "set_":
+        table.set_(torch.zeros((7, 5), dtype=torch.int32, device="cuda"))
+    else:
+        table.data = torch.zeros((7, 5), dtype=torch.int32, device="cuda")
+    assert (table.data_ptr() != before) == (change != "shrink")
+    if change == "shrink":
+        with pytest.raises(ValueError, match="page_table_1"):
+            _decode_into(torch, meta)
+        return
+    table.zero_()
     _decode_into(torch, meta)
-    assert meta.cache_seqlens.tolist() == [2, 9, 4]
-    assert meta.page_table_1[:3].tolist() == [[0, 1, 0, 0, 0], [0, 1, 2, 3, 4], [0, 1, 2, 3, 0]]
-    assert meta.status[0].item() == 0
+    assert table[:3].tolist() == [[0, 1, 0, 0, 0], [0, 1, 2, 3, 4], [0, 1, 2, 3, 0]]
+    assert meta.cache_seqlens.tolist() == [2, 9, 4] and meta.status[0].item() == 0
 
 
 def test_metadata_empty_assigned_cuda_output(torch):
