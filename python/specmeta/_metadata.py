@@ -16,6 +16,7 @@ from ._arrays import (
     HOST,
     INT32,
     ArrayInfo,
+    array_info,
     TableInfo,
     cuda_output_fields,
     cuda_table_fields,
@@ -142,9 +143,11 @@ class Metadata:
         if arrays:
             # The outputs' fields, read and checked once here: a call into this
             # Metadata then reads only their addresses (_set_fields).
-            info = describe("like", arrays[0], allowed=(INT32,), writable=True)
+            first = arrays[0]  # 1-D, or a page table when only tables (and status) are wanted
+            describe_first = describe_table if len(first.shape) == 2 else describe
+            info = describe_first("like", first, writable=True)
             fields: list[int] = []
-            _read_set_fields("out", meta, info, fields)
+            _read_set_fields("out", meta, array_info(0, INT32, 0, info.device, info.framework), fields)
             address_of = _address_of(arrays[0])
             arrays = tuple(arrays)
             meta.__dict__["_owned"] = (

@@ -1186,6 +1186,18 @@ def test_metadata_empty_output_resized_in_place(size):
         assert meta.seqlens_expanded[:4].tolist() == [4, 5, 6, 7]
 
 
+@pytest.mark.parametrize("outputs", [("page_table_1",), ("real_page_table", "status"), ("num_rows",), ()])
+def test_metadata_empty_of_a_few_outputs(outputs):
+    """Metadata.empty of tables only, of one scalar, of nothing: each builds like given arrays."""
+    meta = specmeta.Metadata.empty(bs=2, capacity=4, width=6, page_size=2, outputs=outputs)
+    given = specmeta.Metadata(bs=2, capacity=4, width=6, page_size=2,
+                              **{name: np.zeros_like(getattr(meta, name)) for name in outputs})
+    for out in (meta, given):
+        _tv_call(out, [3, 5])
+    for name in outputs:
+        assert_array_equal(name, getattr(meta, name), getattr(given, name), "Metadata.empty against given arrays")
+
+
 def test_metadata_empty_in_a_list_of_sets():
     """Sets made by Metadata.empty and sets of given arrays, in one call."""
     sets = [specmeta.Metadata.empty(bs=2, capacity=4, width=6, page_size=2) for _ in range(2)]
