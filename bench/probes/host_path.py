@@ -3,19 +3,12 @@ build_metadata and expand_seqlens spend their microseconds).
 
     python3 bench/probes/host_path.py
 """
-import time, statistics, torch, specmeta
+import torch, specmeta
+from host_timing import per_call_us
 from specmeta import _metadata as M, _arrays as A, _expand as E, _stream as S
 
-def per_call(fn, n=2000, reps=7):
-    for _ in range(200): fn()
-    torch.cuda.synchronize()
-    best = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        for _ in range(n): fn()
-        best.append((time.perf_counter() - t) / n * 1e6)
-        torch.cuda.synchronize()
-    return statistics.median(best)
+def per_call(fn):
+    return per_call_us(fn, n=2000, reps=7, warmup=200, sync=torch.cuda.synchronize)
 
 dev = "cuda"
 bs, N, W, ps = 64, 4, 8192, 64

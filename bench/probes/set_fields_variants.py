@@ -6,27 +6,14 @@ the same fields first.
 
     python3 bench/probes/set_fields_variants.py
 """
-import statistics
-import time
 from operator import attrgetter
 
 import torch
+from host_timing import per_call_us as per_call
 
 import specmeta
 from specmeta import _arrays as A
 from specmeta import _metadata as M
-
-
-def per_call(fn, n=4000, reps=9):
-    for _ in range(300):
-        fn()
-    samples = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        for _ in range(n):
-            fn()
-        samples.append((time.perf_counter() - t) / n * 1e6)
-    return statistics.median(samples)
 
 
 _outputs = attrgetter(*M.OUTPUTS)

@@ -4,22 +4,12 @@ array's geometry costs, attribute by attribute (experiments/host-path.md, J1).
     python3 bench/probes/torch_attribute_cost.py
 """
 
-import statistics
-import time
-
 import torch
+from host_timing import per_call_us
 
 
-def per_call_ns(fn, n=20000, reps=7):
-    for _ in range(2000):
-        fn()
-    samples = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        samples.append((time.perf_counter() - start) / n * 1e9)
-    return statistics.median(samples)
+def per_call_ns(fn):
+    return per_call_us(fn, n=20000, reps=7, warmup=2000) * 1e3
 
 
 def main():
