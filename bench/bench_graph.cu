@@ -13,13 +13,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "../src/common/backends.h"
+#include "bench_cuda.cuh"
 #include "specmeta/expand.h"
 
 namespace {
@@ -31,42 +31,6 @@ constexpr int kReplays = 200;
 // N (draft tokens) of the main table; the second table repeats some sizes with kWideN.
 constexpr int64_t kN = 4;
 constexpr int64_t kWideN = 16;
-
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) {
-    std::fprintf(stderr, "%s: %s\n", what, cudaGetErrorString(err));
-    std::exit(1);
-  }
-}
-
-void check(const specmeta::Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, s.message().c_str());
-    std::exit(1);
-  }
-}
-
-__global__ void empty_kernel() {}
-
-// An empty kernel that takes part in programmatic dependent launch the way
-// expand_cuda's kernels do, launched the same way (the floor for them).
-__global__ void empty_overlapped_kernel() {
-  asm volatile("griddepcontrol.launch_dependents;");
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-}
-
-void launch_empty_overlapped(cudaStream_t stream) {
-  cudaLaunchAttribute attribute{};
-  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attribute.val.programmaticStreamSerializationAllowed = 1;
-  cudaLaunchConfig_t config{};
-  config.gridDim = dim3(1);
-  config.blockDim = dim3(256);
-  config.stream = stream;
-  config.attrs = &attribute;
-  config.numAttrs = 1;
-  check(cudaLaunchKernelEx(&config, empty_overlapped_kernel), "launch");
-}
 
 // The floor of any kernel that reads its inputs: one dependent global load,
 // then one store.
@@ -82,28 +46,11 @@ __global__ void load_sync_store_kernel(const int64_t* in, int32_t* out) {
   if (threadIdx.x == 255) out[0] = static_cast<int32_t>(value);
 }
 
-// Keeps the GPU busy long enough for its clocks to leave idle before timing.
-void warm_up_clocks(cudaStream_t stream) {
-  cudaEvent_t start, stop;
-  check(cudaEventCreate(&start), "event");
-  check(cudaEventCreate(&stop), "event");
-  check(cudaEventRecord(start, stream), "record");
-  float ms = 0;
-  while (ms < 500.0f) {
-    for (int i = 0; i < 1000; ++i) empty_kernel<<<132, 256, 0, stream>>>();
-    check(cudaEventRecord(stop, stream), "record");
-    check(cudaEventSynchronize(stop), "sync");
-    check(cudaEventElapsedTime(&ms, start, stop), "elapsed");
-  }
-  check(cudaEventDestroy(start), "event");
-  check(cudaEventDestroy(stop), "event");
-}
-
 template <class T>
 T* device_copy(const std::vector<T>& host) {
   T* ptr = nullptr;
-  check(cudaMalloc(&ptr, std::max<size_t>(1, host.size()) * sizeof(T)), "cudaMalloc");
-  check(cudaMemcpy(ptr, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy");
+  CUDA_CHECK(cudaMalloc(&ptr, std::max<size_t>(1, host.size()) * sizeof(T)));
+  CUDA_CHECK(cudaMemcpy(ptr, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice));
   return ptr;
 }
 
@@ -120,38 +67,38 @@ float median(std::vector<float> v) {
 // Times `launch(set)` (which enqueues one call on `stream`) both ways.
 Timing time_in_graphs(cudaStream_t stream, const std::function<void(int)>& launch) {
   cudaEvent_t start, stop;
-  check(cudaEventCreate(&start), "event");
-  check(cudaEventCreate(&stop), "event");
+  CUDA_CHECK(cudaEventCreate(&start));
+  CUDA_CHECK(cudaEventCreate(&stop));
   auto capture = [&](int calls) {
     cudaGraph_t graph;
     cudaGraphExec_t exec;
-    check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "begin capture");
+    CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
     for (int i = 0; i < calls; ++i) launch(i % kInputSets);
-    check(cudaStreamEndCapture(stream, &graph), "end capture");
-    check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
-    check(cudaGraphDestroy(graph), "graph destroy");
+    CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+    CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+    CUDA_CHECK(cudaGraphDestroy(graph));
     return exec;
   };
   auto replay_times = [&](cudaGraphExec_t exec) {
-    for (int i = 0; i < kWarmup; ++i) check(cudaGraphLaunch(exec, stream), "launch");
+    for (int i = 0; i < kWarmup; ++i) CUDA_CHECK(cudaGraphLaunch(exec, stream));
     std::vector<float> ms;
     for (int i = 0; i < kReplays; ++i) {
-      check(cudaEventRecord(start, stream), "record");
-      check(cudaGraphLaunch(exec, stream), "launch");
-      check(cudaEventRecord(stop, stream), "record");
-      check(cudaEventSynchronize(stop), "sync");
+      CUDA_CHECK(cudaEventRecord(start, stream));
+      CUDA_CHECK(cudaGraphLaunch(exec, stream));
+      CUDA_CHECK(cudaEventRecord(stop, stream));
+      CUDA_CHECK(cudaEventSynchronize(stop));
       float t = 0;
-      check(cudaEventElapsedTime(&t, start, stop), "elapsed");
+      CUDA_CHECK(cudaEventElapsedTime(&t, start, stop));
       ms.push_back(t);
     }
-    check(cudaGraphExecDestroy(exec), "exec destroy");
+    CUDA_CHECK(cudaGraphExecDestroy(exec));
     return median(ms) * 1000.0f;
   };
   Timing t;
   t.per_call_us = replay_times(capture(kCallsPerGraph)) / kCallsPerGraph;
   t.one_call_us = replay_times(capture(1));
-  check(cudaEventDestroy(start), "event");
-  check(cudaEventDestroy(stop), "event");
+  CUDA_CHECK(cudaEventDestroy(start));
+  CUDA_CHECK(cudaEventDestroy(stop));
   return t;
 }
 
@@ -209,7 +156,7 @@ std::string first_difference(const char* name, const std::vector<int32_t>& got, 
 
 // Copies `elems` int32 from the device into `host`, ordered on `stream`.
 void download(std::vector<int32_t>* host, const int32_t* device, int64_t elems, cudaStream_t stream) {
-  check(cudaMemcpyAsync(host->data(), device, elems * 4, cudaMemcpyDeviceToHost, stream), "copy");
+  CUDA_CHECK(cudaMemcpyAsync(host->data(), device, elems * 4, cudaMemcpyDeviceToHost, stream));
 }
 
 // Runs the case once on the GPU and once on the CPU and compares every output
@@ -217,14 +164,14 @@ void download(std::vector<int32_t>* host, const int32_t* device, int64_t elems, 
 void verify(const Case& c, const Buffers& b, cudaStream_t stream, Launcher launch, const char* name) {
   const specmeta::ExpandArgs dev = args_for(c, b, 0, true);
   const int64_t cap = dev.capacity;
-  check(cudaMemsetAsync(b.seqlens, 0x7f, cap * 4, stream), "poison");
+  CUDA_CHECK(cudaMemsetAsync(b.seqlens, 0x7f, cap * 4, stream));
   if (c.all_outputs) {
-    check(cudaMemsetAsync(b.row_to_req, 0x7f, cap * 4, stream), "poison");
-    check(cudaMemsetAsync(b.cu_q, 0x7f, (c.bs + 1) * 4, stream), "poison");
-    check(cudaMemsetAsync(b.num_rows, 0x7f, 4, stream), "poison");
-    check(cudaMemsetAsync(b.status, 0x7f, 4, stream), "poison");
+    CUDA_CHECK(cudaMemsetAsync(b.row_to_req, 0x7f, cap * 4, stream));
+    CUDA_CHECK(cudaMemsetAsync(b.cu_q, 0x7f, (c.bs + 1) * 4, stream));
+    CUDA_CHECK(cudaMemsetAsync(b.num_rows, 0x7f, 4, stream));
+    CUDA_CHECK(cudaMemsetAsync(b.status, 0x7f, 4, stream));
   }
-  check(launch(dev, stream), "launch");
+  bench::status_check(launch(dev, stream), "launch");
   std::vector<int32_t> got_seq(cap), got_cu(c.bs + 1), got_r2r(cap), got_rows(1), got_status(1);
   std::vector<int32_t> want_seq(cap), want_cu(c.bs + 1), want_r2r(cap), want_rows(1), want_status(1);
   download(&got_seq, b.seqlens, cap, stream);
@@ -240,8 +187,8 @@ void verify(const Case& c, const Buffers& b, cudaStream_t stream, Launcher launc
     host.out.num_rows.data = want_rows.data();
     host.out.status.data = want_status.data();
   }
-  check(cudaStreamSynchronize(stream), "sync");
-  check(specmeta::expand_cpu(host), "expand_cpu");
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  bench::status_check(specmeta::expand_cpu(host), "expand_cpu");
   std::string difference = first_difference("seqlens_expanded", got_seq, want_seq);
   if (c.all_outputs) {
     for (const std::string& d : {first_difference("cu_seqlens_q", got_cu, want_cu),
@@ -252,9 +199,9 @@ void verify(const Case& c, const Buffers& b, cudaStream_t stream, Launcher launc
     }
   }
   if (!difference.empty()) {
-    std::fprintf(stderr, "MISMATCH: %s, %s bs=%lld N=%lld: %s\n", name, c.mode, static_cast<long long>(c.bs),
-                 static_cast<long long>(c.n), difference.c_str());
-    std::exit(1);
+    throw bench::Failure(bench::format("MISMATCH: %s, %s bs=%lld N=%lld: %s", name, c.mode,
+                                       static_cast<long long>(c.bs), static_cast<long long>(c.n),
+                                       difference.c_str()));
   }
 }
 
@@ -275,43 +222,43 @@ void measure_rows(const char* mode, int64_t bs, int64_t n, std::mt19937_64& rng,
     b.kv_host.push_back(std::move(kv));
     b.qo_host.push_back(std::move(qo));
   }
-  check(cudaMalloc(&b.seqlens, bs * n * 4), "cudaMalloc");
-  check(cudaMalloc(&b.row_to_req, bs * n * 4), "cudaMalloc");
-  check(cudaMalloc(&b.cu_q, (bs + 1) * 4), "cudaMalloc");
-  check(cudaMalloc(&b.num_rows, 4), "cudaMalloc");
-  check(cudaMalloc(&b.status, 4), "cudaMalloc");
+  CUDA_CHECK(cudaMalloc(&b.seqlens, bs * n * 4));
+  CUDA_CHECK(cudaMalloc(&b.row_to_req, bs * n * 4));
+  CUDA_CHECK(cudaMalloc(&b.cu_q, (bs + 1) * 4));
+  CUDA_CHECK(cudaMalloc(&b.num_rows, 4));
+  CUDA_CHECK(cudaMalloc(&b.status, 4));
   for (bool all : {false, true}) {
     const Case c{mode, bs, all, n};
     verify(c, b, stream, specmeta::expand_cuda, "expand_cuda");
     verify(c, b, stream, specmeta::detail::expand_cuda_general, "builder's kernel");
     const Timing t = time_in_graphs(stream, [&](int set) {
-      check(specmeta::expand_cuda(args_for(c, b, set, true), stream), "expand_cuda");
+      bench::status_check(specmeta::expand_cuda(args_for(c, b, set, true), stream), "expand_cuda");
     });
     const Timing builder = time_in_graphs(stream, [&](int set) {
-      check(specmeta::detail::expand_cuda_general(args_for(c, b, set, true), stream), "builder kernel");
+      bench::status_check(specmeta::detail::expand_cuda_general(args_for(c, b, set, true), stream), "builder kernel");
     });
     std::printf("| %s | %lld | %s | %.2f | %.2f | %.2f | %.2fx |\n", mode, static_cast<long long>(bs),
                 all ? "all 5" : "seqlens_expanded", t.per_call_us, t.one_call_us, builder.per_call_us,
                 builder.per_call_us / t.per_call_us);
   }
   for (int s = 0; s < kInputSets; ++s) {
-    check(cudaFree(b.kv[s]), "free");
-    check(cudaFree(b.qo[s]), "free");
+    CUDA_CHECK(cudaFree(b.kv[s]));
+    CUDA_CHECK(cudaFree(b.qo[s]));
   }
-  for (int32_t* p : {b.seqlens, b.row_to_req, b.cu_q, b.num_rows, b.status}) check(cudaFree(p), "free");
+  for (int32_t* p : {b.seqlens, b.row_to_req, b.cu_q, b.num_rows, b.status}) CUDA_CHECK(cudaFree(p));
 }
 
 }  // namespace
 
-int main() {
+static int run() {
   if (!specmeta::cuda_available()) {
     std::printf("no CUDA device visible: nothing to measure\n");
     return 0;
   }
   cudaDeviceProp prop{};
-  check(cudaGetDeviceProperties(&prop, 0), "properties");
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
   cudaStream_t stream;
-  check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
+  CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   std::printf("## expand_cuda device time in CUDA graphs (%s, N=%lld, seq_lens int64, accept_lens int32)\n\n",
               prop.name, static_cast<long long>(kN));
   std::printf("expand_cuda gives these calls to the expansion-only kernels; the builder's kernel (which serves\n"
@@ -320,13 +267,13 @@ int main() {
               "per call (us) | builder / expand_cuda |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
 
-  warm_up_clocks(stream);
-  const Timing empty1 = time_in_graphs(stream, [&](int) { empty_kernel<<<1, 1, 0, stream>>>(); });
+  bench::warm_up_clocks(stream);
+  const Timing empty1 = time_in_graphs(stream, [&](int) { bench::empty_kernel<<<1, 1, 0, stream>>>(); });
   std::printf("| empty kernel <<<1,1>>> | - | - | %.2f | %.2f | | |\n", empty1.per_call_us, empty1.one_call_us);
-  const Timing empty256 = time_in_graphs(stream, [&](int) { empty_kernel<<<1, 256, 0, stream>>>(); });
+  const Timing empty256 = time_in_graphs(stream, [&](int) { bench::empty_kernel<<<1, 256, 0, stream>>>(); });
   std::printf("| empty kernel <<<1,256>>> | - | - | %.2f | %.2f | | |\n", empty256.per_call_us,
               empty256.one_call_us);
-  const Timing empty_pdl = time_in_graphs(stream, [&](int) { launch_empty_overlapped(stream); });
+  const Timing empty_pdl = time_in_graphs(stream, [&](int) { bench::launch_empty_pdl(stream); });
   std::printf("| empty kernel <<<1,256>>>, programmatic launch | - | - | %.2f | %.2f | | |\n", empty_pdl.per_call_us,
               empty_pdl.one_call_us);
 
@@ -334,15 +281,15 @@ int main() {
     std::vector<int64_t*> in;
     for (int s = 0; s < kInputSets; ++s) in.push_back(device_copy(std::vector<int64_t>{s + 1}));
     int32_t* out = nullptr;
-    check(cudaMalloc(&out, 4), "cudaMalloc");
+    CUDA_CHECK(cudaMalloc(&out, 4));
     const Timing ls = time_in_graphs(stream, [&](int set) { load_store_kernel<<<1, 256, 0, stream>>>(in[set], out); });
     std::printf("| load + store <<<1,256>>> | - | - | %.2f | %.2f | | |\n", ls.per_call_us, ls.one_call_us);
     const Timing lss =
         time_in_graphs(stream, [&](int set) { load_sync_store_kernel<<<1, 256, 0, stream>>>(in[set], out); });
     std::printf("| load + barrier + store <<<1,256>>> | - | - | %.2f | %.2f | | |\n", lss.per_call_us,
                 lss.one_call_us);
-    for (int64_t* p : in) check(cudaFree(p), "free");
-    check(cudaFree(out), "free");
+    for (int64_t* p : in) CUDA_CHECK(cudaFree(p));
+    CUDA_CHECK(cudaFree(out));
   }
 
   std::mt19937_64 rng(std::random_device{}());
@@ -356,6 +303,10 @@ int main() {
   for (const char* mode : {"target_verify", "draft_extend"}) {
     for (int64_t bs : {16, 256, 1024}) measure_rows(mode, bs, kWideN, rng, stream);
   }
-  check(cudaStreamDestroy(stream), "stream");
+  CUDA_CHECK(cudaStreamDestroy(stream));
   return 0;
+}
+
+int main() {
+  return bench::run_main(run);
 }

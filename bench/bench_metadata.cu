@@ -61,6 +61,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench_cuda.cuh"
 #include "specmeta/metadata.h"
 
 namespace {
@@ -74,24 +75,6 @@ constexpr int64_t kKpool = 1;
 constexpr int64_t kCopyBytes = int64_t{512} << 20;  // the bandwidth probe (>= 256 MB)
 constexpr int kCopiesPerGraph = 4;
 constexpr int kCopyReplays = 30;
-
-void cuda_check(cudaError_t err, const char* what, const char* file, int line) {
-  if (err != cudaSuccess) {
-    std::fprintf(stderr, "%s:%d: %s failed: %s (%s)\n", file, line, what, cudaGetErrorString(err),
-                 cudaGetErrorName(err));
-    std::exit(1);
-  }
-}
-#define CUDA_CHECK(call) cuda_check((call), #call, __FILE__, __LINE__)
-// After a <<<>>> launch: configuration errors surface here.
-#define CUDA_CHECK_LAUNCH() cuda_check(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
-
-void status_check(const specmeta::Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, s.message().c_str());
-    std::exit(1);
-  }
-}
 
 // ---------------------------------------------------------------------------
 // req_to_token contents: a pure function of (pool row, column), so the host
@@ -122,47 +105,12 @@ __global__ void fill_req_to_token(int32_t* table, int64_t rows, int64_t width, i
 }
 
 // ---------------------------------------------------------------------------
-// Floors.
+// Floors: bench_cuda.cuh's empty kernels.
 
-__global__ void empty_kernel() {}
-
-__global__ void empty_pdl_kernel() {
-  asm volatile("griddepcontrol.launch_dependents;");
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-}
-
-void launch_empty_pdl(cudaStream_t stream) {
-  cudaLaunchAttribute attribute{};
-  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attribute.val.programmaticStreamSerializationAllowed = 1;
-  cudaLaunchConfig_t config{};
-  config.gridDim = dim3(1);
-  config.blockDim = dim3(256);
-  config.stream = stream;
-  config.attrs = &attribute;
-  config.numAttrs = 1;
-  CUDA_CHECK(cudaLaunchKernelEx(&config, empty_pdl_kernel));
-}
-
-// Keeps the GPU busy for half a second so its clocks leave idle before timing.
-void warm_up_clocks(cudaStream_t stream) {
-  cudaEvent_t start, stop;
-  CUDA_CHECK(cudaEventCreate(&start));
-  CUDA_CHECK(cudaEventCreate(&stop));
-  CUDA_CHECK(cudaEventRecord(start, stream));
-  float ms = 0;
-  while (ms < 500.0f) {
-    for (int i = 0; i < 1000; ++i) {
-      empty_kernel<<<132, 256, 0, stream>>>();
-      CUDA_CHECK_LAUNCH();
-    }
-    CUDA_CHECK(cudaEventRecord(stop, stream));
-    CUDA_CHECK(cudaEventSynchronize(stop));
-    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-  }
-  CUDA_CHECK(cudaEventDestroy(start));
-  CUDA_CHECK(cudaEventDestroy(stop));
-}
+using bench::empty_kernel;
+using bench::launch_empty_pdl;
+using bench::status_check;
+using bench::warm_up_clocks;
 
 // ---------------------------------------------------------------------------
 // Timing.
@@ -376,8 +324,8 @@ Expected expect(const CaseSpec& c, const HostSet& h, int64_t capacity) {
     e.cu_q[b + 1] = static_cast<int32_t>(row);
   }
   if (row > capacity) {
-    std::fprintf(stderr, "bench bug: %s needs %" PRId64 " rows, capacity %" PRId64 "\n", c.id.c_str(), row, capacity);
-    std::exit(1);
+    throw bench::Failure(bench::format("bench bug: %s needs %" PRId64 " rows, capacity %" PRId64, c.id.c_str(), row,
+                                       capacity));
   }
   for (int64_t r = row; r < capacity; ++r) e.sparse_cu[r + 1] = static_cast<int32_t>(sum_sparse);
   e.num_rows = static_cast<int32_t>(row);
@@ -562,9 +510,9 @@ void poison(const CaseState& s, cudaStream_t stream) {
 
 [[noreturn]] void mismatch(const CaseSpec& c, const char* when, int dest, const char* output, int64_t index,
                            int64_t got, int64_t want) {
-  std::fprintf(stderr, "MISMATCH (%s) %s, destination set %d, %s[%" PRId64 "]: got %" PRId64 ", want %" PRId64 "\n",
-               when, c.id.c_str(), dest, output, index, got, want);
-  std::exit(1);
+  throw bench::Failure(bench::format("MISMATCH (%s) %s, destination set %d, %s[%" PRId64 "]: got %" PRId64
+                                     ", want %" PRId64,
+                                     when, c.id.c_str(), dest, output, index, got, want));
 }
 
 void compare(const CaseSpec& c, const char* when, int dest, const char* output, const std::vector<int32_t>& got,
@@ -637,34 +585,37 @@ bool starts_with(const char* arg, const char* prefix, const char** value) {
   return true;
 }
 
-Options parse(int argc, char** argv) {
-  Options o;
+// The options; false (with the exit status) when the arguments ask for the
+// usage text or are wrong.
+bool parse(int argc, char** argv, Options* o, int* exit_status) {
   for (int i = 1; i < argc; ++i) {
     const char* v = nullptr;
     if (starts_with(argv[i], "--json=", &v)) {
-      o.json = v;
+      o->json = v;
     } else if (starts_with(argv[i], "--filter=", &v)) {
-      o.filter = v;
+      o->filter = v;
     } else if (starts_with(argv[i], "--calls=", &v)) {
-      o.calls = std::atoi(v);
+      o->calls = std::atoi(v);
     } else if (starts_with(argv[i], "--replays=", &v)) {
-      o.replays = std::atoi(v);
+      o->replays = std::atoi(v);
     } else if (starts_with(argv[i], "--seed=", &v)) {
-      o.seed = std::strtoull(v, nullptr, 10);
+      o->seed = std::strtoull(v, nullptr, 10);
     } else {
       std::fprintf(stderr,
                    "usage: %s [--json=PATH] [--filter=SUBSTR] [--calls=100] [--replays=200] [--seed=N]\n"
                    "cases (--filter=ID runs that case; any other value, the ids containing it):\n",
                    argv[0]);
       for (const CaseSpec& c : all_cases()) std::fprintf(stderr, "  %s\n", c.id.c_str());
-      std::exit(std::strcmp(argv[i], "--help") == 0 ? 0 : 2);
+      *exit_status = std::strcmp(argv[i], "--help") == 0 ? 0 : 2;
+      return false;
     }
   }
-  if (o.calls < 1 || o.replays < 1) {
+  if (o->calls < 1 || o->replays < 1) {
     std::fprintf(stderr, "--calls and --replays must be >= 1\n");
-    std::exit(2);
+    *exit_status = 2;
+    return false;
   }
-  return o;
+  return true;
 }
 
 std::string fmt(const char* format, double v) {
@@ -675,8 +626,9 @@ std::string fmt(const char* format, double v) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  const Options opt = parse(argc, argv);
+static int run(int argc, char** argv) {
+  Options opt;
+  if (int exit_status = 0; !parse(argc, argv, &opt, &exit_status)) return exit_status;
   if (!specmeta::cuda_available()) {
     std::printf("no CUDA device visible: nothing to measure\n");
     return 0;
@@ -830,4 +782,8 @@ int main(int argc, char** argv) {
   }
   CUDA_CHECK(cudaStreamDestroy(stream));
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return bench::run_main([&] { return run(argc, argv); });
 }

@@ -1,0 +1,111 @@
+// What the CUDA benchmark programs share: failures (a CUDA error, a wrong
+// result) as exceptions that main() reports and turns into exit status 1, the
+// empty-kernel floors (plain, and as a programmatic dependent launch the way
+// specmeta's kernels are launched), and the clock warm-up before timing.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+#include "specmeta/types.h"
+
+namespace bench {
+
+// A benchmark that cannot go on; run_main prints it.
+class Failure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// printf-style formatting into a string, for Failure messages.
+template <class... Args>
+std::string format(const char* pattern, Args... args) {
+  const int n = std::max(0, std::snprintf(nullptr, 0, pattern, args...));
+  std::string text(static_cast<size_t>(n) + 1, '\0');
+  std::snprintf(text.data(), text.size(), pattern, args...);
+  text.resize(static_cast<size_t>(n));
+  return text;
+}
+
+inline void cuda_check(cudaError_t err, const char* what, const char* file, int line) {
+  if (err != cudaSuccess) {
+    throw Failure(format("%s:%d: %s failed: %s (%s)", file, line, what, cudaGetErrorString(err),
+                         cudaGetErrorName(err)));
+  }
+}
+
+inline void status_check(const specmeta::Status& s, const char* what) {
+  if (!s.ok()) throw Failure(std::string(what) + ": " + s.message());
+}
+
+// main()'s body: its return value, or 1 after printing a Failure.
+template <class Body>
+int run_main(Body&& body) {
+  try {
+    return body();
+  } catch (const Failure& failure) {
+    std::fprintf(stderr, "%s\n", failure.what());
+    return 1;
+  }
+}
+
+}  // namespace bench
+
+#define CUDA_CHECK(call) ::bench::cuda_check((call), #call, __FILE__, __LINE__)
+// After a <<<>>> launch: configuration errors surface here.
+#define CUDA_CHECK_LAUNCH() ::bench::cuda_check(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
+
+namespace bench {
+namespace {
+
+__global__ void empty_kernel() {}
+
+// An empty kernel that takes part in programmatic dependent launch as
+// specmeta's kernels do (the floor for them).
+__global__ void empty_pdl_kernel() {
+  asm volatile("griddepcontrol.launch_dependents;");
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+}
+
+void launch_empty_pdl(cudaStream_t stream) {
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(1);
+  config.blockDim = dim3(256);
+  config.stream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  CUDA_CHECK(cudaLaunchKernelEx(&config, empty_pdl_kernel));
+}
+
+// Keeps the GPU busy for half a second so its clocks leave idle before timing.
+void warm_up_clocks(cudaStream_t stream) {
+  constexpr float kWarmUpMs = 500.0f;
+  constexpr int kLaunchesPerCheck = 1000;
+  constexpr int kBlocks = 132;  // one per H100 multiprocessor
+  cudaEvent_t start, stop;
+  CUDA_CHECK(cudaEventCreate(&start));
+  CUDA_CHECK(cudaEventCreate(&stop));
+  CUDA_CHECK(cudaEventRecord(start, stream));
+  float ms = 0;
+  while (ms < kWarmUpMs) {
+    for (int i = 0; i < kLaunchesPerCheck; ++i) {
+      empty_kernel<<<kBlocks, 256, 0, stream>>>();
+      CUDA_CHECK_LAUNCH();
+    }
+    CUDA_CHECK(cudaEventRecord(stop, stream));
+    CUDA_CHECK(cudaEventSynchronize(stop));
+    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+  }
+  CUDA_CHECK(cudaEventDestroy(start));
+  CUDA_CHECK(cudaEventDestroy(stop));
+}
+
+}  // namespace
+}  // namespace bench
