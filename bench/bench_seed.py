@@ -28,10 +28,12 @@ import warnings
 import numpy as np
 
 import baselines as bl
+from suite_timing import capture_calls, replay_sample
 
 INPUT_SETS = 8  # rotated so one set's lines do not stay hot in cache
 EAGER_K = 200
 GRAPH_R = 100
+GRAPH_WARMUP_CALLS = 3  # before capture, off the capture stream
 CELL_BUDGET_S = 0.4  # per measurement of one cell; slow variants get fewer iterations
 MIN_SAMPLES = 5
 # What the seed's code does per call (.tolist() / .item()): these never get an eager or graph number, even
@@ -168,31 +170,10 @@ def eager_us(torch, fn, iters):
 
 def graph_us(torch, fn, iters):
     """Captures GRAPH_R calls (rotating inputs) in one graph; device time per call. None when capture fails."""
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):  # warm-up off the capture stream, as torch.cuda.graph asks
-        for k in range(3):
-            fn(k % INPUT_SETS)
-    torch.cuda.current_stream().wait_stream(side)
-    torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
-    try:
-        with torch.cuda.graph(graph):
-            for k in range(GRAPH_R):
-                fn(k % INPUT_SETS)
-    except Exception as e:  # noqa: BLE001 - any capture failure means "not capturable"
-        torch.cuda.synchronize()
-        return (None, 0), f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    graph.replay()  # first replay uploads the graph
-
-    def one(_):
-        start.record()
-        graph.replay()
-        end.record()
-        end.synchronize()
-        return start.elapsed_time(end) * 1e3 / GRAPH_R
-
+    graph, why = capture_calls(torch, fn, GRAPH_R, INPUT_SETS, GRAPH_WARMUP_CALLS)
+    if graph is None:
+        return (None, 0), why
+    one = replay_sample(torch, graph, GRAPH_R)
     return summary(sample_until(CELL_BUDGET_S, max(MIN_SAMPLES, iters // 10), one)), None
 
 

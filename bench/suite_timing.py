@@ -95,18 +95,14 @@ def eager_us(clock, fn, sets, budget_s, hint_us):
     return statistics.median(samples), len(samples), k_calls
 
 
-def graph_us(clock, fn, sets, budget_s, hint_us):
-    """((median us per call, replays, R), None), or ((None, 0, 0), why) when capture fails.
-
-    R calls (rotating sets) are captured once; each replay is timed with CUDA
-    events, so this is device time, free of Python and launch overhead.
-    """
-    torch = clock.torch
-    calls = int(min(GRAPH_R, max(1, budget_s * 1e6 / (MIN_REPLAYS * 2 * max(hint_us, 1e-3)))))
+def capture_calls(torch, fn, calls, sets, warmup):
+    """(graph, None): a CUDA graph of `calls` calls fn(k % sets), captured after `warmup`
+    calls on a side stream (as torch.cuda.graph asks) and replayed once (the first replay
+    uploads it); (None, why) when the capture fails."""
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):  # warm-up off the capture stream, as torch.cuda.graph asks
-        for k in range(WARMUP_CALLS):
+    with torch.cuda.stream(side):
+        for k in range(warmup):
             fn(k % sets)
     torch.cuda.current_stream().wait_stream(side)
     torch.cuda.synchronize()
@@ -117,10 +113,16 @@ def graph_us(clock, fn, sets, budget_s, hint_us):
                 fn(k % sets)
     except Exception as e:  # noqa: BLE001 - any capture failure means "not capturable"
         torch.cuda.synchronize()
-        return (None, 0, 0), f"capture failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    graph.replay()  # the first replay uploads the graph
+        return None, f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+    graph.replay()
     torch.cuda.synchronize()
+    return graph, None
+
+
+def replay_sample(torch, graph, calls):
+    """A sampler (its argument unused) timing one replay of `graph` with CUDA events: device
+    us per call, free of Python and launch overhead."""
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
 
     def one(_):
         start.record()
@@ -129,7 +131,20 @@ def graph_us(clock, fn, sets, budget_s, hint_us):
         end.synchronize()
         return start.elapsed_time(end) * 1e3 / calls
 
-    samples = _samples(budget_s, one)
+    return one
+
+
+def graph_us(clock, fn, sets, budget_s, hint_us):
+    """((median us per call, replays, R), None), or ((None, 0, 0), why) when capture fails.
+
+    R calls (rotating sets) are captured once; each replay is timed with CUDA events.
+    """
+    torch = clock.torch
+    calls = int(min(GRAPH_R, max(1, budget_s * 1e6 / (MIN_REPLAYS * 2 * max(hint_us, 1e-3)))))
+    graph, why = capture_calls(torch, fn, calls, sets, WARMUP_CALLS)
+    if graph is None:
+        return (None, 0, 0), f"capture failed: {why}"
+    samples = _samples(budget_s, replay_sample(torch, graph, calls))
     del graph
     return (statistics.median(samples), len(samples), calls), None
 

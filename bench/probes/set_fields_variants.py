@@ -96,7 +96,9 @@ def main():
         "per-tensor fast path (given arrays)": lambda f: M._set_fields(0, given, info, f),
         "bulk (a map per property)": lambda f: bulk_fields(given, info.device, f),
         "inline (one loop, no call per tensor)": lambda f: inline_fields(given, info.device, f),
-        "Metadata.empty's outputs (each one's address and size)": lambda f: M._set_fields(0, meta, info, f),
+        "Metadata.empty's outputs (each one's address and size)": (
+            lambda f: M._set_fields(0, meta, info, f)
+        ),
     }
     print(f"| set of 11 torch CUDA outputs ({torch.cuda.get_device_name()}) | us per set | same fields |")
     print("|---|---|---|")
