@@ -37,13 +37,12 @@ union SharedStorage {
   PageTableStorage page_table;
 };
 
-// kStreaming: the page-table stores carry the evict-first hint
-// (kernel_params.cuh). A template parameter, so that calls without it run
-// the same code as before the hint existed: a branch in the copy loop cost
-// decode 1-2% and small calls 0.03 us.
+// One block's role. kStreaming: the page-table stores carry the evict-first
+// hint (kernel_params.cuh). A template parameter, so that calls without it
+// run the same code as before the hint existed: a branch in the copy loop
+// cost decode 1-2% and small calls 0.03 us.
 template <class KvT, class QoT, int kItems, bool kStreaming>
-__global__ void __launch_bounds__(kThreads) expand_kernel(KernelParams p) {
-  __shared__ SharedStorage smem;
+__device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorage& smem) {
   enter_after_prior_grid();
   if (blockIdx.x < p.row_blocks) {
     if constexpr (std::is_same_v<QoT, UniformQo>) {
@@ -56,6 +55,20 @@ __global__ void __launch_bounds__(kThreads) expand_kernel(KernelParams p) {
   } else {
     page_table_block<KvT, QoT, kStreaming>(p, blockIdx.x - p.row_blocks - 1, smem.page_table);
   }
+}
+
+template <class KvT, class QoT, int kItems, bool kStreaming>
+__global__ void __launch_bounds__(kThreads) expand_kernel(KernelParams p) {
+  __shared__ SharedStorage smem;
+  expand_block<KvT, QoT, kItems, kStreaming>(p, smem);
+}
+
+// The same, compiled for kCopyMinBlocks resident blocks per multiprocessor
+// (kernel_params.cuh): large tables of one or two pairs per request.
+template <class KvT, class QoT, int kItems>
+__global__ void __launch_bounds__(kThreads, kCopyMinBlocks) expand_kernel_high_occupancy(KernelParams p) {
+  __shared__ SharedStorage smem;
+  expand_block<KvT, QoT, kItems, false>(p, smem);
 }
 
 DestSet dest_set(const ExpandOutputs& o) {
@@ -112,35 +125,41 @@ PageTableLayout page_table_layout(const ExpandArgs& a) {
   return {row_groups, static_cast<uint32_t>(std::max<int64_t>(1, std::min(wanted, passes)))};
 }
 
+// How the page tables are copied: plainly, with streaming stores, or plainly
+// by a kernel compiled for kCopyMinBlocks blocks per multiprocessor.
+enum class TableCopy { kPlain, kStreaming, kHighOccupancy };
+
 template <class KvT, class QoT, int kItems>
-void launch_overlapped(const KernelParams& p, bool streaming, unsigned grid, cudaStream_t stream) {
-  if (streaming) {
+void launch_overlapped(const KernelParams& p, TableCopy copy, unsigned grid, cudaStream_t stream) {
+  if (copy == TableCopy::kStreaming) {
     launch_programmatic(expand_kernel<KvT, QoT, kItems, true>, grid, kThreads, stream, p);
+  } else if (copy == TableCopy::kHighOccupancy) {
+    launch_programmatic(expand_kernel_high_occupancy<KvT, QoT, kItems>, grid, kThreads, stream, p);
   } else {
     launch_programmatic(expand_kernel<KvT, QoT, kItems, false>, grid, kThreads, stream, p);
   }
 }
 
 template <class KvT, class QoT>
-void launch_qo(const KernelParams& p, bool streaming, unsigned grid, cudaStream_t stream) {
+void launch_qo(const KernelParams& p, TableCopy copy, unsigned grid, cudaStream_t stream) {
   if (p.bs <= kNarrowItems * kThreads) {
-    launch_overlapped<KvT, QoT, kNarrowItems>(p, streaming, grid, stream);
+    launch_overlapped<KvT, QoT, kNarrowItems>(p, copy, grid, stream);
   } else {
-    launch_overlapped<KvT, QoT, kWideItems>(p, streaming, grid, stream);
+    launch_overlapped<KvT, QoT, kWideItems>(p, copy, grid, stream);
   }
 }
 
 template <class KvT>
-void launch_kv(const ExpandArgs& a, const KernelParams& p, bool streaming, unsigned grid, cudaStream_t stream) {
+void launch_kv(const ExpandArgs& a, const KernelParams& p, TableCopy copy, unsigned grid, cudaStream_t stream) {
   if (a.uniform_qo() && !a.out.cu_seqlens_k.data) {
     // No scan anywhere (measured: this narrow instantiation is the faster one here).
-    launch_overlapped<KvT, UniformQo, kNarrowItems>(p, streaming, grid, stream);
+    launch_overlapped<KvT, UniformQo, kNarrowItems>(p, copy, grid, stream);
   } else if (a.uniform_qo()) {
-    launch_qo<KvT, UniformQo>(p, streaming, grid, stream);
+    launch_qo<KvT, UniformQo>(p, copy, grid, stream);
   } else if (a.qo_lens.type == IntType::kInt64) {
-    launch_qo<KvT, int64_t>(p, streaming, grid, stream);
+    launch_qo<KvT, int64_t>(p, copy, grid, stream);
   } else {
-    launch_qo<KvT, int32_t>(p, streaming, grid, stream);
+    launch_qo<KvT, int32_t>(p, copy, grid, stream);
   }
 }
 
@@ -154,16 +173,24 @@ int64_t table_row_bound(const ExpandArgs& a) {
   return a.uniform_qo() ? a.qo_uniform : std::min(a.max_qo, a.capacity);
 }
 
-bool streaming_table_stores(const ExpandArgs& a) {
-  if (table_pairs(a) < kStreamingStoreMinPairs || a.bs <= 0) return false;
+bool table_units_at_least(const ExpandArgs& a, int64_t units) {
+  if (a.bs <= 0) return false;
   // The batch's rows are at most bs x the row bound and at most the capacity
   // (neither product can overflow: both factors are at most INT32_MAX).
   const int64_t rows = std::min(a.bs * table_row_bound(a), a.capacity);
   const int64_t row_units = rows * (1 + a.extra_out_count);
   const int64_t passes = (a.width + kColsPerPass - 1) / kColsPerPass;
-  const int64_t needed = a.uniform_qo() ? kStreamingStoreMinUnits : kVariableRowsFactor * kStreamingStoreMinUnits;
+  const int64_t needed = a.uniform_qo() ? units : kVariableRowsFactor * units;
   // row_units * passes >= needed, without forming the product (it may pass 2^63).
   return row_units > 0 && passes >= (needed + row_units - 1) / row_units;
+}
+
+bool streaming_table_stores(const ExpandArgs& a) {
+  return table_pairs(a) >= kStreamingStoreMinPairs && table_units_at_least(a, kStreamingStoreMinUnits);
+}
+
+bool high_occupancy_table_copy(const ExpandArgs& a) {
+  return table_pairs(a) <= kCopyMaxPairs && table_units_at_least(a, kCopyMinUnits);
 }
 
 }  // namespace cuda_detail
@@ -230,11 +257,16 @@ Status detail::expand_cuda_general(const ExpandArgs& a, cudaStream_t stream) {
                                     " blocks, got " + std::to_string(a.bs) + " requests needing " +
                                     std::to_string(grid));
   }
-  const bool streaming = page_tables && streaming_table_stores(a);
+  TableCopy copy = TableCopy::kPlain;
+  if (page_tables && streaming_table_stores(a)) {
+    copy = TableCopy::kStreaming;
+  } else if (page_tables && high_occupancy_table_copy(a)) {
+    copy = TableCopy::kHighOccupancy;
+  }
   if (a.kv_lens.type == IntType::kInt64) {
-    launch_kv<int64_t>(a, p, streaming, static_cast<unsigned>(grid), stream);
+    launch_kv<int64_t>(a, p, copy, static_cast<unsigned>(grid), stream);
   } else {
-    launch_kv<int32_t>(a, p, streaming, static_cast<unsigned>(grid), stream);
+    launch_kv<int32_t>(a, p, copy, static_cast<unsigned>(grid), stream);
   }
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) {

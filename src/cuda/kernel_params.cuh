@@ -63,12 +63,30 @@ constexpr int64_t kStreamingStoreMinPairs = 3;
 constexpr int64_t kStreamingStoreMinUnits = 2048;
 constexpr int64_t kVariableRowsFactor = 2;
 
+// Tables of at most kCopyMaxPairs (set, row) pairs per request (decode, and
+// N of 1 or 2) and at least kCopyMinUnits units (counted as above) are
+// copied by an instantiation of the kernel whose registers allow
+// kCopyMinBlocks blocks per multiprocessor (40 registers, some spilled)
+// instead of the compiler's choice (52-70: 3-4 blocks): a copy that stores each
+// loaded chunk once or twice is bound by the loads in flight, which more
+// resident blocks raise. Measured (docs/perf-notes.md): 6-8% faster on large
+// decode tables; slower on small calls (0.1-0.6 us, the row and request
+// blocks spill) and on tables of many pairs, hence the thresholds.
+constexpr int kCopyMinBlocks = 6;
+constexpr int64_t kCopyMaxPairs = 2;
+constexpr int64_t kCopyMinUnits = 2048;
+
 // Rows per request at their bound: qo_uniform, else max_qo, at most the capacity.
 int64_t table_row_bound(const ExpandArgs& a);
 // (set, row) pairs per request of the validated call `a`, rows at their bound.
 int64_t table_pairs(const ExpandArgs& a);
+// True when `a`'s table has at least `units` (row, set, pass) units, counted
+// as the streaming rule counts them (rows that vary per request: twice).
+bool table_units_at_least(const ExpandArgs& a, int64_t units);
 // True when `a`'s page-table stores carry the evict-first hint (the rule above).
 bool streaming_table_stores(const ExpandArgs& a);
+// True when `a`'s table is copied by the kCopyMinBlocks instantiation.
+bool high_occupancy_table_copy(const ExpandArgs& a);
 
 // The qo of every request is the host int qo_uniform.
 struct UniformQo {};

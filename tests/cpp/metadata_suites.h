@@ -207,26 +207,27 @@ void sweep_widths(Backend&& backend, int param, int per) {
   }
 }
 
-// Batches around the streaming-store switch of kernel_params.cuh (at least
-// 3 (set, row) pairs per request and 2048 (row, set, pass) units, twice that
-// where rows vary per request), every output wanted: 16 rows x 4 passes x
-// bs 31 / 32 (the row-group layout; the uniform modes' switch) and bs 63 / 64
-// (draft_extend's), 4 rows x 4 passes x bs 127 / 128, and 4 rows x 255 / 256
-// passes x bs 2 (the bandwidth layout). `streams(c)` says which side a case
-// is on; returns how many cases were on each side (decode, one row per
-// request, always stores plainly).
-template <class Backend, class Streams>
-std::array<int, 2> sweep_streaming_threshold(Backend&& backend, Streams&& streams, int param, int per) {
+// Batches around the page-table copy switches of kernel_params.cuh, every
+// output wanted. Streaming stores (at least 3 (set, row) pairs per request
+// and 2048 (row, set, pass) units, twice that where rows vary per request):
+// 16 rows x 4 passes x bs 31 / 32 (the row-group layout; the uniform modes'
+// switch) and bs 63 / 64 (draft_extend's), 4 rows x 4 passes x bs 127 / 128,
+// and 4 rows x 255 / 256 passes x bs 2 (the bandwidth layout). The
+// high-occupancy kernel (at most 2 pairs, 2048 units): 1 row x 8 passes x
+// bs 255 / 256. `copy_of(c)` says which copy a case gets (0 plain,
+// 1 streaming, 2 high occupancy); returns how many cases got each.
+template <class Backend, class CopyOf>
+std::array<int, 3> sweep_table_copy_thresholds(Backend&& backend, CopyOf&& copy_of, int param, int per) {
   constexpr int64_t kColsPerPass = 1024;
   struct Shape {
     int64_t bs, passes, draft_tokens;
   };
-  const Shape shapes[] = {{31, 4, 16}, {32, 4, 16},   {63, 4, 16}, {64, 4, 16},
-                          {127, 4, 4},  {128, 4, 4},   {2, 255, 4}, {2, 256, 4}};
+  const Shape shapes[] = {{31, 4, 16}, {32, 4, 16}, {63, 4, 16},  {64, 4, 16},  {127, 4, 4},
+                          {128, 4, 4}, {2, 255, 4}, {2, 256, 4}, {255, 8, 1}, {256, 8, 1}};
   CaseGen base;
   SCOPED_TRACE(base.seed_text());
   MetaGen gen(base);
-  std::array<int, 2> seen = {0, 0};
+  std::array<int, 3> seen = {0, 0, 0};
   for (const Shape& shape : shapes) {
     for (int i = 0; i < per; ++i) {
       MetaOptions o = options_for(param);
@@ -239,7 +240,7 @@ std::array<int, 2> sweep_streaming_threshold(Backend&& backend, Streams&& stream
       o.table_budget = int64_t{1} << 25;
       const MetaCase c = gen.make(o);
       SCOPED_TRACE(c.describe());
-      ++seen[streams(c) ? 1 : 0];
+      ++seen[copy_of(c)];
       run_meta_and_compare(backend, c);
       if (meta_failed()) return seen;
     }

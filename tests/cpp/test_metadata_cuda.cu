@@ -255,22 +255,66 @@ TEST(StreamingTableStoresRule, StartsAt2048UnitsOfThreeOrMorePairs) {
   EXPECT_FALSE(ragged(4096, 1048576, 2, 1 << 20));            // two pairs per request
 }
 
-// Every API (the five modes and expand_* directly) around the streaming-store
-// switch; which side a case is on depends on its mode's row bound, so both
-// sides are required over all of them together.
-TEST_F(MetadataCudaTest, StreamingStoreThreshold) {
+TEST(HighOccupancyCopyRule, StartsAt2048UnitsOfAtMostTwoPairs) {
+  auto uniform = [](int64_t bs, int64_t width, int64_t rows, int32_t extra_sets) {
+    specmeta::ExpandArgs a;
+    a.bs = bs;
+    a.width = width;
+    a.qo_uniform = rows;
+    a.capacity = bs * rows;
+    a.extra_out_count = extra_sets;
+    return specmeta::cuda_detail::high_occupancy_table_copy(a);
+  };
+  EXPECT_TRUE(uniform(256, 8192, 1, 0));    // decode bs 256: 256 rows x 8 passes
+  EXPECT_FALSE(uniform(255, 8192, 1, 0));
+  EXPECT_FALSE(uniform(256, 8192 - 1024, 1, 0));
+  EXPECT_TRUE(uniform(64, 131072, 1, 0));   // decode bs 64, W 131072
+  EXPECT_FALSE(uniform(16, 8192, 1, 0));    // decode bs 16: small
+  EXPECT_TRUE(uniform(128, 8192, 2, 0));    // two rows
+  EXPECT_TRUE(uniform(128, 8192, 1, 1));    // one row, two sets
+  EXPECT_FALSE(uniform(1024, 8192, 3, 0));  // three pairs: the streaming rule's
+  EXPECT_FALSE(uniform(512, 8192, 1, 2));
+  EXPECT_FALSE(uniform(0, 1048576, 1, 0));
+  int32_t qo_lens[1] = {};  // never read: the rule looks at sizes only
+  auto ragged = [&](int64_t bs, int64_t width, int64_t max_qo, int64_t capacity) {
+    specmeta::ExpandArgs a;
+    a.bs = bs;
+    a.width = width;
+    a.qo_lens = {qo_lens, specmeta::IntType::kInt32, bs};
+    a.max_qo = max_qo;
+    a.capacity = capacity;
+    return specmeta::cuda_detail::high_occupancy_table_copy(a);
+  };
+  EXPECT_TRUE(ragged(256, 8192, 2, 512));   // rows that vary count twice: 512 x 8 = 2 x 2048
+  EXPECT_FALSE(ragged(255, 8192, 2, 510));
+  EXPECT_FALSE(ragged(256, 8192, 1, 256));  // draft_extend N 1: 256 x 8 = 2048, needs 4096
+  EXPECT_TRUE(ragged(512, 8192, 1, 512));
+  // extend: its row bound is the capacity, so only a capacity of two rows or
+  // fewer has two pairs, and then too few units.
+  EXPECT_FALSE(ragged(4096, 8192, specmeta::kNoMaxQo, 4096));
+  EXPECT_FALSE(ragged(4096, 1048576, specmeta::kNoMaxQo, 2));
+}
+
+// Every API (the five modes and expand_* directly) around the page-table
+// copy switches; which side a case is on depends on its mode's row bound, so
+// every copy is required over all of them together.
+TEST_F(MetadataCudaTest, TableCopyThresholds) {
   SKIP_WITHOUT_CUDA();
-  auto streams = [](const MetaCase& c) { return specmeta::cuda_detail::streaming_table_stores(expansion_of(c)); };
-  std::array<int, 2> seen = {0, 0};
+  auto copy_of = [](const MetaCase& c) {
+    const specmeta::ExpandArgs a = expansion_of(c);
+    if (specmeta::cuda_detail::streaming_table_stores(a)) return 1;
+    return specmeta::cuda_detail::high_occupancy_table_copy(a) ? 2 : 0;
+  };
+  std::array<int, 3> seen = {0, 0, 0};
   for (int param = 0; param < kApiParams; ++param) {
     SCOPED_TRACE(api_param_name(::testing::TestParamInfo<int>(param, 0)));
-    const std::array<int, 2> counts = sweep_streaming_threshold(backend(), streams, param, 2);
+    const std::array<int, 3> counts = sweep_table_copy_thresholds(backend(), copy_of, param, 2);
     if (HasFailure()) return;
-    seen[0] += counts[0];
-    seen[1] += counts[1];
+    for (int k = 0; k < 3; ++k) seen[k] += counts[k];
   }
-  EXPECT_GT(seen[1], 0) << "no case took streaming stores";
   EXPECT_GT(seen[0], 0) << "no case took plain stores";
+  EXPECT_GT(seen[1], 0) << "no case took streaming stores";
+  EXPECT_GT(seen[2], 0) << "no case took the high-occupancy kernel";
 }
 
 TEST_F(MetadataCudaTest, HandWorkedExamples) {
