@@ -69,9 +69,11 @@ constexpr int64_t kVariableRowsFactor = 2;
 // kCopyMinBlocks blocks per multiprocessor (40 registers, some spilled)
 // instead of the compiler's choice (52-70: 3-4 blocks): a copy that stores each
 // loaded chunk once or twice is bound by the loads in flight, which more
-// resident blocks raise. Measured (docs/perf-notes.md): 6-8% faster on large
-// decode tables; slower on small calls (0.1-0.6 us, the row and request
-// blocks spill) and on tables of many pairs, hence the thresholds.
+// resident blocks raise. Measured (docs/perf-notes.md): 7-9% faster on the
+// large decode tables of bench_metadata, 4.6% at the geometric mean over the
+// suite's cells of one or two rows per request that take it; on every call
+// it was slower on small calls (0.1-0.6 us: the row and request blocks
+// spill) and on tables of many pairs (up to 14%), hence the thresholds.
 constexpr int kCopyMinBlocks = 6;
 constexpr int64_t kCopyMaxPairs = 2;
 constexpr int64_t kCopyMinUnits = 2048;
