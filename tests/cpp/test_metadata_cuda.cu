@@ -207,16 +207,35 @@ specmeta::ExpandArgs expansion_of(const MetaCase& c) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, MetadataCuda, ::testing::Range(0, kApiParams), api_param_name);
 
+// The sizes the page-table copy rules look at, for calls of a uniform qo of
+// `rows` (capacity bs x rows) ...
+specmeta::ExpandArgs uniform_table_call(int64_t bs, int64_t width, int64_t rows, int32_t extra_sets) {
+  specmeta::ExpandArgs a;
+  a.bs = bs;
+  a.width = width;
+  a.qo_uniform = rows;
+  a.capacity = bs * rows;
+  a.extra_out_count = extra_sets;
+  return a;
+}
+
+// ... and of per-request qo at most max_qo. The rules read sizes only, never
+// the lengths: qo_lens points at one element.
+specmeta::ExpandArgs ragged_table_call(int64_t bs, int64_t width, int64_t max_qo, int64_t capacity) {
+  static int32_t qo_lens[1] = {};
+  specmeta::ExpandArgs a;
+  a.bs = bs;
+  a.width = width;
+  a.qo_lens = {qo_lens, specmeta::IntType::kInt32, bs};
+  a.max_qo = max_qo;
+  a.capacity = capacity;
+  return a;
+}
+
 TEST(StreamingTableStoresRule, StartsAt2048UnitsOfThreeOrMorePairs) {
   // min(bs x rows per request, capacity) x sets x ceil(width / 1024) passes.
   auto uniform = [](int64_t bs, int64_t width, int64_t rows, int32_t extra_sets) {
-    specmeta::ExpandArgs a;
-    a.bs = bs;
-    a.width = width;
-    a.qo_uniform = rows;
-    a.capacity = bs * rows;
-    a.extra_out_count = extra_sets;
-    return specmeta::cuda_detail::streaming_table_stores(a);
+    return specmeta::cuda_detail::streaming_table_stores(uniform_table_call(bs, width, rows, extra_sets));
   };
   EXPECT_TRUE(uniform(64, 8192, 4, 0));     // 256 rows x 8 passes
   EXPECT_FALSE(uniform(63, 8192, 4, 0));
@@ -233,15 +252,8 @@ TEST(StreamingTableStoresRule, StartsAt2048UnitsOfThreeOrMorePairs) {
   EXPECT_FALSE(uniform(0, 1048576, 4, 0));
   // Rows the host does not know count at their bound (max_qo, at most the
   // capacity; the batch's at most the capacity) and need twice the units.
-  int32_t qo_lens[1] = {};  // never read: the rule looks at sizes only
-  auto ragged = [&](int64_t bs, int64_t width, int64_t max_qo, int64_t capacity) {
-    specmeta::ExpandArgs a;
-    a.bs = bs;
-    a.width = width;
-    a.qo_lens = {qo_lens, specmeta::IntType::kInt32, bs};
-    a.max_qo = max_qo;
-    a.capacity = capacity;
-    return specmeta::cuda_detail::streaming_table_stores(a);
+  auto ragged = [](int64_t bs, int64_t width, int64_t max_qo, int64_t capacity) {
+    return specmeta::cuda_detail::streaming_table_stores(ragged_table_call(bs, width, max_qo, capacity));
   };
   EXPECT_TRUE(ragged(32, 8192, 64, 2048));
   EXPECT_FALSE(ragged(1, 131072, 16, 16));  // draft_extend bs 1, N 16: 2048 units
@@ -257,13 +269,7 @@ TEST(StreamingTableStoresRule, StartsAt2048UnitsOfThreeOrMorePairs) {
 
 TEST(HighOccupancyCopyRule, StartsAt2048UnitsOfAtMostTwoPairs) {
   auto uniform = [](int64_t bs, int64_t width, int64_t rows, int32_t extra_sets) {
-    specmeta::ExpandArgs a;
-    a.bs = bs;
-    a.width = width;
-    a.qo_uniform = rows;
-    a.capacity = bs * rows;
-    a.extra_out_count = extra_sets;
-    return specmeta::cuda_detail::high_occupancy_table_copy(a);
+    return specmeta::cuda_detail::high_occupancy_table_copy(uniform_table_call(bs, width, rows, extra_sets));
   };
   EXPECT_TRUE(uniform(256, 8192, 1, 0));    // decode bs 256: 256 rows x 8 passes
   EXPECT_FALSE(uniform(255, 8192, 1, 0));
@@ -275,15 +281,8 @@ TEST(HighOccupancyCopyRule, StartsAt2048UnitsOfAtMostTwoPairs) {
   EXPECT_FALSE(uniform(1024, 8192, 3, 0));  // three pairs: the streaming rule's
   EXPECT_FALSE(uniform(512, 8192, 1, 2));
   EXPECT_FALSE(uniform(0, 1048576, 1, 0));
-  int32_t qo_lens[1] = {};  // never read: the rule looks at sizes only
-  auto ragged = [&](int64_t bs, int64_t width, int64_t max_qo, int64_t capacity) {
-    specmeta::ExpandArgs a;
-    a.bs = bs;
-    a.width = width;
-    a.qo_lens = {qo_lens, specmeta::IntType::kInt32, bs};
-    a.max_qo = max_qo;
-    a.capacity = capacity;
-    return specmeta::cuda_detail::high_occupancy_table_copy(a);
+  auto ragged = [](int64_t bs, int64_t width, int64_t max_qo, int64_t capacity) {
+    return specmeta::cuda_detail::high_occupancy_table_copy(ragged_table_call(bs, width, max_qo, capacity));
   };
   EXPECT_TRUE(ragged(256, 8192, 2, 512));   // rows that vary count twice: 512 x 8 = 2 x 2048
   EXPECT_FALSE(ragged(255, 8192, 2, 510));
