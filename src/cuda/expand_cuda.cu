@@ -125,10 +125,6 @@ PageTableLayout page_table_layout(const ExpandArgs& a) {
   return {row_groups, static_cast<uint32_t>(std::max<int64_t>(1, std::min(wanted, passes)))};
 }
 
-// How the page tables are copied: plainly, with streaming stores, or plainly
-// by a kernel compiled for kCopyMinBlocks blocks per multiprocessor.
-enum class TableCopy { kPlain, kStreaming, kHighOccupancy };
-
 template <class KvT, class QoT, int kItems>
 void launch_overlapped(const KernelParams& p, TableCopy copy, unsigned grid, cudaStream_t stream) {
   if (copy == TableCopy::kStreaming) {
@@ -191,6 +187,11 @@ bool streaming_table_stores(const ExpandArgs& a) {
 
 bool high_occupancy_table_copy(const ExpandArgs& a) {
   return table_pairs(a) <= kCopyMaxPairs && table_units_at_least(a, kCopyMinUnits);
+}
+
+TableCopy table_copy(const ExpandArgs& a) {
+  if (streaming_table_stores(a)) return TableCopy::kStreaming;
+  return high_occupancy_table_copy(a) ? TableCopy::kHighOccupancy : TableCopy::kPlain;
 }
 
 }  // namespace cuda_detail
@@ -257,12 +258,7 @@ Status detail::expand_cuda_general(const ExpandArgs& a, cudaStream_t stream) {
                                     " blocks, got " + std::to_string(a.bs) + " requests needing " +
                                     std::to_string(grid));
   }
-  TableCopy copy = TableCopy::kPlain;
-  if (page_tables && streaming_table_stores(a)) {
-    copy = TableCopy::kStreaming;
-  } else if (page_tables && high_occupancy_table_copy(a)) {
-    copy = TableCopy::kHighOccupancy;
-  }
+  const TableCopy copy = page_tables ? table_copy(a) : TableCopy::kPlain;
   if (a.kv_lens.type == IntType::kInt64) {
     launch_kv<int64_t>(a, p, copy, static_cast<unsigned>(grid), stream);
   } else {

@@ -90,6 +90,13 @@ bool streaming_table_stores(const ExpandArgs& a);
 // True when `a`'s table is copied by the kCopyMinBlocks instantiation.
 bool high_occupancy_table_copy(const ExpandArgs& a);
 
+// How a call's page tables are copied: plainly, with streaming stores, or
+// plainly by the kernel compiled for kCopyMinBlocks blocks per multiprocessor.
+enum class TableCopy { kPlain, kStreaming, kHighOccupancy };
+// The copy `a` gets when it wants a page table (streaming stores first: the
+// two rules never both hold, as they need >= 3 and <= 2 pairs).
+TableCopy table_copy(const ExpandArgs& a);
+
 // The qo of every request is the host int qo_uniform.
 struct UniformQo {};
 

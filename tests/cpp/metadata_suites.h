@@ -214,8 +214,8 @@ void sweep_widths(Backend&& backend, int param, int per) {
 // switch) and bs 63 / 64 (draft_extend's), 4 rows x 4 passes x bs 127 / 128,
 // and 4 rows x 255 / 256 passes x bs 2 (the bandwidth layout). The
 // high-occupancy kernel (at most 2 pairs, 2048 units): 1 row x 8 passes x
-// bs 255 / 256. `copy_of(c)` says which copy a case gets (0 plain,
-// 1 streaming, 2 high occupancy); returns how many cases got each.
+// bs 255 / 256. `copy_of(c)` says which copy a case gets (a TableCopy as an
+// int: 0 plain, 1 streaming, 2 high occupancy); returns how many got each.
 template <class Backend, class CopyOf>
 std::array<int, 3> sweep_table_copy_thresholds(Backend&& backend, CopyOf&& copy_of, int param, int per) {
   constexpr int64_t kColsPerPass = 1024;

@@ -300,9 +300,7 @@ TEST(HighOccupancyCopyRule, StartsAt2048UnitsOfAtMostTwoPairs) {
 TEST_F(MetadataCudaTest, TableCopyThresholds) {
   SKIP_WITHOUT_CUDA();
   auto copy_of = [](const MetaCase& c) {
-    const specmeta::ExpandArgs a = expansion_of(c);
-    if (specmeta::cuda_detail::streaming_table_stores(a)) return 1;
-    return specmeta::cuda_detail::high_occupancy_table_copy(a) ? 2 : 0;
+    return static_cast<int>(specmeta::cuda_detail::table_copy(expansion_of(c)));
   };
   std::array<int, 3> seen = {0, 0, 0};
   for (int param = 0; param < kApiParams; ++param) {
