@@ -9,7 +9,7 @@ never move (CUDA-graph runners): a call then only launches.
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, NamedTuple, Optional, Sequence, Union
 
 from . import _specmeta
 from ._arrays import (
@@ -87,6 +87,17 @@ def _address_of(array: Any) -> Callable[[Any], int]:
     return _specmeta.buffer_address
 
 
+class _OwnedOutputs(NamedTuple):
+    """What Metadata.empty read and checked of the arrays it made."""
+
+    device: int
+    address_of: Callable[[Any], int]  # the arrays' framework's address reader
+    arrays: tuple
+    addresses: tuple
+    sizes: tuple  # in bytes
+    fields: tuple  # every output's descriptor fields
+
+
 class Metadata:
     """The outputs of one call, by their SPEC names (None: not wanted).
 
@@ -96,10 +107,8 @@ class Metadata:
     """
 
     def __init__(self, *, bs: int, capacity: int, width: int = 0, page_size: int = 1, **arrays: Any) -> None:
-        # Set by empty(): (device, the address reader of its arrays' framework,
-        # the arrays, their addresses, their sizes in bytes, the descriptor
-        # fields of every output); None once any output is assigned (see
-        # _set_fields).
+        # An _OwnedOutputs, set by empty(); None once any output is assigned
+        # (see _set_fields).
         self.__dict__["_owned"] = None
         unknown = sorted(set(arrays) - set(OUTPUTS))
         if unknown:
@@ -148,9 +157,9 @@ class Metadata:
             info = describe_first("like", first, writable=True)
             fields: list[int] = []
             _read_set_fields("out", meta, array_info(0, INT32, 0, info.device, info.framework), fields)
-            address_of = _address_of(arrays[0])
+            address_of = _address_of(first)
             arrays = tuple(arrays)
-            meta.__dict__["_owned"] = (
+            meta.__dict__["_owned"] = _OwnedOutputs(
                 info.device, address_of, arrays, tuple(map(address_of, arrays)), tuple(map(_nbytes, arrays)),
                 tuple(fields),
             )
@@ -227,11 +236,11 @@ def _set_fields(index: int, meta: Any, seq: ArrayInfo, fields: list[int]) -> Non
     # and checked again.
     if (
         owned is not None
-        and owned[0] == seq.device
-        and tuple(map(owned[1], owned[2])) == owned[3]
-        and tuple(map(_nbytes, owned[2])) == owned[4]
+        and owned.device == seq.device
+        and tuple(map(owned.address_of, owned.arrays)) == owned.addresses
+        and tuple(map(_nbytes, owned.arrays)) == owned.sizes
     ):
-        fields += owned[5]
+        fields += owned.fields
         return
     _read_set_fields(prefix, meta, seq, fields)
 
