@@ -3,6 +3,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -25,6 +26,31 @@ __device__ __forceinline__ void enter_after_prior_grid() {
   asm volatile("griddepcontrol.launch_dependents;");
   asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
+}
+
+// Kernel parameters sit in a constant bank that every launch fills anew (a
+// CUDA-graph node's too), so a multiprocessor's first read of each line of
+// them misses the constant cache and waits on L2, one miss after another as
+// the code reaches them. Reading one word of each line of the first kBytes
+// before waiting for the prior grid takes those misses off the critical
+// path: they overlap the prior grid's end. The words go to a shared sink (a
+// kernel's own, outside any union, so no other access races with it) so the
+// loads are kept.
+constexpr int kParameterLineBytes = 32;
+
+template <size_t kBytes, class Params>
+__device__ __forceinline__ void warm_parameter_cache(const Params& p, uint32_t& sink) {
+  static_assert(kBytes <= sizeof(Params) && kBytes % sizeof(uint32_t) == 0, "read as 32-bit words");
+  const uint32_t* word = reinterpret_cast<const uint32_t*>(&p);
+  uint32_t folded = 0;
+#pragma unroll
+  for (int i = 0; i < static_cast<int>(kBytes / sizeof(uint32_t)); i += kParameterLineBytes / 4) folded ^= word[i];
+  if (threadIdx.x == 0) *static_cast<volatile uint32_t*>(&sink) = folded;  // volatile: never read, still kept
+}
+
+template <class Params>
+__device__ __forceinline__ void warm_parameter_cache(const Params& p, uint32_t& sink) {
+  warm_parameter_cache<sizeof(Params)>(p, sink);
 }
 
 // N running sums in uint32 that stick at UINT32_MAX. For non-negative

@@ -122,12 +122,14 @@ __device__ __forceinline__ void write_group_status(const ExpansionParams& p, boo
 // a row's request (five dependent shuffles). The host picks it; such sums
 // never saturate (bs <= kGroupMaxBs rows in all).
 template <class KvT, class QoT, int kChunksPerWarp, bool kSaturate, bool kOneRow = false>
-__global__ void __launch_bounds__(kThreads) group_expansion_kernel(ExpansionParams p) {
+__global__ void __launch_bounds__(kThreads) group_expansion_kernel(const __grid_constant__ ExpansionParams p) {
   static_assert(!(kOneRow && kSaturate), "at most kGroupMaxBs rows: the sums fit 32 bits");
   constexpr bool kOneGroup = kChunksPerWarp == 0;
   __shared__ uint2 warp_sums[kWarps];
   __shared__ int32_t warp_faults[kWarps];
   __shared__ uint32_t warp_rows[kWarps];
+  __shared__ uint32_t parameter_sink;
+  warm_parameter_cache(p, parameter_sink);
   enter_after_prior_grid();
   if (!kOneGroup && blockIdx.x == p.row_blocks) {
     request_status_block<KvT, QoT, kSaturate>(p, warp_faults, warp_rows);
