@@ -224,6 +224,14 @@ std::vector<CaseSpec> all_cases() {
   add(Mode::kDecode, 4, 1048576, 1, none, "");
   add(Mode::kTargetVerify, 64, 8192, 4, none, "");
   add(Mode::kDecode, 64, 8192, 4, none, "");
+  // Tables far beyond L2 (the sweep layout).
+  add(Mode::kDecode, 256, 131072, 1, none, "");
+  add(Mode::kDraftExtend, 256, 131072, 1, none, "");
+  // Small calls whose rows vary per request (under 1 MB of live bytes).
+  add(Mode::kDraftExtend, 1, 32768, 1, none, "");
+  add(Mode::kDraftExtend, 16, 4096, 1, none, "");
+  add(Mode::kExtend, 1, 32768, 1, none, "", 4);
+  add(Mode::kExtend, 16, 4096, 1, none, "", 4);
   return cases;
 }
 
