@@ -46,9 +46,10 @@ template <class KvT, class QoT, int kItems, bool kStreaming>
 __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorage& smem, uint32_t& parameter_sink) {
   if constexpr (std::is_same_v<QoT, UniformQo>) {
     // Only the scalars and the first destination set: the other sets' lines
-    // matter to multi-set calls alone. Measured (bench_metadata): uniform-qo
-    // calls 0.03-0.08 us faster at bs 1-16 and 1-3% on large decode tables;
-    // per-request qo calls were 0.1-0.3 us slower with it, so they go without.
+    // matter to multi-set calls alone. Measured (bench_metadata, H100):
+    // uniform-qo calls 0.03-0.07 us faster at bs 1-16 and 3-4% on large
+    // decode tables (four-set decode 1% slower); calls of per-request qo
+    // were 0.1-0.3 us slower with it, so their instantiations go without.
     warm_parameter_cache<offsetof(KernelParams, sets) + sizeof(DestSet)>(p, parameter_sink);
   }
   enter_after_prior_grid();
