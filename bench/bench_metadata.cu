@@ -224,7 +224,7 @@ std::vector<CaseSpec> all_cases() {
   add(Mode::kDecode, 4, 1048576, 1, none, "");
   add(Mode::kTargetVerify, 64, 8192, 4, none, "");
   add(Mode::kDecode, 64, 8192, 4, none, "");
-  // Tables far beyond L2 (the sweep layout).
+  // Tables far beyond L2 (the page-table copy bound by DRAM; docs/perf-notes.md).
   add(Mode::kDecode, 256, 131072, 1, none, "");
   add(Mode::kDraftExtend, 256, 131072, 1, none, "");
   // Small calls whose rows vary per request (under 1 MB of live bytes).
