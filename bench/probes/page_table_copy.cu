@@ -4,19 +4,17 @@
 // ideal grid-stride kernel moving the same bytes with the same read:write ratio. Prints a Markdown table
 // of in-graph us per call (bench/results/nvidia-h100-2026-11-26-streaming/experiments/H2-*.md).
 //
-//   nvcc -std=c++17 -arch=sm_90 -O3 bench/probes/page_table_copy.cu -o page_table_copy && ./page_table_copy
+//   nvcc -std=c++17 -arch=sm_90 -O3 -I include bench/probes/page_table_copy.cu -o page_table_copy && ./page_table_copy
 #include <cuda_runtime.h>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <stdexcept>
 #include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
-// A failed CUDA call ends the probe through main's handler, naming the call.
-#define CK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) throw std::runtime_error(std::string(#x) + ": " + cudaGetErrorString(e_)); } while (0)
+#include "../bench_cuda.cuh"
 
 constexpr int kT = 256;
 constexpr int kCols = 4;
@@ -92,16 +90,16 @@ __global__ void __launch_bounds__(kT) ideal(const int4* __restrict__ s, int4* __
 
 float graph_us(cudaStream_t st, const std::function<void(int)>& f) {
   cudaGraph_t g; cudaGraphExec_t e;
-  CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+  CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
   for (int i = 0; i < 100; ++i) f(i % 8);
-  CK(cudaStreamEndCapture(st, &g));
-  CK(cudaGraphInstantiate(&e, g, 0));
-  cudaEvent_t a, b; CK(cudaEventCreate(&a)); CK(cudaEventCreate(&b));
-  for (int i = 0; i < 5; ++i) CK(cudaGraphLaunch(e, st));
+  CUDA_CHECK(cudaStreamEndCapture(st, &g));
+  CUDA_CHECK(cudaGraphInstantiate(&e, g, 0));
+  cudaEvent_t a, b; CUDA_CHECK(cudaEventCreate(&a)); CUDA_CHECK(cudaEventCreate(&b));
+  for (int i = 0; i < 5; ++i) CUDA_CHECK(cudaGraphLaunch(e, st));
   std::vector<float> v;
   for (int i = 0; i < 25; ++i) {
-    CK(cudaEventRecord(a, st)); CK(cudaGraphLaunch(e, st)); CK(cudaEventRecord(b, st)); CK(cudaEventSynchronize(b));
-    float t; CK(cudaEventElapsedTime(&t, a, b)); v.push_back(t);
+    CUDA_CHECK(cudaEventRecord(a, st)); CUDA_CHECK(cudaGraphLaunch(e, st)); CUDA_CHECK(cudaEventRecord(b, st)); CUDA_CHECK(cudaEventSynchronize(b));
+    float t; CUDA_CHECK(cudaEventElapsedTime(&t, a, b)); v.push_back(t);
   }
   std::sort(v.begin(), v.end());
   cudaGraphExecDestroy(e); cudaGraphDestroy(g); cudaEventDestroy(a); cudaEventDestroy(b);
@@ -114,16 +112,16 @@ void launch(K k, int grid, size_t smem, cudaStream_t st, A... args) {
   c.gridDim = grid; c.blockDim = kT; c.dynamicSmemBytes = smem; c.stream = st;
   cudaLaunchAttribute at{}; at.id = cudaLaunchAttributeProgrammaticStreamSerialization; at.val.programmaticStreamSerializationAllowed = 1;
   c.attrs = &at; c.numAttrs = 1;
-  CK(cudaLaunchKernelEx(&c, k, args...));
+  CUDA_CHECK(cudaLaunchKernelEx(&c, k, args...));
 }
 
 template <bool kCs, int kU>
-void setup_smem() { CK(cudaFuncSetAttribute(layout_a<kCs, kU>, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024)); }
+void setup_smem() { CUDA_CHECK(cudaFuncSetAttribute(layout_a<kCs, kU>, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024)); }
 
 int run() {
-  int sms; CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-  int smem_sm; CK(cudaDeviceGetAttribute(&smem_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, 0));
-  cudaStream_t st; CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+  int sms; CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  int smem_sm; CUDA_CHECK(cudaDeviceGetAttribute(&smem_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, 0));
+  cudaStream_t st; CUDA_CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
   setup_smem<false, 1>(); setup_smem<true, 1>(); setup_smem<false, 2>(); setup_smem<true, 2>();
   std::mt19937_64 rng(11);
   std::printf("SMs %d, smem/SM %d\n", sms, smem_sm);
@@ -146,9 +144,9 @@ int run() {
   for (const Case& cs : cases) {
     const int bs = cs.bs, W = cs.width, ps = 64, N = 4;
     const int pool = bs * 8;
-    int32_t* r2t; CK(cudaMalloc(&r2t, size_t(pool) * W * 4));
+    int32_t* r2t; CUDA_CHECK(cudaMalloc(&r2t, size_t(pool) * W * 4));
     { std::vector<int32_t> h(size_t(pool) * W); for (size_t i = 0; i < h.size(); ++i) h[i] = int32_t(i & 0x3fffffff);
-      CK(cudaMemcpy(r2t, h.data(), h.size() * 4, cudaMemcpyHostToDevice)); }
+      CUDA_CHECK(cudaMemcpy(r2t, h.data(), h.size() * 4, cudaMemcpyHostToDevice)); }
     int64_t *kv[8], *rpi[8]; int32_t *first[8], *rows[8];
     double live_bytes = 0; int64_t max_rows_total = 0;
     for (int s = 0; s < 8; ++s) {
@@ -168,22 +166,22 @@ int run() {
       }
       if (s == 0) live_bytes = lb;
       max_rows_total = std::max(max_rows_total, acc);
-      CK(cudaMalloc(&kv[s], bs * 8)); CK(cudaMalloc(&rpi[s], bs * 8)); CK(cudaMalloc(&first[s], bs * 4)); CK(cudaMalloc(&rows[s], bs * 4));
-      CK(cudaMemcpy(kv[s], k.data(), bs * 8, cudaMemcpyHostToDevice)); CK(cudaMemcpy(rpi[s], r.data(), bs * 8, cudaMemcpyHostToDevice));
-      CK(cudaMemcpy(first[s], f.data(), bs * 4, cudaMemcpyHostToDevice)); CK(cudaMemcpy(rows[s], q.data(), bs * 4, cudaMemcpyHostToDevice));
+      CUDA_CHECK(cudaMalloc(&kv[s], bs * 8)); CUDA_CHECK(cudaMalloc(&rpi[s], bs * 8)); CUDA_CHECK(cudaMalloc(&first[s], bs * 4)); CUDA_CHECK(cudaMalloc(&rows[s], bs * 4));
+      CUDA_CHECK(cudaMemcpy(kv[s], k.data(), bs * 8, cudaMemcpyHostToDevice)); CUDA_CHECK(cudaMemcpy(rpi[s], r.data(), bs * 8, cudaMemcpyHostToDevice));
+      CUDA_CHECK(cudaMemcpy(first[s], f.data(), bs * 4, cudaMemcpyHostToDevice)); CUDA_CHECK(cudaMemcpy(rows[s], q.data(), bs * 4, cudaMemcpyHostToDevice));
     }
     P p{};
     p.r2t = r2t; p.r2t_stride = W; p.bs = bs; p.sets = cs.sets; p.width = W; p.ps = ps; p.shift = 6;
     const size_t trows = size_t(max_rows_total);
     p.pt1_stride = W; p.rpt_stride = W / ps;
-    for (int s = 0; s < cs.sets; ++s) { CK(cudaMalloc(&p.pt1[s], trows * W * 4)); CK(cudaMalloc(&p.rpt[s], trows * (W / ps) * 4)); }
+    for (int s = 0; s < cs.sets; ++s) { CUDA_CHECK(cudaMalloc(&p.pt1[s], trows * W * 4)); CUDA_CHECK(cudaMalloc(&p.rpt[s], trows * (W / ps) * 4)); }
     const int passes = (W + kPassCols - 1) / kPassCols;
     auto with = [&](int s, int parts) { P q = p; q.kv = kv[s]; q.rpi = rpi[s]; q.first = first[s]; q.rows = rows[s]; q.parts = parts; return q; };
     // ideal: same total bytes, same read:write ratio
     const double pairs_avg = cs.mode == kTv ? N * cs.sets : cs.mode == kDecode ? 1 : cs.mode == kDe ? 2.0 : (cs.e + 1) / 2.0;
     const int pairs = std::max(1, int(std::lround(pairs_avg)));
     const size_t n = size_t(live_bytes / (1 + pairs) / 16);
-    int4 *is, *id; CK(cudaMalloc(&is, n * 16)); CK(cudaMalloc(&id, n * 16 * pairs));
+    int4 *is, *id; CUDA_CHECK(cudaMalloc(&is, n * 16)); CUDA_CHECK(cudaMalloc(&id, n * 16 * pairs));
     const float ti = graph_us(st, [&](int) { launch(ideal, 8 * sms, 0, st, (const int4*)is, id, n, pairs); });
     std::printf("| %s | %.2f | %.2f | %.0f |", cs.name, live_bytes / 1e6, ti, n * 16.0 * (1 + pairs) / ti / 1e3);
     float best = 1e30f; std::string bestn;
@@ -191,7 +189,7 @@ int run() {
       const int parts = std::max(1, std::min((v.target + bs - 1) / bs, passes));
       const size_t smem = v.occ >= 8 ? 0 : size_t(smem_sm / v.occ) - 1024 - 512;
       auto k = v.cs ? (v.u == 2 ? layout_a<true, 2> : layout_a<true, 1>) : (v.u == 2 ? layout_a<false, 2> : layout_a<false, 1>);
-      int occ; CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, k, kT, smem));
+      int occ; CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, k, kT, smem));
       const float t = graph_us(st, [&](int s) { launch(k, bs * parts, smem, st, with(s, parts)); });
       std::printf(" %.2f%s |", t, occ == v.occ ? "" : ("(occ" + std::to_string(occ) + ")").c_str());
       if (t < best) { best = t; bestn = v.name; }
@@ -205,11 +203,4 @@ int run() {
   return 0;
 }
 
-int main() {
-  try {
-    return run();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "page_table_copy: %s\n", e.what());
-    return 1;
-  }
-}
+int main() { return bench::run_main(run); }

@@ -11,22 +11,17 @@
 //             rows at a time, as a contiguous copy does.
 // And a contiguous copy of the same bytes. Prints a Markdown table of in-graph us per call.
 //
-//   nvcc -std=c++17 -arch=sm_90 -O3 bench/probes/table_locality.cu -o table_locality && ./table_locality
+//   nvcc -std=c++17 -arch=sm_90 -O3 -I include bench/probes/table_locality.cu -o table_locality && ./table_locality
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <random>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
-#define CK(x)                                                                                                  \
-  do {                                                                                                         \
-    cudaError_t e_ = (x);                                                                                      \
-    if (e_ != cudaSuccess) throw std::runtime_error(std::string(#x) + ": " + cudaGetErrorString(e_));         \
-  } while (0)
+#include "../bench_cuda.cuh"
 
 constexpr int kT = 256;
 constexpr int kPassCols = kT * 4;
@@ -97,27 +92,27 @@ __global__ void __launch_bounds__(kT) contiguous(const int4* __restrict__ s, int
 float graph_us(cudaStream_t st, int calls, const std::function<void()>& f) {
   cudaGraph_t g;
   cudaGraphExec_t e;
-  CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+  CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
   for (int i = 0; i < calls; ++i) f();
-  CK(cudaStreamEndCapture(st, &g));
-  CK(cudaGraphInstantiate(&e, g, 0));
+  CUDA_CHECK(cudaStreamEndCapture(st, &g));
+  CUDA_CHECK(cudaGraphInstantiate(&e, g, 0));
   cudaEvent_t a, b;
-  CK(cudaEventCreate(&a));
-  CK(cudaEventCreate(&b));
-  CK(cudaGraphLaunch(e, st));
+  CUDA_CHECK(cudaEventCreate(&a));
+  CUDA_CHECK(cudaEventCreate(&b));
+  CUDA_CHECK(cudaGraphLaunch(e, st));
   std::vector<float> v;
   for (int i = 0; i < 11; ++i) {
-    CK(cudaEventRecord(a, st));
-    CK(cudaGraphLaunch(e, st));
-    CK(cudaEventRecord(b, st));
-    CK(cudaEventSynchronize(b));
+    CUDA_CHECK(cudaEventRecord(a, st));
+    CUDA_CHECK(cudaGraphLaunch(e, st));
+    CUDA_CHECK(cudaEventRecord(b, st));
+    CUDA_CHECK(cudaEventSynchronize(b));
     float t;
-    CK(cudaEventElapsedTime(&t, a, b));
+    CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
     v.push_back(t);
   }
   std::sort(v.begin(), v.end());
-  CK(cudaGraphExecDestroy(e));
-  CK(cudaGraphDestroy(g));
+  CUDA_CHECK(cudaGraphExecDestroy(e));
+  CUDA_CHECK(cudaGraphDestroy(g));
   return v[v.size() / 2] * 1e3f / calls;
 }
 
@@ -132,14 +127,14 @@ void launch(K k, int grid, cudaStream_t st, A... args) {
   at.val.programmaticStreamSerializationAllowed = 1;
   c.attrs = &at;
   c.numAttrs = 1;
-  CK(cudaLaunchKernelEx(&c, k, args...));
+  CUDA_CHECK(cudaLaunchKernelEx(&c, k, args...));
 }
 
 int run() {
   int sms;
-  CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
   cudaStream_t st;
-  CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+  CUDA_CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
   std::mt19937_64 rng(7);
   struct Case {
     int bs;
@@ -168,18 +163,18 @@ int run() {
     Params p{};
     int64_t *dkv, *drpi;
     int32_t *r2t, *pt1, *rpt, *dureq, *dupass;
-    CK(cudaMalloc(&dkv, bs * 8));
-    CK(cudaMalloc(&drpi, bs * 8));
-    CK(cudaMalloc(&r2t, bs * W * 4));
-    CK(cudaMalloc(&pt1, bs * W * 4));
-    CK(cudaMalloc(&rpt, bs * (W / kPageSize) * 4));
-    CK(cudaMalloc(&dureq, ureq.size() * 4));
-    CK(cudaMalloc(&dupass, upass.size() * 4));
-    CK(cudaMemset(r2t, 1, bs * W * 4));
-    CK(cudaMemcpy(dkv, kv.data(), bs * 8, cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(drpi, rpi.data(), bs * 8, cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(dureq, ureq.data(), ureq.size() * 4, cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(dupass, upass.data(), upass.size() * 4, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMalloc(&dkv, bs * 8));
+    CUDA_CHECK(cudaMalloc(&drpi, bs * 8));
+    CUDA_CHECK(cudaMalloc(&r2t, bs * W * 4));
+    CUDA_CHECK(cudaMalloc(&pt1, bs * W * 4));
+    CUDA_CHECK(cudaMalloc(&rpt, bs * (W / kPageSize) * 4));
+    CUDA_CHECK(cudaMalloc(&dureq, ureq.size() * 4));
+    CUDA_CHECK(cudaMalloc(&dupass, upass.size() * 4));
+    CUDA_CHECK(cudaMemset(r2t, 1, bs * W * 4));
+    CUDA_CHECK(cudaMemcpy(dkv, kv.data(), bs * 8, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(drpi, rpi.data(), bs * 8, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(dureq, ureq.data(), ureq.size() * 4, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(dupass, upass.data(), upass.size() * 4, cudaMemcpyHostToDevice));
     p.kv = dkv;
     p.rpi = drpi;
     p.r2t = r2t;
@@ -205,16 +200,9 @@ int run() {
                 live_bytes / t_parts / 1e3, live_bytes / t_str / 1e3);
     std::fflush(stdout);
     for (void* ptr : {(void*)dkv, (void*)drpi, (void*)r2t, (void*)pt1, (void*)rpt, (void*)dureq, (void*)dupass})
-      CK(cudaFree(ptr));
+      CUDA_CHECK(cudaFree(ptr));
   }
   return 0;
 }
 
-int main() {
-  try {
-    return run();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "table_locality: %s\n", e.what());
-    return 1;
-  }
-}
+int main() { return bench::run_main(run); }
