@@ -43,9 +43,11 @@
 // every destination set. A mismatch aborts before any number is printed.
 //
 //   specmeta_bench_metadata [--json=PATH] [--filter=SUBSTR] [--calls=100]
-//                           [--replays=200] [--seed=N]
+//                           [--replays=200] [--seed=N] [--large]
 // (--help lists the case ids; --filter=ID runs that case alone, any other
-// value the cases whose id contains it.)
+// value the cases whose id contains it. --large runs the large-table cases
+// instead: every mode's tables of 17 MB to 0.6 GB of live bytes, the shapes
+// the page-table layout of large tables is chosen on.)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -198,6 +200,9 @@ const char* mode_name(Mode m) {
   return "?";
 }
 
+// N of every case but the large-table ones that name theirs ("-nN").
+constexpr int64_t kDefaultN = 4;
+
 std::vector<CaseSpec> all_cases() {
   std::vector<CaseSpec> cases;
   auto add = [&](Mode mode, int64_t bs, int64_t width, int sets, double sglang, std::string target,
@@ -205,7 +210,7 @@ std::vector<CaseSpec> all_cases() {
     std::string id = std::string(mode_name(mode)) + "-w" + std::to_string(width) + "-bs" + std::to_string(bs);
     if (mode == Mode::kExtend) id += "-e" + std::to_string(extend_max);
     if (sets > 1) id += "-x" + std::to_string(sets);
-    cases.push_back({id, mode, bs, width, 64, 4, extend_max, sets, sglang, std::move(target)});
+    cases.push_back({id, mode, bs, width, 64, kDefaultN, extend_max, sets, sglang, std::move(target)});
   };
   const double none = -1;
   add(Mode::kTargetVerify, 1, 8192, 1, 1.8, "");
@@ -232,6 +237,32 @@ std::vector<CaseSpec> all_cases() {
   add(Mode::kDraftExtend, 16, 4096, 1, none, "");
   add(Mode::kExtend, 1, 32768, 1, none, "", 4);
   add(Mode::kExtend, 16, 4096, 1, none, "", 4);
+  return cases;
+}
+
+// --large: one destination set; N 2 and 8 for target_verify, 2, 4 and 8 for
+// draft_extend, E 4 and 16 for extend; every table at most 1 GiB.
+std::vector<CaseSpec> large_cases() {
+  std::vector<CaseSpec> cases;
+  auto add = [&](Mode mode, int64_t bs, int64_t width, int64_t n) {
+    std::string id = std::string(mode_name(mode)) + "-w" + std::to_string(width) + "-bs" + std::to_string(bs);
+    if (mode == Mode::kExtend) id += "-e" + std::to_string(n);
+    if (mode == Mode::kTargetVerify || mode == Mode::kDraftExtend) id += "-n" + std::to_string(n);
+    cases.push_back({id, mode, bs, width, 64, mode == Mode::kExtend ? kDefaultN : n, mode == Mode::kExtend ? n : 0, 1,
+                     -1, ""});
+  };
+  for (auto [bs, width] : {std::pair{256, 32768}, {1024, 32768}, {256, 131072}, {1024, 131072}, {64, 1048576}}) {
+    add(Mode::kDecode, bs, width, 1);
+  }
+  for (auto [bs, width] : {std::pair{256, 32768}, {64, 131072}, {256, 131072}}) {
+    for (int64_t n : {2, 8}) add(Mode::kTargetVerify, bs, width, n);
+  }
+  for (auto [bs, width] : {std::pair{256, 32768}, {256, 131072}}) {
+    for (int64_t n : {2, 4, 8}) add(Mode::kDraftExtend, bs, width, n);
+  }
+  for (auto [bs, width] : {std::pair{256, 32768}, {64, 131072}}) {
+    for (int64_t e : {4, 16}) add(Mode::kExtend, bs, width, e);
+  }
   return cases;
 }
 
@@ -584,6 +615,7 @@ struct Options {
   int calls = 100;
   int replays = 200;
   uint64_t seed = 20261126;
+  bool large = false;
 };
 
 bool starts_with(const char* arg, const char* prefix, const char** value) {
@@ -608,12 +640,16 @@ bool parse(int argc, char** argv, Options* o, int* exit_status) {
       o->replays = std::atoi(v);
     } else if (starts_with(argv[i], "--seed=", &v)) {
       o->seed = std::strtoull(v, nullptr, 10);
+    } else if (std::strcmp(argv[i], "--large") == 0) {
+      o->large = true;
     } else {
       std::fprintf(stderr,
-                   "usage: %s [--json=PATH] [--filter=SUBSTR] [--calls=100] [--replays=200] [--seed=N]\n"
+                   "usage: %s [--json=PATH] [--filter=SUBSTR] [--calls=100] [--replays=200] [--seed=N] [--large]\n"
                    "cases (--filter=ID runs that case; any other value, the ids containing it):\n",
                    argv[0]);
       for (const CaseSpec& c : all_cases()) std::fprintf(stderr, "  %s\n", c.id.c_str());
+      std::fprintf(stderr, "with --large:\n");
+      for (const CaseSpec& c : large_cases()) std::fprintf(stderr, "  %s\n", c.id.c_str());
       *exit_status = std::strcmp(argv[i], "--help") == 0 ? 0 : 2;
       return false;
     }
@@ -662,7 +698,7 @@ static int run(int argc, char** argv) {
   const Timing big_copy = time_copy(stream, kCopyBytes, kCopiesPerGraph, kCopyReplays);
   const double copy_gbps = 2.0 * kCopyBytes / (big_copy.median_us * 1e3);
 
-  const std::vector<CaseSpec> cases = all_cases();
+  const std::vector<CaseSpec> cases = opt.large ? large_cases() : all_cases();
   std::vector<Result> results;
   int index = 0;
   for (const CaseSpec& c : cases) {
@@ -718,10 +754,10 @@ static int run(int argc, char** argv) {
   std::printf("## build_metadata_cuda, all 11 outputs, in CUDA graphs (%s, sm_%d%d, driver %d, runtime %d)\n\n",
               prop.name, prop.major, prop.minor, driver, runtime);
   std::printf("Per call in a graph of %d calls over %d rotating input sets, median (min) of %d replays. "
-              "topk %" PRId64 ", kpool %" PRId64 ", page size 64, N = 4, seq_lens and req_pool_indices int64, "
+              "topk %" PRId64 ", kpool %" PRId64 ", page size 64, N = %s, seq_lens and req_pool_indices int64, "
               "accept/extend lengths int32, contexts uniform in [1, W]. Live bytes: req_to_token read once per "
               "request, every output element a call writes (page tables: live prefixes only), the inputs.\n\n",
-              opt.calls, kInputSets, opt.replays, kTopk, kKpool);
+              opt.calls, kInputSets, opt.replays, kTopk, kKpool, opt.large ? "-nN, E = -eE of the id" : "4");
   std::printf("| floor | us per call (median) | us per call (min) |\n| --- | --- | --- |\n");
   std::printf("| empty kernel <<<1,1>>> | %.2f | %.2f |\n", empty.median_us, empty.min_us);
   std::printf("| empty kernel <<<1,256>>>, programmatic launch | %.2f | %.2f |\n", empty_pdl.median_us,

@@ -55,6 +55,11 @@ graph_bench() { build/cpp/bench/specmeta_bench_graph | tee "$out/bench_graph.md"
 metadata_bench() {
   build/cpp/bench/specmeta_bench_metadata --json="$out/bench_metadata.json" | tee "$out/bench_metadata.md"
 }
+# Every mode's tables of 17 MB to 0.6 GB (the spread of large tables is chosen on them).
+metadata_large_bench() {
+  build/cpp/bench/specmeta_bench_metadata --large --calls=20 --replays=15 --json="$out/bench_metadata_large.json" |
+    tee "$out/bench_metadata_large.md"
+}
 
 step build-python python3 -m pip install -q --no-deps --no-build-isolation . -C build-dir=build/python
 step configure-cpp cmake -S . -B build/cpp -G Ninja -DSPECMETA_TESTS=ON -DSPECMETA_BENCH=ON
@@ -88,6 +93,7 @@ step sanitizer-buffers sanitize_buffers
 step main-job python3 examples/demo.py
 step bench-graph graph_bench
 step bench-metadata metadata_bench
+step bench-metadata-large metadata_large_bench
 step bench-seed python3 bench/bench_seed.py --out "$out"
 # The full suite (about 4 minutes): results.md/results.json in $out/suite; the
 # PNG plots too where matplotlib is installed (else: python3 bench/plot.py DIR
@@ -123,7 +129,7 @@ step bench-cpu cpu_bench
   echo '```'
   grep -E "tests passed|tests failed|[0-9]+ (passed|failed|skipped)|ERROR SUMMARY|RACECHECK SUMMARY|^soak: |^replays: |^mismatches: |^  status bit " "$log"
   echo '```'
-  for table in bench_graph.md bench_metadata.md bench_seed.md; do
+  for table in bench_graph.md bench_metadata.md bench_metadata_large.md bench_seed.md; do
     if [ -f "$out/$table" ]; then
       echo
       cat "$out/$table"
