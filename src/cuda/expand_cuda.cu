@@ -114,29 +114,6 @@ bool wants_request_block(const ExpandOutputs& o) {
   return o.cache_seqlens.data || o.cu_seqlens_k.data || o.cu_seqlens_q.data || o.num_rows.data || o.status.data;
 }
 
-// The page-table layout: its row-group shift (kernel_params.cuh explains the
-// choice) and its blocks per request, enough to approach
-// kPageTableBlockTarget blocks in all, never more than the widest row has
-// column passes. (Fewer, fuller blocks measured slower: a block's stores are
-// its cost, so they are best spread over many multiprocessors; see
-// docs/perf-notes.md.)
-struct PageTableLayout {
-  bool row_groups;
-  uint32_t parts_per_request;
-};
-
-PageTableLayout page_table_layout(const ExpandArgs& a) {
-  const int64_t bs = a.bs > 0 ? a.bs : 1;
-  const int64_t pairs = table_pairs(a);
-  const int64_t fine_cols = kColsPerPass >> kRowGroupShift;
-  const int64_t fine_passes = (a.width + fine_cols - 1) / fine_cols;
-  const bool row_groups = pairs >= (int64_t{1} << kRowGroupShift) && bs * fine_passes <= kRowGroupGridLimit;
-  const int64_t cols = row_groups ? fine_cols : kColsPerPass;
-  const int64_t passes = (a.width + cols - 1) / cols;
-  const int64_t wanted = (kPageTableBlockTarget + bs - 1) / bs;
-  return {row_groups, static_cast<uint32_t>(std::max<int64_t>(1, std::min(wanted, passes)))};
-}
-
 template <class KvT, class QoT, int kItems>
 void launch_overlapped(const KernelParams& p, TableCopy copy, unsigned grid, cudaStream_t stream) {
   if (copy == TableCopy::kStreaming) {
@@ -173,12 +150,42 @@ void launch_kv(const ExpandArgs& a, const KernelParams& p, TableCopy copy, unsig
 
 }  // namespace
 
+// The page-table layout: its row-group shift (kernel_params.cuh explains the
+// choice) and its blocks per request, enough to approach
+// kPageTableBlockTarget blocks in all, or on large tables about
+// kUnitsPerTableBlock units per block, never more than the widest row has
+// column passes. (Fewer, fuller blocks measured slower: a block's stores are
+// its cost, so they are best spread over many multiprocessors; see
+// docs/perf-notes.md.)
+PageTableLayout page_table_layout(const ExpandArgs& a) {
+  const int64_t bs = a.bs > 0 ? a.bs : 1;
+  const int64_t pairs = table_pairs(a);
+  const int64_t fine_cols = kColsPerPass >> kRowGroupShift;
+  const int64_t fine_passes = (a.width + fine_cols - 1) / fine_cols;
+  const bool row_groups = pairs >= (int64_t{1} << kRowGroupShift) && bs * fine_passes <= kRowGroupGridLimit;
+  const int64_t cols = row_groups ? fine_cols : kColsPerPass;
+  const int64_t passes = (a.width + cols - 1) / cols;
+  const int64_t target = (kPageTableBlockTarget + bs - 1) / bs;
+  const int64_t passes_per_block = std::max<int64_t>(1, kUnitsPerTableBlock / (1 + average_table_pairs(a)));
+  const int64_t spread = std::min((passes + passes_per_block - 1) / passes_per_block, kSpreadGridLimit / bs);
+  const int64_t wanted = std::max(target, spread);
+  return {row_groups, static_cast<uint32_t>(std::max<int64_t>(1, std::min(wanted, passes)))};
+}
+
 int64_t table_pairs(const ExpandArgs& a) {
   return table_row_bound(a) * (1 + a.extra_out_count);
 }
 
 int64_t table_row_bound(const ExpandArgs& a) {
   return a.uniform_qo() ? a.qo_uniform : std::min(a.max_qo, a.capacity);
+}
+
+int64_t average_table_pairs(const ExpandArgs& a) {
+  const int64_t sets = 1 + a.extra_out_count;
+  if (a.uniform_qo()) return a.qo_uniform * sets;
+  const int64_t bs = a.bs > 0 ? a.bs : 1;
+  const int64_t rows = std::min(table_row_bound(a), (a.capacity + bs - 1) / bs);
+  return std::max<int64_t>(1, rows / kVariableRowsFactor) * sets;
 }
 
 bool table_units_at_least(const ExpandArgs& a, int64_t units) {

@@ -78,8 +78,28 @@ constexpr int kCopyMinBlocks = 6;
 constexpr int64_t kCopyMaxPairs = 2;
 constexpr int64_t kCopyMinUnits = 2048;
 
+// Large tables spread each request's row over more blocks than the block
+// target gives: each block copies about kUnitsPerTableBlock units (a 1024-
+// column pass read once and written to each of the request's (set, row)
+// pairs: passes x (1 + pairs)), so one-pair tables get passes of 5 per block,
+// sixteen-pair tables one. With the target's few blocks per request, each
+// copying many passes, the resident blocks (about a thousand) work on as
+// many rows at once, megabytes apart, and a table far beyond L2 reached 75%
+// of a contiguous copy (bench/probes/table_locality.cu). With the spread,
+// the resident blocks work on fewer rows at a time: tables of 100-600 MB
+// took 5-17% less time (bench_metadata --large; docs/perf-notes.md) and
+// smaller ones up to 4% less, none more. One pass per block whatever the
+// pairs made one-pair tables 1.2-1.6x slower (each block's fixed cost: its
+// request's first row). The grid stays within kSpreadGridLimit table blocks.
+constexpr int64_t kUnitsPerTableBlock = 10;
+constexpr int64_t kSpreadGridLimit = int64_t{1} << 20;
+
 // Rows per request at their bound: qo_uniform, else max_qo, at most the capacity.
 int64_t table_row_bound(const ExpandArgs& a);
+// (set, row) pairs per request of `a` on average as the host guesses it: the
+// rows when uniform, else half their bound (kVariableRowsFactor), the bound
+// taken at most capacity / bs (the batch's rows fit the capacity).
+int64_t average_table_pairs(const ExpandArgs& a);
 // (set, row) pairs per request of the validated call `a`, rows at their bound.
 int64_t table_pairs(const ExpandArgs& a);
 // True when `a`'s table has at least `units` (row, set, pass) units, counted
@@ -93,6 +113,15 @@ bool high_occupancy_table_copy(const ExpandArgs& a);
 // How a call's page tables are copied: plainly, with streaming stores, or
 // plainly by the kernel compiled for kCopyMinBlocks blocks per multiprocessor.
 enum class TableCopy { kPlain, kStreaming, kHighOccupancy };
+// How the page-table blocks split the table: the row-group shift and the
+// blocks per request (expand_cuda.cu explains the block target, the
+// constants above the spread of large tables).
+struct PageTableLayout {
+  bool row_groups;
+  uint32_t parts_per_request;
+};
+PageTableLayout page_table_layout(const ExpandArgs& a);
+
 // The copy `a` gets when it wants a page table (streaming stores first: the
 // two rules never both hold, as they need >= 3 and <= 2 pairs).
 TableCopy table_copy(const ExpandArgs& a);

@@ -294,6 +294,34 @@ TEST(HighOccupancyCopyRule, StartsAt2048UnitsOfAtMostTwoPairs) {
   EXPECT_FALSE(ragged(4096, 1048576, specmeta::kNoMaxQo, 2));
 }
 
+TEST(PageTableLayoutRule, LargeTablesSpreadEachRowOverMoreBlocks) {
+  // Blocks per request: max(ceil(2048 / bs), ceil(passes / (10 / (1 + pairs)))),
+  // at most the passes; pairs on average (rows that vary: half their bound,
+  // the bound at most capacity / bs).
+  auto uniform = [](int64_t bs, int64_t width, int64_t rows, int32_t extra_sets) {
+    return specmeta::cuda_detail::page_table_layout(uniform_table_call(bs, width, rows, extra_sets)).parts_per_request;
+  };
+  EXPECT_EQ(uniform(256, 8192, 1, 0), 8u);       // the block target
+  EXPECT_EQ(uniform(256, 131072, 1, 0), 26u);    // decode: 5 passes a block
+  EXPECT_EQ(uniform(64, 131072, 1, 0), 32u);     // the target gives more
+  EXPECT_EQ(uniform(256, 131072, 2, 0), 43u);    // 3 passes a block
+  EXPECT_EQ(uniform(256, 131072, 4, 0), 64u);    // 2
+  EXPECT_EQ(uniform(256, 131072, 8, 0), 128u);   // 1
+  EXPECT_EQ(uniform(256, 131072, 1, 3), 64u);    // four sets: 4 pairs
+  EXPECT_EQ(uniform(4, 1048576, 4, 0), 512u);    // the target
+  EXPECT_EQ(uniform(1, 1048576, 16, 0), 1024u);  // at most the passes
+  EXPECT_EQ(uniform(1 << 20, 1048576, 1, 0), 1u);  // the spread stays within 2^20 table blocks
+  EXPECT_EQ(uniform(1 << 14, 1048576, 1, 0), 64u);
+  auto ragged = [](int64_t bs, int64_t width, int64_t max_qo, int64_t capacity) {
+    return specmeta::cuda_detail::page_table_layout(ragged_table_call(bs, width, max_qo, capacity)).parts_per_request;
+  };
+  EXPECT_EQ(ragged(256, 131072, 2, 512), 26u);    // draft_extend N 2: 1 pair on average
+  EXPECT_EQ(ragged(256, 131072, 4, 1024), 43u);   // N 4: 2
+  EXPECT_EQ(ragged(256, 131072, 8, 2048), 64u);   // N 8: 4
+  EXPECT_EQ(ragged(256, 32768, specmeta::kNoMaxQo, 1024), 11u);  // extend: capacity / bs = 4 rows, 2 pairs
+  EXPECT_EQ(ragged(256, 32768, specmeta::kNoMaxQo, 4096), 32u);  // 16 rows, 8 pairs
+}
+
 // Every API (the five modes and expand_* directly) around the page-table
 // copy switches; which side a case is on depends on its mode's row bound, so
 // every copy is required over all of them together.
@@ -312,6 +340,46 @@ TEST_F(MetadataCudaTest, TableCopyThresholds) {
   EXPECT_GT(seen[0], 0) << "no case took plain stores";
   EXPECT_GT(seen[1], 0) << "no case took streaming stores";
   EXPECT_GT(seen[2], 0) << "no case took the high-occupancy kernel";
+}
+
+// Every API on tables whose layout the spread of large tables decides
+// (more blocks per request than the block target) and on tables just short
+// of it.
+TEST_F(MetadataCudaTest, LargeTableSpread) {
+  SKIP_WITHOUT_CUDA();
+  constexpr int64_t kColsPerPass = 1024;
+  struct Shape {
+    int64_t bs, passes, draft_tokens;
+  };
+  // One pair: 5 passes a block, so 1024 requests of 12 passes take 3 blocks
+  // each against the target's 2; of 10 passes, 2. Eight or more pairs: one
+  // pass a block, so 64 requests of 40 passes take 40 against 32.
+  const Shape shapes[] = {{1024, 12, 1}, {1024, 10, 1}, {64, 40, 8}, {64, 32, 8}};
+  int spread = 0, target = 0;
+  for (int param = 0; param < kApiParams; ++param) {
+    SCOPED_TRACE(api_param_name(::testing::TestParamInfo<int>(param, 0)));
+    CaseGen base;
+    SCOPED_TRACE(base.seed_text());
+    MetaGen gen(base);
+    for (const Shape& shape : shapes) {
+      MetaOptions o = options_for(param);
+      o.bs = shape.bs;
+      o.width = shape.passes * kColsPerPass - base.range(0, kColsPerPass - 1);
+      o.num_draft_tokens = shape.draft_tokens;
+      o.sets = 1;
+      o.wanted = kAllMetaOutputs;
+      o.page_inputs = true;
+      o.table_budget = int64_t{1} << 25;
+      const MetaCase c = gen.make(o);
+      SCOPED_TRACE(c.describe());
+      const int64_t parts = specmeta::cuda_detail::page_table_layout(expansion_of(c)).parts_per_request;
+      ++(parts > (specmeta::cuda_detail::kPageTableBlockTarget + c.bs() - 1) / c.bs() ? spread : target);
+      run_meta_and_compare(backend(), c);
+      if (HasFailure()) return;
+    }
+  }
+  EXPECT_GT(spread, 0) << "no case took the spread of large tables";
+  EXPECT_GT(target, 0) << "no case took the block target";
 }
 
 TEST_F(MetadataCudaTest, HandWorkedExamples) {
