@@ -241,7 +241,8 @@ std::vector<CaseSpec> all_cases() {
 }
 
 // --large: one destination set; N 2 and 8 for target_verify, 2, 4 and 8 for
-// draft_extend, E 4 and 16 for extend; every table at most 1 GiB.
+// draft_extend, E 4 and 16 for extend; then 1024 requests of one or two rows
+// (decode, draft_extend N 1, extend E 1 and 2); every table at most 1 GiB.
 std::vector<CaseSpec> large_cases() {
   std::vector<CaseSpec> cases;
   auto add = [&](Mode mode, int64_t bs, int64_t width, int64_t n) {
@@ -262,6 +263,12 @@ std::vector<CaseSpec> large_cases() {
   }
   for (auto [bs, width] : {std::pair{256, 32768}, {64, 131072}}) {
     for (int64_t e : {4, 16}) add(Mode::kExtend, bs, width, e);
+  }
+  // Many short rows: a request's rows are 1 or 2, 1024 requests.
+  add(Mode::kDecode, 1024, 4096, 1);  // (and decode-w32768-bs1024 above)
+  for (int64_t width : {4096, 32768}) {
+    add(Mode::kDraftExtend, 1024, width, 1);
+    for (int64_t e : {1, 2}) add(Mode::kExtend, 1024, width, e);
   }
   return cases;
 }
