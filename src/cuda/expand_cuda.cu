@@ -177,15 +177,15 @@ int64_t table_pairs(const ExpandArgs& a) {
 }
 
 int64_t table_row_bound(const ExpandArgs& a) {
-  return a.uniform_qo() ? a.qo_uniform : std::min(a.max_qo, a.capacity);
+  if (a.uniform_qo()) return a.qo_uniform;
+  const int64_t bs = a.bs > 0 ? a.bs : 1;
+  return std::min(a.max_qo, (a.capacity + bs - 1) / bs);
 }
 
 int64_t average_table_pairs(const ExpandArgs& a) {
   const int64_t sets = 1 + a.extra_out_count;
   if (a.uniform_qo()) return a.qo_uniform * sets;
-  const int64_t bs = a.bs > 0 ? a.bs : 1;
-  const int64_t rows = std::min(table_row_bound(a), (a.capacity + bs - 1) / bs);
-  return std::max<int64_t>(1, rows / kVariableRowsFactor) * sets;
+  return std::max<int64_t>(1, table_row_bound(a) / kVariableRowsFactor) * sets;
 }
 
 bool table_units_at_least(const ExpandArgs& a, int64_t units) {

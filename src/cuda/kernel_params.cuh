@@ -46,7 +46,7 @@ constexpr int kRowGroupShift = 2;
 constexpr int64_t kRowGroupGridLimit = 1024;
 // Page-table stores carry the evict-first cache hint (st.global.cs) for
 // tables that write each loaded chunk to at least kStreamingStoreMinPairs
-// (set, row) pairs, rows at their bound, and have at least
+// (set, row) pairs, rows as table_row_bound counts them, and have at least
 // kStreamingStoreMinUnits (row, set, pass) units: the batch's rows (at most
 // bs x the row bound, and at most the capacity) x sets x column passes. Rows
 // the host does not know (draft_extend's accept lengths, extend's lengths)
@@ -94,13 +94,18 @@ constexpr int64_t kCopyMinUnits = 2048;
 constexpr int64_t kUnitsPerTableBlock = 10;
 constexpr int64_t kSpreadGridLimit = int64_t{1} << 20;
 
-// Rows per request at their bound: qo_uniform, else max_qo, at most the capacity.
+// Rows per request as the rules count them: qo_uniform, else max_qo, at
+// most ceil(capacity / bs). The batch's rows fit the capacity, so only a few
+// requests can have more; a call where one does is still copied right, by
+// the kernel chosen for shorter rows. Counted up to the whole capacity,
+// extend's requests of one or two rows took the streaming stores instead of
+// the high-occupancy kernel and were 12-19% slower (bench_metadata --large,
+// extend E 1 and 2 at bs 1024).
 int64_t table_row_bound(const ExpandArgs& a);
 // (set, row) pairs per request of `a` on average as the host guesses it: the
-// rows when uniform, else half their bound (kVariableRowsFactor), the bound
-// taken at most capacity / bs (the batch's rows fit the capacity).
+// rows when uniform, else half the row bound (kVariableRowsFactor).
 int64_t average_table_pairs(const ExpandArgs& a);
-// (set, row) pairs per request of the validated call `a`, rows at their bound.
+// (set, row) pairs per request of the validated call `a`, rows at the row bound.
 int64_t table_pairs(const ExpandArgs& a);
 // True when `a`'s table has at least `units` (row, set, pass) units, counted
 // as the streaming rule counts them (rows that vary per request: twice).

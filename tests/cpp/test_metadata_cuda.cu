@@ -250,8 +250,9 @@ TEST(StreamingTableStoresRule, StartsAt2048UnitsOfThreeOrMorePairs) {
   EXPECT_FALSE(uniform(4096, 1048576, 1, 1));
   EXPECT_TRUE(uniform(4096, 1048576, 1, 2));
   EXPECT_FALSE(uniform(0, 1048576, 4, 0));
-  // Rows the host does not know count at their bound (max_qo, at most the
-  // capacity; the batch's at most the capacity) and need twice the units.
+  // Rows the host does not know count at their bound (max_qo, at most
+  // ceil(capacity / bs); the batch's at most the capacity) and need twice the
+  // units.
   auto ragged = [](int64_t bs, int64_t width, int64_t max_qo, int64_t capacity) {
     return specmeta::cuda_detail::streaming_table_stores(ragged_table_call(bs, width, max_qo, capacity));
   };
@@ -263,7 +264,9 @@ TEST(StreamingTableStoresRule, StartsAt2048UnitsOfThreeOrMorePairs) {
   EXPECT_FALSE(ragged(4, 8192, specmeta::kNoMaxQo, 511));  // extend: 511 rows x 8 passes
   EXPECT_TRUE(ragged(4, 8192, specmeta::kNoMaxQo, 512));
   EXPECT_TRUE(ragged(1, 8192, specmeta::kNoMaxQo, 512));    // one request of up to 512 rows
-  EXPECT_FALSE(ragged(4096, 8192, specmeta::kNoMaxQo, 2));  // two rows at most
+  EXPECT_FALSE(ragged(4096, 8192, specmeta::kNoMaxQo, 2));  // one row per request, counted
+  EXPECT_TRUE(ragged(1024, 8192, specmeta::kNoMaxQo, 3072));   // extend: 3 rows per request
+  EXPECT_FALSE(ragged(1024, 8192, specmeta::kNoMaxQo, 2048));  // 2
   EXPECT_FALSE(ragged(4096, 1048576, 2, 1 << 20));            // two pairs per request
 }
 
@@ -288,10 +291,12 @@ TEST(HighOccupancyCopyRule, StartsAt2048UnitsOfAtMostTwoPairs) {
   EXPECT_FALSE(ragged(255, 8192, 2, 510));
   EXPECT_FALSE(ragged(256, 8192, 1, 256));  // draft_extend N 1: 256 x 8 = 2048, needs 4096
   EXPECT_TRUE(ragged(512, 8192, 1, 512));
-  // extend: its row bound is the capacity, so only a capacity of two rows or
-  // fewer has two pairs, and then too few units.
-  EXPECT_FALSE(ragged(4096, 8192, specmeta::kNoMaxQo, 4096));
-  EXPECT_FALSE(ragged(4096, 1048576, specmeta::kNoMaxQo, 2));
+  // extend: its rows count at most ceil(capacity / bs) per request.
+  EXPECT_TRUE(ragged(4096, 8192, specmeta::kNoMaxQo, 4096));   // one row per request
+  EXPECT_TRUE(ragged(1024, 8192, specmeta::kNoMaxQo, 2048));   // two
+  EXPECT_FALSE(ragged(1024, 8192, specmeta::kNoMaxQo, 2049));  // three
+  EXPECT_FALSE(ragged(1, 8192, specmeta::kNoMaxQo, 4096));     // one request of up to 4096 rows
+  EXPECT_FALSE(ragged(4096, 1048576, specmeta::kNoMaxQo, 2));  // too few units
 }
 
 TEST(PageTableLayoutRule, LargeTablesSpreadEachRowOverMoreBlocks) {
