@@ -764,7 +764,7 @@ static int run(int argc, char** argv) {
               "topk %" PRId64 ", kpool %" PRId64 ", page size 64, N = %s, seq_lens and req_pool_indices int64, "
               "accept/extend lengths int32, contexts uniform in [1, W]. Live bytes: req_to_token read once per "
               "request, every output element a call writes (page tables: live prefixes only), the inputs.\n\n",
-              opt.calls, kInputSets, opt.replays, kTopk, kKpool, opt.large ? "-nN, E = -eE of the id" : "4");
+              opt.calls, kInputSets, opt.replays, kTopk, kKpool, opt.large ? "the id's -nN (extend: E = its -eE)" : "4");
   std::printf("| floor | us per call (median) | us per call (min) |\n| --- | --- | --- |\n");
   std::printf("| empty kernel <<<1,1>>> | %.2f | %.2f |\n", empty.median_us, empty.min_us);
   std::printf("| empty kernel <<<1,256>>>, programmatic launch | %.2f | %.2f |\n", empty_pdl.median_us,
