@@ -33,13 +33,14 @@ __device__ __forceinline__ void enter_after_prior_grid() {
 // them misses the constant cache and waits on L2, one miss after another as
 // the code reaches them. Reading one word of each line of the first kBytes
 // before waiting for the prior grid takes those misses off the critical
-// path: they overlap the prior grid's end. The words go to a shared sink (a
-// kernel's own, outside any union, so no other access races with it) so the
-// loads are kept.
+// path: they overlap the prior grid's end. The words go to a shared sink of
+// this function's own (outside every kernel's shared union, so no other
+// access races with it) so the loads are kept.
 constexpr int kParameterLineBytes = 32;
 
 template <size_t kBytes, class Params>
-__device__ __forceinline__ void warm_parameter_cache(const Params& p, uint32_t& sink) {
+__device__ __forceinline__ void warm_parameter_cache(const Params& p) {
+  __shared__ uint32_t sink;
   static_assert(kBytes <= sizeof(Params) && kBytes % sizeof(uint32_t) == 0, "read as 32-bit words");
   const uint32_t* word = reinterpret_cast<const uint32_t*>(&p);
   uint32_t folded = 0;
@@ -49,8 +50,8 @@ __device__ __forceinline__ void warm_parameter_cache(const Params& p, uint32_t& 
 }
 
 template <class Params>
-__device__ __forceinline__ void warm_parameter_cache(const Params& p, uint32_t& sink) {
-  warm_parameter_cache<sizeof(Params)>(p, sink);
+__device__ __forceinline__ void warm_parameter_cache(const Params& p) {
+  warm_parameter_cache<sizeof(Params)>(p);
 }
 
 // N running sums in uint32 that stick at UINT32_MAX. For non-negative

@@ -43,14 +43,14 @@ union SharedStorage {
 // run the same code as before the hint existed: a branch in the copy loop
 // cost decode 1-2% and small calls 0.03 us.
 template <class KvT, class QoT, int kItems, bool kStreaming>
-__device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorage& smem, uint32_t& parameter_sink) {
+__device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorage& smem) {
   if constexpr (std::is_same_v<QoT, UniformQo>) {
     // Only the scalars and the first destination set: the other sets' lines
     // matter to multi-set calls alone. Measured (bench_metadata, H100):
     // uniform-qo calls 0.03-0.07 us faster at bs 1-16 and 3-4% on large
     // decode tables (four-set decode 1% slower); calls of per-request qo
     // were 0.1-0.3 us slower with it, so their instantiations go without.
-    warm_parameter_cache<offsetof(KernelParams, sets) + sizeof(DestSet)>(p, parameter_sink);
+    warm_parameter_cache<offsetof(KernelParams, sets) + sizeof(DestSet)>(p);
   }
   enter_after_prior_grid();
   if (blockIdx.x < p.row_blocks) {
@@ -69,8 +69,7 @@ __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorag
 template <class KvT, class QoT, int kItems, bool kStreaming>
 __global__ void __launch_bounds__(kThreads) expand_kernel(const __grid_constant__ KernelParams p) {
   __shared__ SharedStorage smem;
-  __shared__ uint32_t parameter_sink;
-  expand_block<KvT, QoT, kItems, kStreaming>(p, smem, parameter_sink);
+  expand_block<KvT, QoT, kItems, kStreaming>(p, smem);
 }
 
 // The same, compiled for kCopyMinBlocks resident blocks per multiprocessor
@@ -79,8 +78,7 @@ template <class KvT, class QoT, int kItems>
 __global__ void __launch_bounds__(kThreads, kCopyMinBlocks) expand_kernel_high_occupancy(
     const __grid_constant__ KernelParams p) {
   __shared__ SharedStorage smem;
-  __shared__ uint32_t parameter_sink;
-  expand_block<KvT, QoT, kItems, false>(p, smem, parameter_sink);
+  expand_block<KvT, QoT, kItems, false>(p, smem);
 }
 
 DestSet dest_set(const ExpandOutputs& o) {

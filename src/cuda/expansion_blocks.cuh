@@ -125,8 +125,7 @@ __device__ __forceinline__ void write_block_rows(const ExpansionParams& p, uint3
 template <class KvT, class QoT, bool kSaturate>
 __global__ void __launch_bounds__(kThreads) ragged_expansion_kernel(const __grid_constant__ ExpansionParams p) {
   __shared__ RaggedShared shared;
-  __shared__ uint32_t parameter_sink;
-  warm_parameter_cache(p, parameter_sink);
+  warm_parameter_cache(p);
   enter_after_prior_grid();
   if (blockIdx.x == p.row_blocks) {
     request_status_block<KvT, QoT, kSaturate>(p, shared.status_block.warp_faults, shared.status_block.warp_rows);

@@ -128,8 +128,7 @@ __global__ void __launch_bounds__(kThreads) group_expansion_kernel(const __grid_
   __shared__ uint2 warp_sums[kWarps];
   __shared__ int32_t warp_faults[kWarps];
   __shared__ uint32_t warp_rows[kWarps];
-  __shared__ uint32_t parameter_sink;
-  warm_parameter_cache(p, parameter_sink);
+  warm_parameter_cache(p);
   enter_after_prior_grid();
   if (!kOneGroup && blockIdx.x == p.row_blocks) {
     request_status_block<KvT, QoT, kSaturate>(p, warp_faults, warp_rows);

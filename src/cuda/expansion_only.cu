@@ -76,8 +76,7 @@ __device__ __forceinline__ void uniform_request_block(const ExpansionParams& p, 
 template <class KvT>
 __global__ void __launch_bounds__(kThreads) uniform_expansion_kernel(const __grid_constant__ ExpansionParams p) {
   __shared__ int32_t warp_faults[kWarps];
-  __shared__ uint32_t parameter_sink;
-  warm_parameter_cache(p, parameter_sink);
+  warm_parameter_cache(p);
   enter_after_prior_grid();
   if (blockIdx.x < p.row_blocks) {
     uniform_row_block<KvT>(p);
