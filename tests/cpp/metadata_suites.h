@@ -207,6 +207,27 @@ void sweep_widths(Backend&& backend, int param, int per) {
   }
 }
 
+// A shape of the page-table rules' sweeps: bs requests of `passes` 1024-
+// column passes (the last one partly filled, by a random amount), N draft tokens.
+struct TableShape {
+  int64_t bs, passes, draft_tokens;
+};
+
+// A case of `shape` for API `param`: every output, one set, the page-table
+// inputs, a table budget large enough for the shape.
+inline MetaCase table_shape_case(MetaGen& gen, CaseGen& base, int param, const TableShape& shape) {
+  constexpr int64_t kColsPerPass = 1024;
+  MetaOptions o = options_for(param);
+  o.bs = shape.bs;
+  o.width = shape.passes * kColsPerPass - base.range(0, kColsPerPass - 1);
+  o.num_draft_tokens = shape.draft_tokens;
+  o.sets = 1;
+  o.wanted = kAllMetaOutputs;
+  o.page_inputs = true;
+  o.table_budget = int64_t{1} << 25;
+  return gen.make(o);
+}
+
 // Batches around the page-table copy switches of kernel_params.cuh, every
 // output wanted. Streaming stores (at least 3 (set, row) pairs per request
 // and 2048 (row, set, pass) units, twice that where rows vary per request):
@@ -218,27 +239,15 @@ void sweep_widths(Backend&& backend, int param, int per) {
 // int: 0 plain, 1 streaming, 2 high occupancy); returns how many got each.
 template <class Backend, class CopyOf>
 std::array<int, 3> sweep_table_copy_thresholds(Backend&& backend, CopyOf&& copy_of, int param, int per) {
-  constexpr int64_t kColsPerPass = 1024;
-  struct Shape {
-    int64_t bs, passes, draft_tokens;
-  };
-  const Shape shapes[] = {{31, 4, 16}, {32, 4, 16}, {63, 4, 16},  {64, 4, 16},  {127, 4, 4},
-                          {128, 4, 4}, {2, 255, 4}, {2, 256, 4}, {255, 8, 1}, {256, 8, 1}};
+  const TableShape shapes[] = {{31, 4, 16}, {32, 4, 16}, {63, 4, 16},  {64, 4, 16},  {127, 4, 4},
+                               {128, 4, 4}, {2, 255, 4}, {2, 256, 4}, {255, 8, 1}, {256, 8, 1}};
   CaseGen base;
   SCOPED_TRACE(base.seed_text());
   MetaGen gen(base);
   std::array<int, 3> seen = {0, 0, 0};
-  for (const Shape& shape : shapes) {
+  for (const TableShape& shape : shapes) {
     for (int i = 0; i < per; ++i) {
-      MetaOptions o = options_for(param);
-      o.bs = shape.bs;
-      o.width = shape.passes * kColsPerPass - base.range(0, kColsPerPass - 1);
-      o.num_draft_tokens = shape.draft_tokens;
-      o.sets = 1;
-      o.wanted = kAllMetaOutputs;
-      o.page_inputs = true;
-      o.table_budget = int64_t{1} << 25;
-      const MetaCase c = gen.make(o);
+      const MetaCase c = table_shape_case(gen, base, param, shape);
       SCOPED_TRACE(c.describe());
       ++seen[copy_of(c)];
       run_meta_and_compare(backend, c);

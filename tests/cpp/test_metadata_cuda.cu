@@ -352,30 +352,18 @@ TEST_F(MetadataCudaTest, TableCopyThresholds) {
 // of it.
 TEST_F(MetadataCudaTest, LargeTableSpread) {
   SKIP_WITHOUT_CUDA();
-  constexpr int64_t kColsPerPass = 1024;
-  struct Shape {
-    int64_t bs, passes, draft_tokens;
-  };
   // One pair: 5 passes a block, so 1024 requests of 12 passes take 3 blocks
   // each against the target's 2; of 10 passes, 2. Eight or more pairs: one
   // pass a block, so 64 requests of 40 passes take 40 against 32.
-  const Shape shapes[] = {{1024, 12, 1}, {1024, 10, 1}, {64, 40, 8}, {64, 32, 8}};
+  const TableShape shapes[] = {{1024, 12, 1}, {1024, 10, 1}, {64, 40, 8}, {64, 32, 8}};
   int spread = 0, target = 0;
   for (int param = 0; param < kApiParams; ++param) {
     SCOPED_TRACE(api_param_name(::testing::TestParamInfo<int>(param, 0)));
     CaseGen base;
     SCOPED_TRACE(base.seed_text());
     MetaGen gen(base);
-    for (const Shape& shape : shapes) {
-      MetaOptions o = options_for(param);
-      o.bs = shape.bs;
-      o.width = shape.passes * kColsPerPass - base.range(0, kColsPerPass - 1);
-      o.num_draft_tokens = shape.draft_tokens;
-      o.sets = 1;
-      o.wanted = kAllMetaOutputs;
-      o.page_inputs = true;
-      o.table_budget = int64_t{1} << 25;
-      const MetaCase c = gen.make(o);
+    for (const TableShape& shape : shapes) {
+      const MetaCase c = table_shape_case(gen, base, param, shape);
       SCOPED_TRACE(c.describe());
       const int64_t parts = specmeta::cuda_detail::page_table_layout(expansion_of(c)).parts_per_request;
       ++(parts > (specmeta::cuda_detail::kPageTableBlockTarget + c.bs() - 1) / c.bs() ? spread : target);
