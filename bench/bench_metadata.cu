@@ -46,7 +46,7 @@
 //                           [--replays=200] [--seed=N] [--large]
 // (--help lists the case ids; --filter=ID runs that case alone, any other
 // value the cases whose id contains it. --large runs the large-table cases
-// instead: every mode's tables of 17 MB to 0.6 GB of live bytes, the shapes
+// instead: every mode's tables of 9 MB to 0.6 GB of live bytes, the shapes
 // the page-table layout of large tables is chosen on.)
 #include <cuda_runtime.h>
 

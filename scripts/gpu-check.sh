@@ -55,7 +55,7 @@ graph_bench() { build/cpp/bench/specmeta_bench_graph | tee "$out/bench_graph.md"
 metadata_bench() {
   build/cpp/bench/specmeta_bench_metadata --json="$out/bench_metadata.json" | tee "$out/bench_metadata.md"
 }
-# Every mode's tables of 17 MB to 0.6 GB (the spread of large tables is chosen on them).
+# Every mode's tables of 9 MB to 0.6 GB (the spread of large tables is chosen on them).
 metadata_large_bench() {
   build/cpp/bench/specmeta_bench_metadata --large --calls=20 --replays=15 --json="$out/bench_metadata_large.json" |
     tee "$out/bench_metadata_large.md"
