@@ -118,6 +118,10 @@ bool high_occupancy_table_copy(const ExpandArgs& a);
 // How a call's page tables are copied: plainly, with streaming stores, or
 // plainly by the kernel compiled for kCopyMinBlocks blocks per multiprocessor.
 enum class TableCopy { kPlain, kStreaming, kHighOccupancy };
+// The copy `a` gets when it wants a page table (streaming stores first: the
+// two rules never both hold, as they need >= 3 and <= 2 pairs).
+TableCopy table_copy(const ExpandArgs& a);
+
 // How the page-table blocks split the table: the row-group shift and the
 // blocks per request (expand_cuda.cu explains the block target, the
 // constants above the spread of large tables).
@@ -126,10 +130,6 @@ struct PageTableLayout {
   uint32_t parts_per_request;
 };
 PageTableLayout page_table_layout(const ExpandArgs& a);
-
-// The copy `a` gets when it wants a page table (streaming stores first: the
-// two rules never both hold, as they need >= 3 and <= 2 pairs).
-TableCopy table_copy(const ExpandArgs& a);
 
 // The qo of every request is the host int qo_uniform.
 struct UniformQo {};
