@@ -203,14 +203,22 @@ const char* mode_name(Mode m) {
 // N of every case but the large-table ones that name theirs ("-nN").
 constexpr int64_t kDefaultN = 4;
 
+// A case's id: mode, W and bs; extend's E; N where the case names it
+// (named_n > 0); the destination sets beyond one.
+std::string case_id(Mode mode, int64_t bs, int64_t width, int64_t named_n, int64_t extend_max, int sets) {
+  std::string id = std::string(mode_name(mode)) + "-w" + std::to_string(width) + "-bs" + std::to_string(bs);
+  if (mode == Mode::kExtend) id += "-e" + std::to_string(extend_max);
+  if (named_n > 0) id += "-n" + std::to_string(named_n);
+  if (sets > 1) id += "-x" + std::to_string(sets);
+  return id;
+}
+
 std::vector<CaseSpec> all_cases() {
   std::vector<CaseSpec> cases;
   auto add = [&](Mode mode, int64_t bs, int64_t width, int sets, double sglang, std::string target,
                  int64_t extend_max = 0) {
-    std::string id = std::string(mode_name(mode)) + "-w" + std::to_string(width) + "-bs" + std::to_string(bs);
-    if (mode == Mode::kExtend) id += "-e" + std::to_string(extend_max);
-    if (sets > 1) id += "-x" + std::to_string(sets);
-    cases.push_back({id, mode, bs, width, 64, kDefaultN, extend_max, sets, sglang, std::move(target)});
+    cases.push_back({case_id(mode, bs, width, 0, extend_max, sets), mode, bs, width, 64, kDefaultN, extend_max, sets,
+                     sglang, std::move(target)});
   };
   const double none = -1;
   add(Mode::kTargetVerify, 1, 8192, 1, 1.8, "");
@@ -245,12 +253,13 @@ std::vector<CaseSpec> all_cases() {
 // (decode, draft_extend N 1, extend E 1 and 2); every table at most 1 GiB.
 std::vector<CaseSpec> large_cases() {
   std::vector<CaseSpec> cases;
+  // n: N for target_verify and draft_extend, E for extend (decode: unused).
   auto add = [&](Mode mode, int64_t bs, int64_t width, int64_t n) {
-    std::string id = std::string(mode_name(mode)) + "-w" + std::to_string(width) + "-bs" + std::to_string(bs);
-    if (mode == Mode::kExtend) id += "-e" + std::to_string(n);
-    if (mode == Mode::kTargetVerify || mode == Mode::kDraftExtend) id += "-n" + std::to_string(n);
-    cases.push_back({id, mode, bs, width, 64, mode == Mode::kExtend ? kDefaultN : n, mode == Mode::kExtend ? n : 0, 1,
-                     -1, ""});
+    const bool extend = mode == Mode::kExtend;
+    const bool names_n = mode == Mode::kTargetVerify || mode == Mode::kDraftExtend;
+    const int64_t extend_max = extend ? n : 0;
+    cases.push_back({case_id(mode, bs, width, names_n ? n : 0, extend_max, 1), mode, bs, width, 64,
+                     extend ? kDefaultN : n, extend_max, 1, -1, ""});
   };
   for (auto [bs, width] : {std::pair{256, 32768}, {1024, 32768}, {256, 131072}, {1024, 131072}, {64, 1048576}}) {
     add(Mode::kDecode, bs, width, 1);
