@@ -228,6 +228,28 @@ inline MetaCase table_shape_case(MetaGen& gen, CaseGen& base, int param, const T
   return gen.make(o);
 }
 
+// `per` cases of each of `shapes` for API `param`, each compared with the
+// reference. `side(c)` says which of kSides a case is on (which copy, which
+// layout); returns how many cases were on each.
+template <size_t kSides, class Backend, class Side, size_t kShapes>
+std::array<int, kSides> sweep_table_shapes(Backend&& backend, const TableShape (&shapes)[kShapes], Side&& side,
+                                           int param, int per) {
+  CaseGen base;
+  SCOPED_TRACE(base.seed_text());
+  MetaGen gen(base);
+  std::array<int, kSides> seen{};
+  for (const TableShape& shape : shapes) {
+    for (int i = 0; i < per; ++i) {
+      const MetaCase c = table_shape_case(gen, base, param, shape);
+      SCOPED_TRACE(c.describe());
+      ++seen[side(c)];
+      run_meta_and_compare(backend, c);
+      if (meta_failed()) return seen;
+    }
+  }
+  return seen;
+}
+
 // Batches around the page-table copy switches of kernel_params.cuh, every
 // output wanted. Streaming stores (at least 3 (set, row) pairs per request
 // and 2048 (row, set, pass) units, twice that where rows vary per request):
@@ -241,20 +263,7 @@ template <class Backend, class CopyOf>
 std::array<int, 3> sweep_table_copy_thresholds(Backend&& backend, CopyOf&& copy_of, int param, int per) {
   const TableShape shapes[] = {{31, 4, 16}, {32, 4, 16}, {63, 4, 16},  {64, 4, 16},  {127, 4, 4},
                                {128, 4, 4}, {2, 255, 4}, {2, 256, 4}, {255, 8, 1}, {256, 8, 1}};
-  CaseGen base;
-  SCOPED_TRACE(base.seed_text());
-  MetaGen gen(base);
-  std::array<int, 3> seen = {0, 0, 0};
-  for (const TableShape& shape : shapes) {
-    for (int i = 0; i < per; ++i) {
-      const MetaCase c = table_shape_case(gen, base, param, shape);
-      SCOPED_TRACE(c.describe());
-      ++seen[copy_of(c)];
-      run_meta_and_compare(backend, c);
-      if (meta_failed()) return seen;
-    }
-  }
-  return seen;
+  return sweep_table_shapes<3>(backend, shapes, copy_of, param, per);
 }
 
 // Each output alone, then random subsets of the eleven.

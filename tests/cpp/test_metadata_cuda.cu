@@ -356,23 +356,19 @@ TEST_F(MetadataCudaTest, LargeTableSpread) {
   // each against the target's 2; of 10 passes, 2. Eight or more pairs: one
   // pass a block, so 64 requests of 40 passes take 40 against 32.
   const TableShape shapes[] = {{1024, 12, 1}, {1024, 10, 1}, {64, 40, 8}, {64, 32, 8}};
-  int spread = 0, target = 0;
+  auto spreads = [](const MetaCase& c) {
+    const int64_t parts = specmeta::cuda_detail::page_table_layout(expansion_of(c)).parts_per_request;
+    return parts > (specmeta::cuda_detail::kPageTableBlockTarget + c.bs() - 1) / c.bs() ? 1 : 0;
+  };
+  std::array<int, 2> seen = {0, 0};
   for (int param = 0; param < kApiParams; ++param) {
     SCOPED_TRACE(api_param_name(::testing::TestParamInfo<int>(param, 0)));
-    CaseGen base;
-    SCOPED_TRACE(base.seed_text());
-    MetaGen gen(base);
-    for (const TableShape& shape : shapes) {
-      const MetaCase c = table_shape_case(gen, base, param, shape);
-      SCOPED_TRACE(c.describe());
-      const int64_t parts = specmeta::cuda_detail::page_table_layout(expansion_of(c)).parts_per_request;
-      ++(parts > (specmeta::cuda_detail::kPageTableBlockTarget + c.bs() - 1) / c.bs() ? spread : target);
-      run_meta_and_compare(backend(), c);
-      if (HasFailure()) return;
-    }
+    const std::array<int, 2> counts = sweep_table_shapes<2>(backend(), shapes, spreads, param, 1);
+    if (HasFailure()) return;
+    for (int k = 0; k < 2; ++k) seen[k] += counts[k];
   }
-  EXPECT_GT(spread, 0) << "no case took the spread of large tables";
-  EXPECT_GT(target, 0) << "no case took the block target";
+  EXPECT_GT(seen[1], 0) << "no case took the spread of large tables";
+  EXPECT_GT(seen[0], 0) << "no case took the block target";
 }
 
 TEST_F(MetadataCudaTest, HandWorkedExamples) {
