@@ -71,18 +71,25 @@ __global__ void empty_pdl_kernel() {
   asm volatile("griddepcontrol.wait;" ::: "memory");
 }
 
-void launch_empty_pdl(cudaStream_t stream) {
+// Launches `kernel` as a programmatic dependent of the work before it on
+// `stream`, the way specmeta launches its kernels.
+template <class Kernel, class... Args>
+void launch_programmatic(Kernel kernel, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
+                         Args... args) {
   cudaLaunchAttribute attribute{};
   attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attribute.val.programmaticStreamSerializationAllowed = 1;
   cudaLaunchConfig_t config{};
-  config.gridDim = dim3(1);
-  config.blockDim = dim3(256);
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = shared_bytes;
   config.stream = stream;
   config.attrs = &attribute;
   config.numAttrs = 1;
-  CUDA_CHECK(cudaLaunchKernelEx(&config, empty_pdl_kernel));
+  CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, args...));
 }
+
+void launch_empty_pdl(cudaStream_t stream) { launch_programmatic(empty_pdl_kernel, 1, 256, 0, stream); }
 
 // Keeps the GPU busy for half a second so its clocks leave idle before timing.
 void warm_up_clocks(cudaStream_t stream) {

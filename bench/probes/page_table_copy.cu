@@ -108,11 +108,7 @@ float graph_us(cudaStream_t st, const std::function<void(int)>& f) {
 
 template <class K, class... A>
 void launch(K k, int grid, size_t smem, cudaStream_t st, A... args) {
-  cudaLaunchConfig_t c{};
-  c.gridDim = grid; c.blockDim = kT; c.dynamicSmemBytes = smem; c.stream = st;
-  cudaLaunchAttribute at{}; at.id = cudaLaunchAttributeProgrammaticStreamSerialization; at.val.programmaticStreamSerializationAllowed = 1;
-  c.attrs = &at; c.numAttrs = 1;
-  CUDA_CHECK(cudaLaunchKernelEx(&c, k, args...));
+  bench::launch_programmatic(k, grid, kT, smem, st, args...);
 }
 
 template <bool kCs, int kU>

@@ -121,16 +121,7 @@ float graph_us(cudaStream_t st, int calls, const std::function<void()>& f) {
 
 template <class K, class... A>
 void launch(K k, int grid, cudaStream_t st, A... args) {
-  cudaLaunchConfig_t c{};
-  c.gridDim = grid;
-  c.blockDim = kT;
-  c.stream = st;
-  cudaLaunchAttribute at{};
-  at.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  at.val.programmaticStreamSerializationAllowed = 1;
-  c.attrs = &at;
-  c.numAttrs = 1;
-  CUDA_CHECK(cudaLaunchKernelEx(&c, k, args...));
+  bench::launch_programmatic(k, grid, kT, 0, st, args...);
 }
 
 int run() {
