@@ -133,6 +133,13 @@ __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t
   // allows it only without elements: no column to copy, and no pointer
   // arithmetic on null).
   if (pool_index < 0 || pool_index >= p.pool_rows || first_row >= p.capacity || p.req_to_token == nullptr) return;
+  if constexpr (!std::is_same_v<QoT, UniformQo>) {
+    // A request with no row (an accept length of 0, or a qo out of range)
+    // loads nothing. Only where qo is per request: the uniform
+    // instantiations keep their code (the same exit taken after the rows, in
+    // every instantiation, cost small calls 0.2-0.3 us; docs/perf-notes.md).
+    if (qo == 0) return;
+  }
   const uint32_t rows = static_cast<uint32_t>(min(static_cast<uint64_t>(qo), p.capacity - first_row));
   const uint64_t live = p.full_width ? p.width : min(detail::clamped_kv(kv), static_cast<int64_t>(p.width));
   const int32_t* src = p.req_to_token + static_cast<uint64_t>(pool_index) * p.req_to_token_stride;
