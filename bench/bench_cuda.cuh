@@ -1,7 +1,8 @@
 // What the CUDA benchmark programs share: failures (a CUDA error, a wrong
 // result) as exceptions that main() reports and turns into exit status 1, the
 // empty-kernel floors (plain, and as a programmatic dependent launch the way
-// specmeta's kernels are launched), and the clock warm-up before timing.
+// specmeta's kernels are launched), the clock warm-up before timing, and the
+// capture and timed replay of CUDA graphs.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "specmeta/types.h"
 
@@ -112,6 +114,43 @@ void warm_up_clocks(cudaStream_t stream) {
   }
   CUDA_CHECK(cudaEventDestroy(start));
   CUDA_CHECK(cudaEventDestroy(stop));
+}
+
+// One CUDA graph of launch(0), ..., launch(calls - 1), each of which enqueues
+// one call on `stream`. The caller destroys it.
+template <class Launch>
+cudaGraphExec_t capture_graph(cudaStream_t stream, int calls, Launch&& launch) {
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  for (int i = 0; i < calls; ++i) launch(i);
+  CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+  CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  CUDA_CHECK(cudaGraphDestroy(graph));
+  return exec;
+}
+
+// Replays `exec` `warmups` times untimed, then `replays` times each between
+// two CUDA events; returns each timed replay's milliseconds, in order.
+std::vector<float> replay_ms(cudaStream_t stream, cudaGraphExec_t exec, int warmups, int replays) {
+  cudaEvent_t start, stop;
+  CUDA_CHECK(cudaEventCreate(&start));
+  CUDA_CHECK(cudaEventCreate(&stop));
+  for (int i = 0; i < warmups; ++i) CUDA_CHECK(cudaGraphLaunch(exec, stream));
+  std::vector<float> ms;
+  ms.reserve(static_cast<size_t>(replays));
+  for (int i = 0; i < replays; ++i) {
+    CUDA_CHECK(cudaEventRecord(start, stream));
+    CUDA_CHECK(cudaGraphLaunch(exec, stream));
+    CUDA_CHECK(cudaEventRecord(stop, stream));
+    CUDA_CHECK(cudaEventSynchronize(stop));
+    float t = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&t, start, stop));
+    ms.push_back(t);
+  }
+  CUDA_CHECK(cudaEventDestroy(start));
+  CUDA_CHECK(cudaEventDestroy(stop));
+  return ms;
 }
 
 }  // namespace

@@ -66,39 +66,15 @@ float median(std::vector<float> v) {
 
 // Times `launch(set)` (which enqueues one call on `stream`) both ways.
 Timing time_in_graphs(cudaStream_t stream, const std::function<void(int)>& launch) {
-  cudaEvent_t start, stop;
-  CUDA_CHECK(cudaEventCreate(&start));
-  CUDA_CHECK(cudaEventCreate(&stop));
-  auto capture = [&](int calls) {
-    cudaGraph_t graph;
-    cudaGraphExec_t exec;
-    CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    for (int i = 0; i < calls; ++i) launch(i % kInputSets);
-    CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
-    CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-    CUDA_CHECK(cudaGraphDestroy(graph));
-    return exec;
-  };
-  auto replay_times = [&](cudaGraphExec_t exec) {
-    for (int i = 0; i < kWarmup; ++i) CUDA_CHECK(cudaGraphLaunch(exec, stream));
-    std::vector<float> ms;
-    for (int i = 0; i < kReplays; ++i) {
-      CUDA_CHECK(cudaEventRecord(start, stream));
-      CUDA_CHECK(cudaGraphLaunch(exec, stream));
-      CUDA_CHECK(cudaEventRecord(stop, stream));
-      CUDA_CHECK(cudaEventSynchronize(stop));
-      float t = 0;
-      CUDA_CHECK(cudaEventElapsedTime(&t, start, stop));
-      ms.push_back(t);
-    }
+  auto median_replay_us = [&](int calls) {
+    cudaGraphExec_t exec = bench::capture_graph(stream, calls, [&](int i) { launch(i % kInputSets); });
+    const float us = median(bench::replay_ms(stream, exec, kWarmup, kReplays)) * 1000.0f;
     CUDA_CHECK(cudaGraphExecDestroy(exec));
-    return median(ms) * 1000.0f;
+    return us;
   };
   Timing t;
-  t.per_call_us = replay_times(capture(kCallsPerGraph)) / kCallsPerGraph;
-  t.one_call_us = replay_times(capture(1));
-  CUDA_CHECK(cudaEventDestroy(start));
-  CUDA_CHECK(cudaEventDestroy(stop));
+  t.per_call_us = median_replay_us(kCallsPerGraph) / kCallsPerGraph;
+  t.one_call_us = median_replay_us(1);
   return t;
 }
 

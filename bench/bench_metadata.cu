@@ -125,32 +125,11 @@ struct Timing {
 // Captures `calls` invocations of launch(i) (each enqueues one call on
 // `stream`) into one graph, replays it, and returns per-call times.
 Timing time_graph(cudaStream_t stream, int calls, int replays, const std::function<void(int)>& launch) {
-  cudaGraph_t graph;
-  cudaGraphExec_t exec;
-  CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-  for (int i = 0; i < calls; ++i) launch(i);
-  CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
-  CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-  CUDA_CHECK(cudaGraphDestroy(graph));
+  cudaGraphExec_t exec = bench::capture_graph(stream, calls, launch);
   CUDA_CHECK(cudaGraphUpload(exec, stream));
-
-  cudaEvent_t start, stop;
-  CUDA_CHECK(cudaEventCreate(&start));
-  CUDA_CHECK(cudaEventCreate(&stop));
-  for (int i = 0; i < kWarmupReplays; ++i) CUDA_CHECK(cudaGraphLaunch(exec, stream));
   std::vector<double> per_call;
   per_call.reserve(replays);
-  for (int i = 0; i < replays; ++i) {
-    CUDA_CHECK(cudaEventRecord(start, stream));
-    CUDA_CHECK(cudaGraphLaunch(exec, stream));
-    CUDA_CHECK(cudaEventRecord(stop, stream));
-    CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    per_call.push_back(ms * 1000.0 / calls);
-  }
-  CUDA_CHECK(cudaEventDestroy(start));
-  CUDA_CHECK(cudaEventDestroy(stop));
+  for (float ms : bench::replay_ms(stream, exec, kWarmupReplays, replays)) per_call.push_back(ms * 1000.0 / calls);
   CUDA_CHECK(cudaGraphExecDestroy(exec));
   std::sort(per_call.begin(), per_call.end());
   return Timing{per_call[per_call.size() / 2], per_call.front()};

@@ -88,22 +88,14 @@ __global__ void __launch_bounds__(kT) ideal(const int4* __restrict__ s, int4* __
   }
 }
 
+// us per call: the median of 25 replays (after 5) of a graph of 100 calls f(i % 8).
 float graph_us(cudaStream_t st, const std::function<void(int)>& f) {
-  cudaGraph_t g; cudaGraphExec_t e;
-  CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
-  for (int i = 0; i < 100; ++i) f(i % 8);
-  CUDA_CHECK(cudaStreamEndCapture(st, &g));
-  CUDA_CHECK(cudaGraphInstantiate(&e, g, 0));
-  cudaEvent_t a, b; CUDA_CHECK(cudaEventCreate(&a)); CUDA_CHECK(cudaEventCreate(&b));
-  for (int i = 0; i < 5; ++i) CUDA_CHECK(cudaGraphLaunch(e, st));
-  std::vector<float> v;
-  for (int i = 0; i < 25; ++i) {
-    CUDA_CHECK(cudaEventRecord(a, st)); CUDA_CHECK(cudaGraphLaunch(e, st)); CUDA_CHECK(cudaEventRecord(b, st)); CUDA_CHECK(cudaEventSynchronize(b));
-    float t; CUDA_CHECK(cudaEventElapsedTime(&t, a, b)); v.push_back(t);
-  }
+  constexpr int kCalls = 100;
+  cudaGraphExec_t e = bench::capture_graph(st, kCalls, [&](int i) { f(i % 8); });
+  std::vector<float> v = bench::replay_ms(st, e, 5, 25);
+  CUDA_CHECK(cudaGraphExecDestroy(e));
   std::sort(v.begin(), v.end());
-  cudaGraphExecDestroy(e); cudaGraphDestroy(g); cudaEventDestroy(a); cudaEventDestroy(b);
-  return v[v.size() / 2] * 10.0f;
+  return v[v.size() / 2] * 1000.0f / kCalls;
 }
 
 template <class K, class... A>

@@ -92,30 +92,12 @@ __global__ void __launch_bounds__(kT) contiguous(const int4* __restrict__ s, int
   for (size_t i = blockIdx.x * size_t(kT) + threadIdx.x; i < n; i += size_t(gridDim.x) * kT) d[i] = s[i];
 }
 
+// us per call: the median of 11 replays (after 1) of a graph of `calls` calls of f.
 float graph_us(cudaStream_t st, int calls, const std::function<void()>& f) {
-  cudaGraph_t g;
-  cudaGraphExec_t e;
-  CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
-  for (int i = 0; i < calls; ++i) f();
-  CUDA_CHECK(cudaStreamEndCapture(st, &g));
-  CUDA_CHECK(cudaGraphInstantiate(&e, g, 0));
-  cudaEvent_t a, b;
-  CUDA_CHECK(cudaEventCreate(&a));
-  CUDA_CHECK(cudaEventCreate(&b));
-  CUDA_CHECK(cudaGraphLaunch(e, st));
-  std::vector<float> v;
-  for (int i = 0; i < 11; ++i) {
-    CUDA_CHECK(cudaEventRecord(a, st));
-    CUDA_CHECK(cudaGraphLaunch(e, st));
-    CUDA_CHECK(cudaEventRecord(b, st));
-    CUDA_CHECK(cudaEventSynchronize(b));
-    float t;
-    CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
-    v.push_back(t);
-  }
-  std::sort(v.begin(), v.end());
+  cudaGraphExec_t e = bench::capture_graph(st, calls, [&](int) { f(); });
+  std::vector<float> v = bench::replay_ms(st, e, 1, 11);
   CUDA_CHECK(cudaGraphExecDestroy(e));
-  CUDA_CHECK(cudaGraphDestroy(g));
+  std::sort(v.begin(), v.end());
   return v[v.size() / 2] * 1e3f / calls;
 }
 
