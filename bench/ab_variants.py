@@ -1,0 +1,148 @@
+"""A/B runs of the CUDA kernels: variant builds of the C++ benchmarks, and their comparison.
+
+    python3 bench/ab_variants.py build [--build-dir build/cpp] NAME=SOURCE ...
+    python3 bench/ab_variants.py compare DIR NAME,NAME,... [--large]
+
+build: SOURCE is HEAD (the committed kernels) or a patch against HEAD. For each variant, HEAD's
+src/ and include/ are exported to BUILD/var/NAME/tree and the patch is applied there. The
+library's CUDA translation units are then recompiled from that tree with the build's own compile
+commands, swapped into a copy of libspecmeta_core.a, and specmeta_bench_metadata and
+specmeta_bench_graph are relinked as BUILD/var/NAME/metadata and BUILD/var/NAME/graph. The build
+directory must be configured and built first (cmake -DSPECMETA_BENCH=ON). Variants then run on the
+same machine in one session, in turn, each writing NAME[-large]-rK.json with
+specmeta_bench_metadata --json (K the round).
+
+compare: for each variant, the best us_median of each case over its rounds. It prints a Markdown
+table with each variant's ratio to the first, where above 1 means faster than the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+# The translation units of libspecmeta_core that hold CUDA kernels, and the binaries relinked.
+CUDA_UNITS = ("expand_cuda", "expansion_only")
+BINARIES = ("metadata", "graph")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _commands(build_dir: str) -> tuple[dict, dict]:
+    targets = [f"bench/specmeta_bench_{b}" for b in BINARIES]
+    lines = subprocess.run(["ninja", "-C", build_dir, "-t", "commands", *targets], capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    compiles = {}
+    for unit in CUDA_UNITS:
+        line = next(c for c in lines if f"-o CMakeFiles/specmeta_core.dir/src/cuda/{unit}.cu.o" in c)
+        compiles[unit] = re.sub(r"-MD -MT \S+ -MF \S+ ", "", line)  # no dependency files for variants
+    links = {b: next(c for c in lines if f"-o bench/specmeta_bench_{b}" in c) for b in BINARIES}
+    return compiles, links
+
+
+def _export_tree(source: str, tree: str) -> None:
+    shutil.rmtree(tree, ignore_errors=True)
+    os.makedirs(tree)
+    archive = subprocess.run(["git", "-C", ROOT, "archive", "HEAD", "src", "include"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
+    if source != "HEAD":
+        patch = os.path.abspath(source)
+        subprocess.run(["git", "apply", "--unsafe-paths", f"--directory={os.path.relpath(tree, ROOT)}", patch],
+                       cwd=ROOT, check=True)
+
+
+def build_variant(build_dir: str, compiles: dict, links: dict, spec: str) -> str:
+    name, _, source = spec.partition("=")
+    var = os.path.join("var", name)  # relative to the build directory, where the commands run
+    tree = os.path.abspath(os.path.join(build_dir, var, "tree"))
+    _export_tree(source, tree)
+    shutil.copy(os.path.join(build_dir, "libspecmeta_core.a"), os.path.join(build_dir, var, "lib.a"))
+    for unit, command in compiles.items():
+        command = re.sub(rf"-c \S+{unit}\.cu -o \S+", f"-c {tree}/src/cuda/{unit}.cu -o {var}/{unit}.cu.o", command)
+        command = command.replace(f"-I{ROOT}/include", f"-I{tree}/include")
+        result = subprocess.run(command, shell=True, cwd=build_dir, capture_output=True, text=True)
+        if result.returncode:
+            return f"{name}: compile of {unit} failed\n{result.stderr[-2000:]}"
+        subprocess.run(["ar", "r", f"{var}/lib.a", f"{var}/{unit}.cu.o"], cwd=build_dir, check=True,
+                       capture_output=True)
+    subprocess.run(["ranlib", f"{var}/lib.a"], cwd=build_dir, check=True)
+    for binary, command in links.items():
+        command = command.replace(" libspecmeta_core.a ", f" {var}/lib.a ")
+        command = command.replace(f"-o bench/specmeta_bench_{binary}", f"-o {var}/{binary}")
+        result = subprocess.run(command, shell=True, cwd=build_dir, capture_output=True, text=True)
+        if result.returncode:
+            return f"{name}: link of {binary} failed\n{result.stderr[-2000:]}"
+    return f"{name}: {', '.join(os.path.join(build_dir, var, b) for b in BINARIES)}"
+
+
+def best_times(directory: str, name: str, large: bool) -> tuple[dict, dict, int]:
+    """(case id -> best us_median over the rounds, case id -> live bytes, rounds) of one variant."""
+    best: dict = {}
+    live: dict = {}
+    files = sorted(glob.glob(os.path.join(directory, f"{name}{'-large' if large else ''}-r*.json")))
+    for path in files:
+        with open(path) as f:
+            for case in json.load(f)["cases"]:
+                best[case["id"]] = min(best.get(case["id"], float("inf")), case["us_median"])
+                live[case["id"]] = case["live_bytes"]
+    return best, live, len(files)
+
+
+def compare_table(directory: str, names: list[str], large: bool) -> str:
+    runs = [best_times(directory, name, large) for name in names]
+    missing = [name for name, run in zip(names, runs) if run[2] == 0]
+    if missing:
+        raise FileNotFoundError(f"no {', '.join(missing)}{'-large' if large else ''}-r*.json in {directory}")
+    base, live, _ = runs[0]
+    header = ["case", "live MB", *(f"{n} us" for n in names), *(f"{names[0]}/{n}" for n in names[1:])]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for case, base_us in base.items():
+        times = [run[0].get(case) for run in runs]
+        if any(t is None for t in times):
+            continue  # a case some variant did not run
+        cells = [case, f"{live[case] / 1e6:.3f}", *(f"{t:.2f}" for t in times),
+                 *(f"{base_us / t:.3f}" for t in times[1:])]
+        lines.append("| " + " | ".join(cells) + " |")
+    rounds = ", ".join(f"{name} {run[2]}" for name, run in zip(names, runs))
+    return "\n".join(lines) + f"\n\nRounds per variant: {rounds} (best us_median of each case over them).\n"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="variant builds of the C++ benchmarks")
+    build.add_argument("--build-dir", default="build/cpp")
+    build.add_argument("variants", nargs="+", metavar="NAME=SOURCE")
+    compare = sub.add_parser("compare", help="a Markdown table of the variants' times")
+    compare.add_argument("directory")
+    compare.add_argument("names", help="comma-separated, the baseline first")
+    compare.add_argument("--large", action="store_true", help="the --large runs")
+    args = parser.parse_args(argv)
+    if args.command == "compare":
+        try:
+            print(compare_table(args.directory, args.names.split(","), args.large))
+        except FileNotFoundError as e:
+            parser.error(str(e))
+        return 0
+    for spec in args.variants:
+        name, _, source = spec.partition("=")
+        if not name or not source:
+            parser.error(f"variant: expected NAME=SOURCE, got {spec!r}")
+        if source != "HEAD" and not os.path.isfile(source):
+            parser.error(f"variant {name}: expected HEAD or a patch file, got {source!r}")
+    compiles, links = _commands(args.build_dir)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda spec: build_variant(args.build_dir, compiles, links, spec), args.variants))
+    for line in results:
+        print(line)
+    return 1 if any("failed" in line for line in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,76 @@
+"""bench/ab_variants.py without a GPU: the comparison of variant runs, on made-up
+specmeta_bench_metadata JSON files, and the checks of its command line. (Its build
+subcommand needs a configured CUDA build directory; it is run by hand.)"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+import ab_variants  # noqa: E402
+
+
+def write_run(directory: Path, name: str, times: dict, live: dict) -> None:
+    cases = [{"id": case, "us_median": us, "live_bytes": live[case]} for case, us in times.items()]
+    (directory / name).write_text(json.dumps({"device": "made up", "cases": cases}))
+
+
+def test_compare_takes_each_cases_best_round_and_the_ratio_to_the_first(tmp_path):
+    rng = random.Random()
+    cases = [f"case{i}" for i in range(rng.randint(2, 6))]
+    live = {c: rng.randint(1, 10**9) for c in cases}
+    rounds = {name: [{c: rng.uniform(1.0, 100.0) for c in cases} for _ in range(rng.randint(2, 3))]
+              for name in ("base", "v")}
+    for name, runs in rounds.items():
+        for k, times in enumerate(runs, 1):
+            write_run(tmp_path, f"{name}-r{k}.json", times, live)
+    # --large runs are other files, not mixed in.
+    write_run(tmp_path, "base-large-r1.json", {c: 0.001 for c in cases}, live)
+    table = ab_variants.compare_table(str(tmp_path), ["base", "v"], large=False)
+    lines = table.splitlines()
+    assert lines[0] == "| case | live MB | base us | v us | base/v |"
+    rows = {line.split(" | ")[0][2:]: line.strip("| ").split(" | ") for line in lines[2:2 + len(cases)]}
+    assert sorted(rows) == sorted(cases)
+    for case in cases:
+        best_base = min(run[case] for run in rounds["base"])
+        best_v = min(run[case] for run in rounds["v"])
+        assert rows[case][1] == f"{live[case] / 1e6:.3f}"
+        assert rows[case][2] == f"{best_base:.2f}"
+        assert rows[case][3] == f"{best_v:.2f}"
+        assert rows[case][4] == f"{best_base / best_v:.3f}"
+    assert f"base {len(rounds['base'])}, v {len(rounds['v'])}" in table
+
+
+def test_compare_reads_the_large_runs_and_skips_cases_a_variant_lacks(tmp_path):
+    write_run(tmp_path, "a-large-r1.json", {"x": 2.0, "y": 4.0}, {"x": 1e6, "y": 2e6})
+    write_run(tmp_path, "b-large-r1.json", {"x": 1.0}, {"x": 1e6})
+    table = ab_variants.compare_table(str(tmp_path), ["a", "b"], large=True)
+    assert "| x | 1.000 | 2.00 | 1.00 | 2.000 |" in table
+    assert "| y |" not in table
+
+
+def test_compare_names_a_variant_without_runs(tmp_path):
+    write_run(tmp_path, "a-r1.json", {"x": 2.0}, {"x": 1e6})
+    with pytest.raises(FileNotFoundError, match="no b-r"):
+        ab_variants.compare_table(str(tmp_path), ["a", "b"], large=False)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["build", "base"], "expected NAME=SOURCE, got 'base'"),
+        (["build", "=HEAD"], "expected NAME=SOURCE"),
+        (["build", "v=missing.diff"], "expected HEAD or a patch file, got 'missing.diff'"),
+    ],
+)
+def test_build_rejects_a_bad_variant_before_building(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        ab_variants.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
