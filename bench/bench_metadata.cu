@@ -41,9 +41,13 @@
 // graph's last call. All per-request and per-row outputs and the scalars are
 // compared in full; page tables over the live prefix of every live row of
 // every destination set. A mismatch aborts before any number is printed.
+// --no-verify skips both checks (the JSON then says "verified": false): for
+// diagnostic kernel variants (bench/ab_variants.py) that leave outputs
+// unwritten on purpose, e.g. one block role switched off to see which role
+// sets a call's time.
 //
 //   specmeta_bench_metadata [--json=PATH] [--filter=SUBSTR] [--calls=100]
-//                           [--replays=200] [--seed=N] [--large]
+//                           [--replays=200] [--seed=N] [--large] [--no-verify]
 // (--help lists the case ids; --filter=ID runs that case alone, any other
 // value the cases whose id contains it. --large runs the large-table cases
 // instead: every mode's tables of 9 MB to 0.6 GB of live bytes, the shapes
@@ -611,6 +615,7 @@ struct Options {
   int replays = 200;
   uint64_t seed = 20261126;
   bool large = false;
+  bool verify = true;
 };
 
 bool starts_with(const char* arg, const char* prefix, const char** value) {
@@ -637,9 +642,12 @@ bool parse(int argc, char** argv, Options* o, int* exit_status) {
       o->seed = std::strtoull(v, nullptr, 10);
     } else if (std::strcmp(argv[i], "--large") == 0) {
       o->large = true;
+    } else if (std::strcmp(argv[i], "--no-verify") == 0) {
+      o->verify = false;
     } else {
       std::fprintf(stderr,
-                   "usage: %s [--json=PATH] [--filter=SUBSTR] [--calls=100] [--replays=200] [--seed=N] [--large]\n"
+                   "usage: %s [--json=PATH] [--filter=SUBSTR] [--calls=100] [--replays=200] [--seed=N] [--large] "
+                   "[--no-verify]\n"
                    "cases (--filter=ID runs that case; any other value, the ids containing it):\n",
                    argv[0]);
       for (const CaseSpec& c : all_cases()) std::fprintf(stderr, "  %s\n", c.id.c_str());
@@ -714,7 +722,7 @@ static int run(int argc, char** argv) {
       CUDA_CHECK(cudaGetLastError());
       CUDA_CHECK(cudaStreamSynchronize(stream));
     }
-    verify(s, 0, "direct call, input set 0");
+    if (opt.verify) verify(s, 0, "direct call, input set 0");
 
     Result r;
     r.spec = &c;
@@ -736,7 +744,7 @@ static int run(int argc, char** argv) {
     });
     CUDA_CHECK(cudaStreamSynchronize(stream));
     // The graph's last call decides what the outputs hold now.
-    verify(s, (opt.calls - 1) % kInputSets, "after graph replays, input set of the last call");
+    if (opt.verify) verify(s, (opt.calls - 1) % kInputSets, "after graph replays, input set of the last call");
     release(s);
 
     // The same volume as one plain device-to-device copy (half read, half written).
@@ -753,6 +761,7 @@ static int run(int argc, char** argv) {
               "accept/extend lengths int32, contexts uniform in [1, W]. Live bytes: req_to_token read once per "
               "request, every output element a call writes (page tables: live prefixes only), the inputs.\n\n",
               opt.calls, kInputSets, opt.replays, kTopk, kKpool, opt.large ? "the id's -nN (extend: E = its -eE)" : "4");
+  if (!opt.verify) std::printf("**Outputs not verified (--no-verify): timings of a diagnostic variant only.**\n\n");
   std::printf("| floor | us per call (median) | us per call (min) |\n| --- | --- | --- |\n");
   std::printf("| empty kernel <<<1,1>>> | %.2f | %.2f |\n", empty.median_us, empty.min_us);
   std::printf("| empty kernel <<<1,256>>>, programmatic launch | %.2f | %.2f |\n", empty_pdl.median_us,
@@ -805,13 +814,13 @@ static int run(int argc, char** argv) {
                    ", \"dest_sets\": %d, \"capacity\": %" PRId64 ", \"rows_avg\": %.2f, "
                    "\"us_median\": %.4f, \"us_min\": %.4f, \"live_bytes\": %.1f, \"req_to_token_bytes\": %.1f, "
                    "\"page_table_bytes\": %.1f, \"other_bytes\": %.1f, \"gbps\": %.2f, \"pct_of_copy_bw\": %.3f, "
-                   "\"same_bytes_copy_us\": %.4f, \"sglang_triton_us\": %s, \"target\": \"%s\", \"verified\": true}%s\n",
+                   "\"same_bytes_copy_us\": %.4f, \"sglang_triton_us\": %s, \"target\": \"%s\", \"verified\": %s}%s\n",
                    c.id.c_str(), mode_name(c.mode), c.bs, c.width, c.page_size,
                    (c.mode == Mode::kDecode || c.mode == Mode::kExtend) ? int64_t{0} : c.n, c.extend_max, c.dest_sets,
                    r.capacity, r.rows, r.t.median_us, r.t.min_us, r.bytes.total, r.bytes.req_to_token,
                    r.bytes.page_tables, r.bytes.other, gbps, 100.0 * gbps / copy_gbps, r.same_copy.median_us,
                    c.sglang_us >= 0 ? fmt("%.1f", c.sglang_us).c_str() : "null", c.target.c_str(),
-                   i + 1 < results.size() ? "," : "");
+                   opt.verify ? "true" : "false", i + 1 < results.size() ? "," : "");
     }
     std::fprintf(f, "  ]\n}\n");
     if (std::fclose(f) != 0) {
