@@ -81,17 +81,20 @@ def build_variant(build_dir: str, compiles: dict, links: dict, spec: str) -> str
     return f"{name}: {', '.join(os.path.join(build_dir, var, b) for b in BINARIES)}"
 
 
-def best_times(directory: str, name: str, large: bool) -> tuple[dict, dict, int]:
-    """(case id -> best us_median over the rounds, case id -> live bytes, rounds) of one variant."""
+def best_times(directory: str, name: str, large: bool) -> tuple[dict, dict, int, bool]:
+    """(case id -> best us_median over the rounds, case id -> live bytes, rounds, whether every
+    case of every round had its outputs verified) of one variant."""
     best: dict = {}
     live: dict = {}
+    verified = True
     files = sorted(glob.glob(os.path.join(directory, f"{name}{'-large' if large else ''}-r*.json")))
     for path in files:
         with open(path) as f:
             for case in json.load(f)["cases"]:
                 best[case["id"]] = min(best.get(case["id"], float("inf")), case["us_median"])
                 live[case["id"]] = case["live_bytes"]
-    return best, live, len(files)
+                verified = verified and case.get("verified") is True
+    return best, live, len(files), verified
 
 
 def compare_table(directory: str, names: list[str], large: bool) -> str:
@@ -99,7 +102,7 @@ def compare_table(directory: str, names: list[str], large: bool) -> str:
     missing = [name for name, run in zip(names, runs) if run[2] == 0]
     if missing:
         raise FileNotFoundError(f"no {', '.join(missing)}{'-large' if large else ''}-r*.json in {directory}")
-    base, live, _ = runs[0]
+    base, live = runs[0][0], runs[0][1]
     header = ["case", "live MB", *(f"{n} us" for n in names), *(f"{names[0]}/{n}" for n in names[1:])]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for case, base_us in base.items():
@@ -110,7 +113,11 @@ def compare_table(directory: str, names: list[str], large: bool) -> str:
                  *(f"{base_us / t:.3f}" for t in times[1:])]
         lines.append("| " + " | ".join(cells) + " |")
     rounds = ", ".join(f"{name} {run[2]}" for name, run in zip(names, runs))
-    return "\n".join(lines) + f"\n\nRounds per variant: {rounds} (best us_median of each case over them).\n"
+    footer = f"\n\nRounds per variant: {rounds} (best us_median of each case over them).\n"
+    unverified = [name for name, run in zip(names, runs) if not run[3]]
+    if unverified:
+        footer += f"Outputs not verified (--no-verify) in: {', '.join(unverified)}.\n"
+    return "\n".join(lines) + footer
 
 
 def main(argv: list[str]) -> int:

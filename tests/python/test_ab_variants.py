@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import ab_variants  # noqa: E402
 
 
-def write_run(directory: Path, name: str, times: dict, live: dict) -> None:
-    cases = [{"id": case, "us_median": us, "live_bytes": live[case]} for case, us in times.items()]
+def write_run(directory: Path, name: str, times: dict, live: dict, verified: bool = True) -> None:
+    cases = [{"id": case, "us_median": us, "live_bytes": live[case], "verified": verified} for case, us in times.items()]
     (directory / name).write_text(json.dumps({"device": "made up", "cases": cases}))
 
 
@@ -45,6 +45,7 @@ def test_compare_takes_each_cases_best_round_and_the_ratio_to_the_first(tmp_path
         assert rows[case][3] == f"{best_v:.2f}"
         assert rows[case][4] == f"{best_base / best_v:.3f}"
     assert f"base {len(rounds['base'])}, v {len(rounds['v'])}" in table
+    assert "not verified" not in table
 
 
 def test_compare_reads_the_large_runs_and_skips_cases_a_variant_lacks(tmp_path):
@@ -53,6 +54,13 @@ def test_compare_reads_the_large_runs_and_skips_cases_a_variant_lacks(tmp_path):
     table = ab_variants.compare_table(str(tmp_path), ["a", "b"], large=True)
     assert "| x | 1.000 | 2.00 | 1.00 | 2.000 |" in table
     assert "| y |" not in table
+
+
+def test_compare_names_the_variants_run_without_verification(tmp_path):
+    write_run(tmp_path, "a-r1.json", {"x": 2.0}, {"x": 1e6})
+    write_run(tmp_path, "b-r1.json", {"x": 1.0}, {"x": 1e6})
+    write_run(tmp_path, "b-r2.json", {"x": 1.5}, {"x": 1e6}, verified=False)
+    assert "Outputs not verified (--no-verify) in: b." in ab_variants.compare_table(str(tmp_path), ["a", "b"], False)
 
 
 def test_compare_names_a_variant_without_runs(tmp_path):
