@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -66,12 +67,16 @@ namespace {
 
 __global__ void empty_kernel() {}
 
-// An empty kernel that takes part in programmatic dependent launch as
-// specmeta's kernels do (the floor for them).
-__global__ void empty_pdl_kernel() {
+// What specmeta's kernels do first under programmatic dependent launch: let
+// the next grid launch, then wait for the prior one.
+__device__ __forceinline__ void enter_after_prior_grid() {
   asm volatile("griddepcontrol.launch_dependents;");
   asm volatile("griddepcontrol.wait;" ::: "memory");
 }
+
+// An empty kernel that takes part in programmatic dependent launch as
+// specmeta's kernels do (the floor for them).
+__global__ void empty_pdl_kernel() { enter_after_prior_grid(); }
 
 // Launches `kernel` as a programmatic dependent of the work before it on
 // `stream`, the way specmeta launches its kernels.
@@ -151,6 +156,17 @@ std::vector<float> replay_ms(cudaStream_t stream, cudaGraphExec_t exec, int warm
   CUDA_CHECK(cudaEventDestroy(start));
   CUDA_CHECK(cudaEventDestroy(stop));
   return ms;
+}
+
+// us per call: the median (the middle of the sorted times) of `replays` timed
+// replays, after `warmups`, of a graph of launch(0), ..., launch(calls - 1).
+template <class Launch>
+float median_graph_us(cudaStream_t stream, int calls, int warmups, int replays, Launch&& launch) {
+  cudaGraphExec_t exec = capture_graph(stream, calls, launch);
+  std::vector<float> ms = replay_ms(stream, exec, warmups, replays);
+  CUDA_CHECK(cudaGraphExecDestroy(exec));
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2] * 1e3f / static_cast<float>(calls);
 }
 
 }  // namespace

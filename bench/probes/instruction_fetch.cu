@@ -20,10 +20,8 @@
 //   nvcc -std=c++17 -arch=sm_90 -O3 -I include bench/probes/instruction_fetch.cu -o instruction_fetch && ./instruction_fetch
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <functional>
-#include <vector>
 
 #include "../bench_cuda.cuh"
 
@@ -33,11 +31,6 @@ constexpr int kThreads = 256;
 constexpr int kOps = 8;      // operations per loop turn
 constexpr int kCalls = 100;  // calls per graph
 constexpr int kReplays = 21;
-
-__device__ __forceinline__ void wait_for_prior_grid() {
-  asm volatile("griddepcontrol.launch_dependents;");
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-}
 
 // kOps dependent operations (volatile: neither folded nor moved).
 __device__ __forceinline__ void run_ops(uint32_t& x, uint32_t a, uint32_t b) {
@@ -52,7 +45,7 @@ __device__ __forceinline__ void keep(uint32_t x, uint32_t never, uint32_t* out) 
 
 template <int kN>
 __global__ void __launch_bounds__(kThreads) loop_kernel(uint32_t a, uint32_t b, uint32_t never, uint32_t* out) {
-  wait_for_prior_grid();
+  bench::enter_after_prior_grid();
   uint32_t x = threadIdx.x;
 #pragma unroll 1
   for (int i = 0; i < kN / kOps; ++i) run_ops(x, a, b);
@@ -61,7 +54,7 @@ __global__ void __launch_bounds__(kThreads) loop_kernel(uint32_t a, uint32_t b, 
 
 template <int kN, int kTurns>
 __global__ void __launch_bounds__(kThreads) straight_kernel(uint32_t a, uint32_t b, uint32_t never, uint32_t* out) {
-  wait_for_prior_grid();
+  bench::enter_after_prior_grid();
   uint32_t x = threadIdx.x;
 #pragma unroll 1
   for (int turn = 0; turn < kTurns; ++turn) {
@@ -73,11 +66,7 @@ __global__ void __launch_bounds__(kThreads) straight_kernel(uint32_t a, uint32_t
 
 // us per call: the median of kReplays replays (after 2) of a graph of kCalls calls of f.
 float graph_us(cudaStream_t stream, const std::function<void()>& f) {
-  cudaGraphExec_t exec = bench::capture_graph(stream, kCalls, [&](int) { f(); });
-  std::vector<float> ms = bench::replay_ms(stream, exec, 2, kReplays);
-  CUDA_CHECK(cudaGraphExecDestroy(exec));
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2] * 1e3f / kCalls;
+  return bench::median_graph_us(stream, kCalls, 2, kReplays, [&](int) { f(); });
 }
 
 template <int kN>

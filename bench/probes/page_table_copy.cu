@@ -90,12 +90,7 @@ __global__ void __launch_bounds__(kT) ideal(const int4* __restrict__ s, int4* __
 
 // us per call: the median of 25 replays (after 5) of a graph of 100 calls f(i % 8).
 float graph_us(cudaStream_t st, const std::function<void(int)>& f) {
-  constexpr int kCalls = 100;
-  cudaGraphExec_t e = bench::capture_graph(st, kCalls, [&](int i) { f(i % 8); });
-  std::vector<float> v = bench::replay_ms(st, e, 5, 25);
-  CUDA_CHECK(cudaGraphExecDestroy(e));
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2] * 1000.0f / kCalls;
+  return bench::median_graph_us(st, 100, 5, 25, [&](int i) { f(i % 8); });
 }
 
 template <class K, class... A>

@@ -94,11 +94,7 @@ __global__ void __launch_bounds__(kT) contiguous(const int4* __restrict__ s, int
 
 // us per call: the median of 11 replays (after 1) of a graph of `calls` calls of f.
 float graph_us(cudaStream_t st, int calls, const std::function<void()>& f) {
-  cudaGraphExec_t e = bench::capture_graph(st, calls, [&](int) { f(); });
-  std::vector<float> v = bench::replay_ms(st, e, 1, 11);
-  CUDA_CHECK(cudaGraphExecDestroy(e));
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2] * 1e3f / calls;
+  return bench::median_graph_us(st, calls, 1, 11, [&](int) { f(); });
 }
 
 template <class K, class... A>
