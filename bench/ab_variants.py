@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 # The translation units of libspecmeta_core that hold CUDA kernels, and the binaries relinked.
 CUDA_UNITS = ("expand_cuda", "expansion_only")
@@ -57,8 +58,8 @@ def _export_tree(source: str, tree: str) -> None:
                        cwd=ROOT, check=True)
 
 
-def build_variant(build_dir: str, compiles: dict, links: dict, spec: str) -> str:
-    name, _, source = spec.partition("=")
+def build_variant(build_dir: str, compiles: dict, links: dict, name: str, source: str) -> tuple[bool, str]:
+    """(whether it built, what to print) for variant `name` of `source` (HEAD or a patch)."""
     var = os.path.join("var", name)  # relative to the build directory, where the commands run
     tree = os.path.abspath(os.path.join(build_dir, var, "tree"))
     _export_tree(source, tree)
@@ -68,7 +69,7 @@ def build_variant(build_dir: str, compiles: dict, links: dict, spec: str) -> str
         command = command.replace(f"-I{ROOT}/include", f"-I{tree}/include")
         result = subprocess.run(command, shell=True, cwd=build_dir, capture_output=True, text=True)
         if result.returncode:
-            return f"{name}: compile of {unit} failed\n{result.stderr[-2000:]}"
+            return False, f"{name}: compile of {unit} failed\n{result.stderr[-2000:]}"
         subprocess.run(["ar", "r", f"{var}/lib.a", f"{var}/{unit}.cu.o"], cwd=build_dir, check=True,
                        capture_output=True)
     subprocess.run(["ranlib", f"{var}/lib.a"], cwd=build_dir, check=True)
@@ -77,13 +78,19 @@ def build_variant(build_dir: str, compiles: dict, links: dict, spec: str) -> str
         command = command.replace(f"-o bench/specmeta_bench_{binary}", f"-o {var}/{binary}")
         result = subprocess.run(command, shell=True, cwd=build_dir, capture_output=True, text=True)
         if result.returncode:
-            return f"{name}: link of {binary} failed\n{result.stderr[-2000:]}"
-    return f"{name}: {', '.join(os.path.join(build_dir, var, b) for b in BINARIES)}"
+            return False, f"{name}: link of {binary} failed\n{result.stderr[-2000:]}"
+    return True, f"{name}: {', '.join(os.path.join(build_dir, var, b) for b in BINARIES)}"
 
 
-def best_times(directory: str, name: str, large: bool) -> tuple[dict, dict, int, bool]:
-    """(case id -> best us_median over the rounds, case id -> live bytes, rounds, whether every
-    case of every round had its outputs verified) of one variant."""
+class VariantRuns(NamedTuple):
+    best: dict  # case id -> the best us_median over the rounds
+    live: dict  # case id -> live bytes
+    rounds: int
+    verified: bool  # every case of every round had its outputs verified
+
+
+def best_times(directory: str, name: str, large: bool) -> VariantRuns:
+    """One variant's runs (NAME[-large]-rK.json in `directory`), each case at its best round."""
     best: dict = {}
     live: dict = {}
     verified = True
@@ -94,27 +101,27 @@ def best_times(directory: str, name: str, large: bool) -> tuple[dict, dict, int,
                 best[case["id"]] = min(best.get(case["id"], float("inf")), case["us_median"])
                 live[case["id"]] = case["live_bytes"]
                 verified = verified and case.get("verified") is True
-    return best, live, len(files), verified
+    return VariantRuns(best, live, len(files), verified)
 
 
 def compare_table(directory: str, names: list[str], large: bool) -> str:
     runs = [best_times(directory, name, large) for name in names]
-    missing = [name for name, run in zip(names, runs) if run[2] == 0]
+    missing = [name for name, run in zip(names, runs) if run.rounds == 0]
     if missing:
         raise FileNotFoundError(f"no {', '.join(missing)}{'-large' if large else ''}-r*.json in {directory}")
-    base, live = runs[0][0], runs[0][1]
+    base, live = runs[0].best, runs[0].live
     header = ["case", "live MB", *(f"{n} us" for n in names), *(f"{names[0]}/{n}" for n in names[1:])]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for case, base_us in base.items():
-        times = [run[0].get(case) for run in runs]
+        times = [run.best.get(case) for run in runs]
         if any(t is None for t in times):
             continue  # a case some variant did not run
         cells = [case, f"{live[case] / 1e6:.3f}", *(f"{t:.2f}" for t in times),
                  *(f"{base_us / t:.3f}" for t in times[1:])]
         lines.append("| " + " | ".join(cells) + " |")
-    rounds = ", ".join(f"{name} {run[2]}" for name, run in zip(names, runs))
+    rounds = ", ".join(f"{name} {run.rounds}" for name, run in zip(names, runs))
     footer = f"\n\nRounds per variant: {rounds} (best us_median of each case over them).\n"
-    unverified = [name for name, run in zip(names, runs) if not run[3]]
+    unverified = [name for name, run in zip(names, runs) if not run.verified]
     if unverified:
         footer += f"Outputs not verified (--no-verify) in: {', '.join(unverified)}.\n"
     return "\n".join(lines) + footer
@@ -137,18 +144,20 @@ def main(argv: list[str]) -> int:
         except FileNotFoundError as e:
             parser.error(str(e))
         return 0
+    variants = []
     for spec in args.variants:
         name, _, source = spec.partition("=")
         if not name or not source:
             parser.error(f"variant: expected NAME=SOURCE, got {spec!r}")
         if source != "HEAD" and not os.path.isfile(source):
             parser.error(f"variant {name}: expected HEAD or a patch file, got {source!r}")
+        variants.append((name, source))
     compiles, links = _commands(args.build_dir)
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda spec: build_variant(args.build_dir, compiles, links, spec), args.variants))
-    for line in results:
-        print(line)
-    return 1 if any("failed" in line for line in results) else 0
+        results = list(pool.map(lambda v: build_variant(args.build_dir, compiles, links, *v), variants))
+    for _, message in results:
+        print(message)
+    return 0 if all(built for built, _ in results) else 1
 
 
 if __name__ == "__main__":
