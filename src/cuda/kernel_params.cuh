@@ -22,6 +22,7 @@ constexpr int kWideItems = 4;
 // alone with shuffles: no block barrier, a few hundred cycles less on the
 // latency path where it matters most (small batches).
 constexpr int kWarpThreads = 32;
+constexpr int kWarps = kThreads / kWarpThreads;
 // Page tables: each thread copies kColsPerThread columns (one int4) per pass.
 constexpr int kColsPerThread = 4;
 constexpr int kColsPerPass = kThreads * kColsPerThread;

@@ -9,23 +9,23 @@
 // lengths, not the table width.
 #pragma once
 
-#include <cub/block/block_reduce.cuh>
-
 #include "device_util.cuh"
 
 namespace specmeta {
 namespace cuda_detail {
 
-using RowsReduce = cub::BlockReduce<uint64_t, kThreads>;
-
 // A page-table block's shared memory; one member of the kernel's shared union.
 struct PageTableStorage {
-  typename RowsReduce::TempStorage reduce;
-  uint64_t block_sum;
+  uint64_t warp_sums[kWarps];
 };
 
 // Rows before request b: the checked qo of requests [0, b), summed by the
-// whole block (uniform qo needs no sum).
+// whole block (uniform qo needs no sum). Each warp reduces its share with
+// shuffles and every thread adds up the warps' sums after one barrier:
+// against cub::BlockReduce and a second barrier to hand its result to every
+// thread, per-request-qo tables were up to 6% faster (bs 1024, W 4096) and
+// no call slower (docs/perf-notes.md). Reading the lengths four at a time
+// measured slower.
 template <class QoT>
 __device__ __forceinline__ uint64_t rows_before(const KernelParams& p, uint32_t b, PageTableStorage& smem) {
   if constexpr (std::is_same_v<QoT, UniformQo>) {
@@ -37,10 +37,14 @@ __device__ __forceinline__ uint64_t rows_before(const KernelParams& p, uint32_t 
     for (uint32_t i = threadIdx.x; i < b; i += kThreads) {
       sum += static_cast<uint64_t>(detail::checked_qo(load_qo<QoT>(p, i), p.max_qo, ignored));
     }
-    sum = RowsReduce(smem.reduce).Sum(sum);
-    if (threadIdx.x == 0) smem.block_sum = sum;
+#pragma unroll
+    for (int offset = kWarpThreads / 2; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+    if (threadIdx.x % kWarpThreads == 0) smem.warp_sums[threadIdx.x / kWarpThreads] = sum;
     __syncthreads();
-    return smem.block_sum;
+    uint64_t total = 0;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) total += smem.warp_sums[w];
+    return total;
   }
 }
 
