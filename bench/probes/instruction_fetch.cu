@@ -17,6 +17,10 @@
 // (straight - loop) / n per instruction. Run with one block and with a block per multiprocessor.
 // Prints a Markdown table of in-graph us per call.
 //
+// Answer on an H100 (bench/results/nvidia-h100-2026-11-26-warpsum/experiments/Y1-*.md): no. At every
+// size from 1 to 64 KiB of code, straight-line code was faster than the loop, and running it
+// twice cost what running it once did.
+//
 //   nvcc -std=c++17 -arch=sm_90 -O3 -I include bench/probes/instruction_fetch.cu -o instruction_fetch && ./instruction_fetch
 #include <cuda_runtime.h>
 

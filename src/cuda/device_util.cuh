@@ -137,8 +137,7 @@ __device__ __forceinline__ int32_t sparse_len32(int32_t x, const KernelParams& p
 
 // Sum of sparse_seqlens over a request's first n rows, saturated. Out of line:
 // only the rarer paths (tiles past the first, the overflow check) need its
-// 64-bit closed form, and inlined it would lengthen the hot path's code, which
-// a block starting on a cold instruction cache fetches from L2.
+// 64-bit closed form, which inlined would lengthen the hot path's code.
 static __device__ __noinline__ uint32_t sparse_rows_sum_sat(int32_t first_len, int64_t n, uint32_t topk, uint32_t kpool) {
   return sat_u32(detail::sparse_rows_sum(first_len, n, topk, kpool));
 }

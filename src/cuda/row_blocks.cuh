@@ -22,9 +22,7 @@
 // (row_math.h's sparse_rows_sum) reduced over the block.
 //
 // These blocks are latency-bound (one memory round trip), so the code favours
-// a short instruction path over unrolled width: a kernel of a CUDA graph often
-// starts on a multiprocessor whose instruction cache is cold, and every extra
-// instruction on the path is fetched from L2.
+// a short dependent path over unrolled width.
 #pragma once
 
 #include <cub/block/block_reduce.cuh>
