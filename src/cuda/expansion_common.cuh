@@ -13,7 +13,6 @@
 namespace specmeta {
 namespace cuda_detail {
 
-constexpr unsigned kFullWarp = 0xffffffffu;
 // Loads per thread per memory round trip where a block reads the whole batch.
 constexpr int kLoadsInFlight = 4;
 

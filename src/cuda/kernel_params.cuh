@@ -23,6 +23,7 @@ constexpr int kWideItems = 4;
 // latency path where it matters most (small batches).
 constexpr int kWarpThreads = 32;
 constexpr int kWarps = kThreads / kWarpThreads;
+constexpr unsigned kFullWarp = 0xffffffffu;
 // Page tables: each thread copies kColsPerThread columns (one int4) per pass.
 constexpr int kColsPerThread = 4;
 constexpr int kColsPerPass = kThreads * kColsPerThread;

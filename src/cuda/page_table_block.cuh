@@ -24,8 +24,8 @@ struct PageTableStorage {
 // shuffles and every thread adds up the warps' sums after one barrier:
 // against cub::BlockReduce and a second barrier to hand its result to every
 // thread, per-request-qo tables were up to 6% faster (bs 1024, W 4096) and
-// no call slower (docs/perf-notes.md). Reading the lengths four at a time
-// measured slower.
+// no call slower by more than 0.03 us (docs/perf-notes.md). Reading the
+// lengths four at a time measured slower.
 template <class QoT>
 __device__ __forceinline__ uint64_t rows_before(const KernelParams& p, uint32_t b, PageTableStorage& smem) {
   if constexpr (std::is_same_v<QoT, UniformQo>) {
@@ -38,7 +38,7 @@ __device__ __forceinline__ uint64_t rows_before(const KernelParams& p, uint32_t 
       sum += static_cast<uint64_t>(detail::checked_qo(load_qo<QoT>(p, i), p.max_qo, ignored));
     }
 #pragma unroll
-    for (int offset = kWarpThreads / 2; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+    for (int offset = kWarpThreads / 2; offset > 0; offset /= 2) sum += __shfl_xor_sync(kFullWarp, sum, offset);
     if (threadIdx.x % kWarpThreads == 0) smem.warp_sums[threadIdx.x / kWarpThreads] = sum;
     __syncthreads();
     uint64_t total = 0;
