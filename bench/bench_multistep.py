@@ -31,7 +31,6 @@ import datetime
 import json
 import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -42,6 +41,7 @@ import specmeta
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
 from sglang_replay import compare_live, sglang_copy_precomputed, sglang_precompute_decode  # noqa: E402
+from source_commit import source_commit  # noqa: E402
 
 INPUT_SETS = 8  # calls per graph, one per input set
 OUTPUTS = ("cache_seqlens", "cu_seqlens_k", "sparse_seqlens", "sparse_cu_seqlens_k", "page_table_1",
@@ -153,14 +153,6 @@ def graph_us(calls: list, replays: int) -> float:
     return statistics.median(samples)
 
 
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).resolve().parent, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main() -> None:
     args = parse_args()
     if not torch.cuda.is_available():
@@ -185,7 +177,7 @@ def main() -> None:
             del case
             torch.cuda.empty_cache()
 
-    meta = dict(device=torch.cuda.get_device_name(), torch=torch.__version__, commit=commit(),
+    meta = dict(device=torch.cuda.get_device_name(), torch=torch.__version__, commit=source_commit(),
                 date=datetime.date.today().isoformat(), input_sets=INPUT_SETS, replays=args.replays,
                 topk=args.topk, unit="us of device time per call (median), inside a CUDA graph")
     os.makedirs(args.out, exist_ok=True)

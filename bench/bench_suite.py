@@ -29,7 +29,6 @@ import datetime
 import gc
 import os
 import statistics
-import subprocess
 import sys
 import time
 import warnings
@@ -41,6 +40,7 @@ import suite_cells as sc
 import suite_report
 import suite_timing as st
 import triton_expand
+from source_commit import source_commit
 
 BS = "1,4,16,64,256,1024"
 NS = "1,2,4,8,16"
@@ -179,15 +179,6 @@ def floors(clock):
             "in-graph per call": graph if error is None else None}
 
 
-def commit():
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
-                             cwd=os.path.dirname(os.path.abspath(__file__)))
-        return out.stdout.strip() or "unknown"
-    except Exception:  # noqa: BLE001 - no git, not a checkout: the report says so
-        return "unknown"
-
-
 def build_cell(torch, device, cell, rng, triton_ok):
     if cell.kind == "seqlens_expanded":
         return sc.SeqlensCell(torch, device, cell, rng, triton_ok)
@@ -222,7 +213,7 @@ def run(args):
     meta = dict(
         device=torch.cuda.get_device_name() if cuda else "CPU (smoke run: CPU torch tensors, specmeta's CPU backend)",
         torch=torch.__version__, triton=_triton_version() if triton_ok else None, specmeta=specmeta.__version__,
-        date=datetime.datetime.now().isoformat(timespec="seconds"), commit=commit(),
+        date=datetime.datetime.now().isoformat(timespec="seconds"), commit=source_commit(),
         command="python bench/bench_suite.py " + " ".join(sys.argv[1:]),
         input_sets=sc.INPUT_SETS, topk=sc.TOPK, page_size=sc.PAGE_SIZE, workload=sc.WORKLOAD,
         grid=dict(bs=ints(args.bs), n=ints(args.n), widths=ints(args.widths), modes=builder_modes, kinds=args.kinds),
