@@ -3,8 +3,10 @@
     python3 bench/ab_variants.py build [--build-dir build/cpp] NAME=SOURCE ...
     python3 bench/ab_variants.py compare DIR NAME,NAME,... [--large]
 
-build: SOURCE is HEAD (the committed kernels) or a patch against HEAD. For each variant, HEAD's
-src/ and include/ are exported to BUILD/var/NAME/tree and the patch is applied there. The
+build: SOURCE is TREE (src/ and include/ as checked out), HEAD (as committed) or a patch, applied
+to the checked-out files. A lent GPU machine gets the working tree with an older .git, so there
+HEAD names older kernels than TREE. For each variant, the files are copied to BUILD/var/NAME/tree
+and the patch is applied there. The
 library's CUDA translation units are then recompiled from that tree with the build's own compile
 commands, swapped into a copy of libspecmeta_core.a, and specmeta_bench_metadata and
 specmeta_bench_graph are relinked as BUILD/var/NAME/metadata and BUILD/var/NAME/graph. The build
@@ -47,19 +49,28 @@ def _commands(build_dir: str) -> tuple[dict, dict]:
     return compiles, links
 
 
+SOURCES = ("TREE", "HEAD")  # besides a patch file
+
+
 def _export_tree(source: str, tree: str) -> None:
     shutil.rmtree(tree, ignore_errors=True)
     os.makedirs(tree)
-    archive = subprocess.run(["git", "-C", ROOT, "archive", "HEAD", "src", "include"], capture_output=True, check=True)
-    subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
-    if source != "HEAD":
+    if source == "HEAD":
+        archive = subprocess.run(["git", "-C", ROOT, "archive", "HEAD", "src", "include"], capture_output=True,
+                                 check=True)
+        subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
+        return
+    for directory in ("src", "include"):
+        shutil.copytree(os.path.join(ROOT, directory), os.path.join(tree, directory),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    if source != "TREE":
         patch = os.path.abspath(source)
         subprocess.run(["git", "apply", "--unsafe-paths", f"--directory={os.path.relpath(tree, ROOT)}", patch],
                        cwd=ROOT, check=True)
 
 
 def build_variant(build_dir: str, compiles: dict, links: dict, name: str, source: str) -> tuple[bool, str]:
-    """(whether it built, what to print) for variant `name` of `source` (HEAD or a patch)."""
+    """(whether it built, what to print) for variant `name` of `source` (TREE, HEAD or a patch)."""
     var = os.path.join("var", name)  # relative to the build directory, where the commands run
     tree = os.path.abspath(os.path.join(build_dir, var, "tree"))
     _export_tree(source, tree)
@@ -149,8 +160,8 @@ def main(argv: list[str]) -> int:
         name, _, source = spec.partition("=")
         if not name or not source:
             parser.error(f"variant: expected NAME=SOURCE, got {spec!r}")
-        if source != "HEAD" and not os.path.isfile(source):
-            parser.error(f"variant {name}: expected HEAD or a patch file, got {source!r}")
+        if source not in SOURCES and not os.path.isfile(source):
+            parser.error(f"variant {name}: expected TREE, HEAD or a patch file, got {source!r}")
         variants.append((name, source))
     compiles, links = _commands(args.build_dir)
     with ThreadPoolExecutor(8) as pool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
 import sys
 from pathlib import Path
 
@@ -74,7 +75,7 @@ def test_compare_names_a_variant_without_runs(tmp_path):
     [
         (["build", "base"], "expected NAME=SOURCE, got 'base'"),
         (["build", "=HEAD"], "expected NAME=SOURCE"),
-        (["build", "v=missing.diff"], "expected HEAD or a patch file, got 'missing.diff'"),
+        (["build", "v=missing.diff"], "expected TREE, HEAD or a patch file, got 'missing.diff'"),
     ],
 )
 def test_build_rejects_a_bad_variant_before_building(argv, message, capsys):
@@ -82,3 +83,42 @@ def test_build_rejects_a_bad_variant_before_building(argv, message, capsys):
         ab_variants.main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.fixture
+def fake_root(tmp_path, monkeypatch):
+    """A checkout of src/ and include/ whose kernel file was edited after its one commit."""
+    root = tmp_path / "repo"
+    (root / "src").mkdir(parents=True)
+    (root / "include").mkdir()
+    (root / "include" / "api.h").write_text("api\n")
+    (root / "src" / "kernel.cu").write_text("committed\n")
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "one"], check=True)
+    (root / "src" / "kernel.cu").write_text("checked out\n")
+    monkeypatch.setattr(ab_variants, "ROOT", str(root))
+    return root
+
+
+def test_tree_exports_the_files_as_checked_out(fake_root, tmp_path):
+    out = tmp_path / "var" / "tree"
+    ab_variants._export_tree("TREE", str(out))
+    assert (out / "src" / "kernel.cu").read_text() == "checked out\n"
+    assert (out / "include" / "api.h").read_text() == "api\n"
+
+
+def test_head_exports_the_committed_files(fake_root, tmp_path):
+    out = tmp_path / "var" / "tree"
+    ab_variants._export_tree("HEAD", str(out))
+    assert (out / "src" / "kernel.cu").read_text() == "committed\n"
+
+
+def test_a_patch_applies_to_the_checked_out_files(fake_root, tmp_path):
+    patch = tmp_path / "v.diff"
+    patch.write_text("--- a/src/kernel.cu\n+++ b/src/kernel.cu\n@@ -1 +1 @@\n-checked out\n+patched\n")
+    out = fake_root / "build" / "var" / "v" / "tree"  # under the root, as in a build directory
+    ab_variants._export_tree(str(patch), str(out))
+    assert (out / "src" / "kernel.cu").read_text() == "patched\n"
+    assert (fake_root / "src" / "kernel.cu").read_text() == "checked out\n"
