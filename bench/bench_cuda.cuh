@@ -8,7 +8,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 #include <string>

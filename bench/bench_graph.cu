@@ -59,22 +59,14 @@ struct Timing {
   float one_call_us;   // one-call graph, per replay
 };
 
-float median(std::vector<float> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 // Times `launch(set)` (which enqueues one call on `stream`) both ways.
 Timing time_in_graphs(cudaStream_t stream, const std::function<void(int)>& launch) {
-  auto median_replay_us = [&](int calls) {
-    cudaGraphExec_t exec = bench::capture_graph(stream, calls, [&](int i) { launch(i % kInputSets); });
-    const float us = median(bench::replay_ms(stream, exec, kWarmup, kReplays)) * 1000.0f;
-    CUDA_CHECK(cudaGraphExecDestroy(exec));
-    return us;
+  auto per_call_us = [&](int calls) {
+    return bench::median_graph_us(stream, calls, kWarmup, kReplays, [&](int i) { launch(i % kInputSets); });
   };
   Timing t;
-  t.per_call_us = median_replay_us(kCallsPerGraph) / kCallsPerGraph;
-  t.one_call_us = median_replay_us(1);
+  t.per_call_us = per_call_us(kCallsPerGraph);
+  t.one_call_us = per_call_us(1);
   return t;
 }
 
