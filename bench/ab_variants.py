@@ -6,13 +6,12 @@
 build: SOURCE is TREE (src/ and include/ as checked out), HEAD (as committed) or a patch, applied
 to the checked-out files. A lent GPU machine gets the working tree with an older .git, so there
 HEAD names older kernels than TREE. For each variant, the files are copied to BUILD/var/NAME/tree
-and the patch is applied there. The
-library's CUDA translation units are then recompiled from that tree with the build's own compile
-commands, swapped into a copy of libspecmeta_core.a, and specmeta_bench_metadata and
-specmeta_bench_graph are relinked as BUILD/var/NAME/metadata and BUILD/var/NAME/graph. The build
-directory must be configured and built first (cmake -DSPECMETA_BENCH=ON). Variants then run on the
-same machine in one session, in turn, each writing NAME[-large]-rK.json with
-specmeta_bench_metadata --json (K the round).
+and the patch is applied there. The library's CUDA translation units are then recompiled from
+that tree with the build's own compile commands, swapped into a copy of libspecmeta_core.a, and
+specmeta_bench_metadata and specmeta_bench_graph are relinked as BUILD/var/NAME/metadata and
+BUILD/var/NAME/graph. The build directory must be configured and built first
+(cmake -DSPECMETA_BENCH=ON). Variants then run on the same machine in one session, in turn, each
+writing NAME[-large]-rK.json with specmeta_bench_metadata --json (K the round).
 
 compare: for each variant, the best us_median of each case over its rounds. It prints a Markdown
 table with each variant's ratio to the first, where above 1 means faster than the first.
