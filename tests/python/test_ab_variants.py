@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 import ab_variants  # noqa: E402
+from throwaway_git import commit_everything  # noqa: E402
 
 
 def write_run(directory: Path, name: str, times: dict, live: dict, verified: bool = True) -> None:
@@ -93,10 +93,7 @@ def fake_root(tmp_path, monkeypatch):
     (root / "include").mkdir()
     (root / "include" / "api.h").write_text("api\n")
     (root / "src" / "kernel.cu").write_text("committed\n")
-    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "one"], check=True)
+    commit_everything(root, "one")
     (root / "src" / "kernel.cu").write_text("checked out\n")
     monkeypatch.setattr(ab_variants, "ROOT", str(root))
     return root

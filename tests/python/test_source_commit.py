@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,19 +10,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from source_commit import DIRTY_SUFFIX, UNKNOWN, source_commit  # noqa: E402
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-                          capture_output=True, text=True, check=True).stdout.strip()
+from throwaway_git import commit_everything, git  # noqa: E402
 
 
 @pytest.fixture
 def repo(tmp_path):
-    git(tmp_path, "init", "-q")
     (tmp_path / "kernel.cu").write_text("first\n")
-    git(tmp_path, "add", "kernel.cu")
-    git(tmp_path, "commit", "-q", "-m", "first")
+    commit_everything(tmp_path, "first")
     return tmp_path
 
 
