@@ -28,6 +28,16 @@ __device__ __forceinline__ void enter_after_prior_grid() {
 #endif
 }
 
+// The same wait with the next grid's launch after it instead of before: then
+// at most two grids of the stream sit on the GPU at once (kernel_params.cuh,
+// kLaunchAfterWaitMaxBlocks, says when the builder does this).
+__device__ __forceinline__ void enter_after_prior_grid_then_launch_next() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;");
+#endif
+}
+
 // Kernel parameters sit in a constant bank that every launch fills anew (a
 // CUDA-graph node's too), so a multiprocessor's first read of each line of
 // them misses the constant cache and waits on L2, one miss after another as

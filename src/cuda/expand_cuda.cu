@@ -39,20 +39,31 @@ union SharedStorage {
 };
 
 // One block's role. kStreaming: the page-table stores carry the evict-first
-// hint (kernel_params.cuh). A template parameter, so that calls without it
-// run the same code as before the hint existed: a branch in the copy loop
-// cost decode 1-2% and small calls 0.03 us.
-template <class KvT, class QoT, int kItems, bool kStreaming>
+// hint (kernel_params.cuh). kLaunchAfterWait: the launch order of small grids
+// (kernel_params.cuh, kLaunchAfterWaitMaxBlocks). Template parameters, so
+// that calls without them run the same code as before they existed: a branch
+// in the copy loop cost decode 1-2% and small calls 0.03 us, one at the
+// entry large decode tables 8-13%.
+template <class KvT, class QoT, int kItems, bool kStreaming, bool kLaunchAfterWait>
 __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorage& smem) {
-  if constexpr (std::is_same_v<QoT, UniformQo>) {
-    // Only the scalars and the first destination set: the other sets' lines
-    // matter to multi-set calls alone. Measured (bench_metadata, H100):
-    // uniform-qo calls 0.03-0.07 us faster at bs 1-16 and 3-4% on large
-    // decode tables (four-set decode 1% slower); calls of per-request qo
-    // were 0.1-0.3 us slower with it, so their instantiations go without.
-    warm_parameter_cache<offsetof(KernelParams, sets) + sizeof(DestSet)>(p);
+  // The parameter lines read before the wait: the scalars and the first
+  // destination set (the other sets' lines matter to multi-set calls alone).
+  constexpr size_t kWarmBytes = offsetof(KernelParams, sets) + sizeof(DestSet);
+  if constexpr (kLaunchAfterWait) {
+    // With two grids on the GPU at a time the lines read here stay cached
+    // until the wait ends, in every instantiation.
+    warm_parameter_cache<kWarmBytes>(p);
+    enter_after_prior_grid_then_launch_next();
+  } else {
+    if constexpr (std::is_same_v<QoT, UniformQo>) {
+      // Measured (bench_metadata, H100): uniform-qo calls 0.03-0.07 us
+      // faster at bs 1-16 and 3-4% on large decode tables (four-set decode
+      // 1% slower); calls of per-request qo launched this way were 0.1-0.3 us
+      // slower with it, so their instantiations go without here.
+      warm_parameter_cache<kWarmBytes>(p);
+    }
+    enter_after_prior_grid();
   }
-  enter_after_prior_grid();
   if (blockIdx.x < p.row_blocks) {
     if constexpr (std::is_same_v<QoT, UniformQo>) {
       uniform_rows_block<KvT>(p, smem.rows);
@@ -66,10 +77,10 @@ __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorag
   }
 }
 
-template <class KvT, class QoT, int kItems, bool kStreaming>
+template <class KvT, class QoT, int kItems, bool kStreaming, bool kLaunchAfterWait>
 __global__ void __launch_bounds__(kThreads) expand_kernel(const __grid_constant__ KernelParams p) {
   __shared__ SharedStorage smem;
-  expand_block<KvT, QoT, kItems, kStreaming>(p, smem);
+  expand_block<KvT, QoT, kItems, kStreaming, kLaunchAfterWait>(p, smem);
 }
 
 // The same, compiled for kCopyMinBlocks resident blocks per multiprocessor
@@ -78,7 +89,7 @@ template <class KvT, class QoT, int kItems>
 __global__ void __launch_bounds__(kThreads, kCopyMinBlocks) expand_kernel_high_occupancy(
     const __grid_constant__ KernelParams p) {
   __shared__ SharedStorage smem;
-  expand_block<KvT, QoT, kItems, false>(p, smem);
+  expand_block<KvT, QoT, kItems, false, false>(p, smem);
 }
 
 DestSet dest_set(const ExpandOutputs& o) {
@@ -112,14 +123,23 @@ bool wants_request_block(const ExpandOutputs& o) {
   return o.cache_seqlens.data || o.cu_seqlens_k.data || o.cu_seqlens_q.data || o.num_rows.data || o.status.data;
 }
 
+template <class KvT, class QoT, int kItems, bool kStreaming>
+void launch_in_order(const KernelParams& p, unsigned grid, cudaStream_t stream) {
+  if (launches_after_wait(grid)) {
+    launch_programmatic(expand_kernel<KvT, QoT, kItems, kStreaming, true>, grid, kThreads, stream, p);
+  } else {
+    launch_programmatic(expand_kernel<KvT, QoT, kItems, kStreaming, false>, grid, kThreads, stream, p);
+  }
+}
+
 template <class KvT, class QoT, int kItems>
 void launch_overlapped(const KernelParams& p, TableCopy copy, unsigned grid, cudaStream_t stream) {
   if (copy == TableCopy::kStreaming) {
-    launch_programmatic(expand_kernel<KvT, QoT, kItems, true>, grid, kThreads, stream, p);
+    launch_in_order<KvT, QoT, kItems, true>(p, grid, stream);
   } else if (copy == TableCopy::kHighOccupancy) {
     launch_programmatic(expand_kernel_high_occupancy<KvT, QoT, kItems>, grid, kThreads, stream, p);
   } else {
-    launch_programmatic(expand_kernel<KvT, QoT, kItems, false>, grid, kThreads, stream, p);
+    launch_in_order<KvT, QoT, kItems, false>(p, grid, stream);
   }
 }
 
@@ -197,6 +217,8 @@ bool table_units_at_least(const ExpandArgs& a, int64_t units) {
   // row_units * passes >= needed, without forming the product (it may pass 2^63).
   return row_units > 0 && passes >= (needed + row_units - 1) / row_units;
 }
+
+bool launches_after_wait(int64_t grid) { return grid <= kLaunchAfterWaitMaxBlocks; }
 
 bool streaming_table_stores(const ExpandArgs& a) {
   return table_pairs(a) >= kStreamingStoreMinPairs && table_units_at_least(a, kStreamingStoreMinUnits);

@@ -96,6 +96,24 @@ constexpr int64_t kCopyMinUnits = 2048;
 constexpr int64_t kUnitsPerTableBlock = 10;
 constexpr int64_t kSpreadGridLimit = int64_t{1} << 20;
 
+// Launch order under programmatic dependent launch. When a block lets the
+// next grid launch before it waits for the prior one, a CUDA graph of small
+// calls stacks up to about sixteen waiting grids on the GPU (block traces),
+// each with a constant bank of its own; a call's parameter lines read before
+// its wait then do not stay cached until it runs (likely why reading them
+// there made per-request calls slower). Grids of at most
+// kLaunchAfterWaitMaxBlocks blocks therefore wait first and then let the next
+// grid launch, so two grids sit on the GPU at a time, and read their
+// parameter lines before the wait in every instantiation; larger grids keep
+// the other order, since a grid that fills the multiprocessors needs the next
+// one's blocks placed early. Measured (H100, docs/perf-notes.md): small
+// per-request calls 1.09-1.13x faster (130 and 258 blocks), decode bs 16
+// 1.06x; grids of 514 blocks and more 2-5% slower in this order. The order is
+// a template parameter, so larger grids run the code they ran before (a
+// run-time branch at the entry cost large decode tables 8-13%). The
+// high-occupancy copy's tables have larger grids: it has the one order.
+constexpr int64_t kLaunchAfterWaitMaxBlocks = 384;
+
 // Rows per request as the rules count them: qo_uniform, else max_qo, at
 // most ceil(capacity / bs). The batch's rows fit the capacity, so only a few
 // requests can have more; a call where one does is still copied right, by
@@ -116,6 +134,9 @@ bool table_units_at_least(const ExpandArgs& a, int64_t units);
 bool streaming_table_stores(const ExpandArgs& a);
 // True when `a`'s table is copied by the kCopyMinBlocks instantiation.
 bool high_occupancy_table_copy(const ExpandArgs& a);
+// True when a builder grid of `grid` blocks lets the next grid launch only
+// after its own wait (kLaunchAfterWaitMaxBlocks).
+bool launches_after_wait(int64_t grid);
 
 // How a call's page tables are copied: plainly, with streaming stores, or
 // plainly by the kernel compiled for kCopyMinBlocks blocks per multiprocessor.

@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -325,6 +326,119 @@ TEST(PageTableLayoutRule, LargeTablesSpreadEachRowOverMoreBlocks) {
   EXPECT_EQ(ragged(256, 131072, 8, 2048), 64u);   // N 8: 4
   EXPECT_EQ(ragged(256, 32768, specmeta::kNoMaxQo, 1024), 11u);  // extend: capacity / bs = 4 rows, 2 pairs
   EXPECT_EQ(ragged(256, 32768, specmeta::kNoMaxQo, 4096), 32u);  // 16 rows, 8 pairs
+}
+
+TEST(LaunchOrderRule, GridsOfAtMost384BlocksLaunchTheNextAfterTheirWait) {
+  EXPECT_TRUE(specmeta::cuda_detail::launches_after_wait(1));
+  EXPECT_TRUE(specmeta::cuda_detail::launches_after_wait(258));  // draft_extend bs 16, W 4096
+  EXPECT_TRUE(specmeta::cuda_detail::launches_after_wait(384));
+  EXPECT_FALSE(specmeta::cuda_detail::launches_after_wait(385));
+  EXPECT_FALSE(specmeta::cuda_detail::launches_after_wait(514));  // target_verify bs 16, W 8192
+}
+
+// One decode call on the stream, then a second whose seq_lens are the last
+// of the first call's cache_seqlens, with no sync between: the second must
+// compute from the values the first wrote (each waits for the grid before
+// it; only when the next grid may launch depends on the size,
+// kLaunchAfterWaitMaxBlocks). The first call has 2^20 requests, whose
+// cache_seqlens its one request block writes in order over about a
+// millisecond, so a second call that read early would read the poison left
+// in the last ones. Chains: each launch order of the first grid (a one-column
+// page table gives it 2^20 more blocks), then each of the second.
+TEST_F(MetadataCudaTest, ChainedCallsReadThePriorCallsOutputs) {
+  SKIP_WITHOUT_CUDA();
+  using specmeta::cuda_detail::launches_after_wait;
+  CaseGen base;
+  SCOPED_TRACE(base.seed_text());
+  constexpr int64_t kFirstBs = int64_t{1} << 20;
+  constexpr int64_t kMaxSeq = 8192;
+  constexpr int64_t kSecondTableBs = 64;  // with an 8192-column table: 2050 blocks
+  constexpr int kRepeats = 3;
+  constexpr int32_t kPoison = -1;  // every byte 0xff; reads as a length of 0
+  std::vector<int64_t> seq(static_cast<size_t>(kFirstBs));
+  std::vector<int64_t> rpi(static_cast<size_t>(kFirstBs));
+  for (int64_t b = 0; b < kFirstBs; ++b) {
+    seq[static_cast<size_t>(b)] = base.range(1, kMaxSeq);
+    rpi[static_cast<size_t>(b)] = b;
+  }
+  DeviceMem seq_d, rpi_d, pool_d, cache_d, table_d, second_pool_d, second_table_d, expanded_d;
+  auto alloc = [](DeviceMem& m, int64_t bytes) {
+    m.bytes = static_cast<size_t>(bytes);
+    CHECK_CUDA(cudaMalloc(&m.p, m.bytes));
+  };
+  alloc(seq_d, kFirstBs * 8);
+  alloc(rpi_d, kFirstBs * 8);
+  alloc(pool_d, kFirstBs * 4);
+  alloc(cache_d, kFirstBs * 4);
+  alloc(table_d, kFirstBs * 4);
+  alloc(second_pool_d, kSecondTableBs * kMaxSeq * 4);
+  alloc(second_table_d, kSecondTableBs * kMaxSeq * 4);
+  alloc(expanded_d, kSecondTableBs * 4);
+  ASSERT_FALSE(HasFatalFailure());
+  CHECK_CUDA(cudaMemcpy(seq_d.p, seq.data(), seq_d.bytes, cudaMemcpyHostToDevice));
+  CHECK_CUDA(cudaMemcpy(rpi_d.p, rpi.data(), rpi_d.bytes, cudaMemcpyHostToDevice));
+  CHECK_CUDA(cudaMemset(pool_d.p, 0, pool_d.bytes));
+  CHECK_CUDA(cudaMemset(second_pool_d.p, 0, second_pool_d.bytes));
+
+  // Its grid, as expand_cuda sizes it, for the outputs these calls want.
+  auto grid = [](const specmeta::MetadataArgs& call) {
+    specmeta::ExpandArgs e;
+    EXPECT_TRUE(specmeta::validate(call, &e).ok());
+    const int64_t parts =
+        e.out.page_table_1.data ? specmeta::cuda_detail::page_table_layout(e).parts_per_request : 0;
+    constexpr int64_t kRows = specmeta::cuda_detail::kRowsPerBlock;
+    const int64_t row_blocks = e.out.seqlens_expanded.data ? (e.capacity + kRows - 1) / kRows : 0;
+    return row_blocks + 1 + e.bs * parts;
+  };
+  for (const bool first_table : {false, true}) {
+    specmeta::MetadataArgs first;
+    first.mode = specmeta::Mode::kDecode;
+    first.bs = kFirstBs;
+    first.capacity = kFirstBs;
+    first.seq_lens = {seq_d.p, specmeta::IntType::kInt64, kFirstBs};
+    first.out.cache_seqlens = {static_cast<int32_t*>(cache_d.p), kFirstBs};
+    if (first_table) {
+      first.req_pool_indices = {rpi_d.p, specmeta::IntType::kInt64, kFirstBs};
+      first.req_to_token = {static_cast<const int32_t*>(pool_d.p), kFirstBs, 1, 1};
+      first.width = 1;
+      first.out.page_table_1 = {static_cast<int32_t*>(table_d.p), kFirstBs, 1, 1};
+    }
+    for (const bool second_table : {false, true}) {
+      SCOPED_TRACE(std::string("first call ") + (first_table ? "with" : "without") + " a table, second " +
+                   (second_table ? "with" : "without"));
+      const int64_t bs = second_table ? kSecondTableBs : 1;
+      const int64_t offset = kFirstBs - bs;  // the last requests: written last
+      specmeta::MetadataArgs second;
+      second.mode = specmeta::Mode::kDecode;
+      second.bs = bs;
+      second.capacity = bs;
+      second.seq_lens = {static_cast<const int32_t*>(cache_d.p) + offset, specmeta::IntType::kInt32, bs};
+      second.out.seqlens_expanded = {static_cast<int32_t*>(expanded_d.p), bs};
+      if (second_table) {
+        second.req_pool_indices = {rpi_d.p, specmeta::IntType::kInt64, bs};
+        second.req_to_token = {static_cast<const int32_t*>(second_pool_d.p), bs, kMaxSeq, kMaxSeq};
+        second.width = kMaxSeq;
+        second.out.page_table_1 = {static_cast<int32_t*>(second_table_d.p), bs, kMaxSeq, kMaxSeq};
+      }
+      EXPECT_EQ(launches_after_wait(grid(first)), !first_table);
+      EXPECT_EQ(launches_after_wait(grid(second)), !second_table);
+      std::vector<int32_t> expanded(static_cast<size_t>(bs));
+      for (int repeat = 0; repeat < kRepeats; ++repeat) {
+        CHECK_CUDA(cudaMemsetAsync(cache_d.p, 0xff, cache_d.bytes, stream_));
+        const specmeta::Status s1 = specmeta::build_metadata_cuda(first, stream_);
+        const specmeta::Status s2 = specmeta::build_metadata_cuda(second, stream_);
+        ASSERT_TRUE(s1.ok()) << s1.message();
+        ASSERT_TRUE(s2.ok()) << s2.message();
+        CHECK_CUDA(cudaMemcpyAsync(expanded.data(), expanded_d.p, static_cast<size_t>(bs) * 4,
+                                   cudaMemcpyDeviceToHost, stream_));
+        CHECK_CUDA(cudaStreamSynchronize(stream_));
+        for (int64_t b = 0; b < bs; ++b) {
+          ASSERT_EQ(expanded[static_cast<size_t>(b)], seq[static_cast<size_t>(offset + b)])
+              << "repeat " << repeat << ", request " << b << " (the poison " << kPoison << " reads as 0)";
+        }
+      }
+    }
+  }
 }
 
 // Every API (the five modes and expand_* directly) around the page-table
