@@ -228,6 +228,16 @@ std::vector<CaseSpec> all_cases() {
   add(Mode::kDraftExtend, 16, 4096, 1, none, "");
   add(Mode::kExtend, 1, 32768, 1, none, "", 4);
   add(Mode::kExtend, 16, 4096, 1, none, "", 4);
+  // Small calls of uniform qo (under 2 MB), most of them in the row-group
+  // layout: N 8 names its N.
+  auto add_n = [&](Mode mode, int64_t bs, int64_t width, int64_t n) {
+    cases.push_back({case_id(mode, bs, width, n, 0, 1), mode, bs, width, 64, n, 0, 1, none, ""});
+  };
+  add(Mode::kDecode, 16, 4096, 1, none, "");
+  add(Mode::kTargetVerify, 16, 4096, 1, none, "");
+  add_n(Mode::kTargetVerify, 16, 4096, 8);
+  add_n(Mode::kTargetVerify, 1, 131072, 8);
+  add(Mode::kDraftExtendStatic, 16, 4096, 1, none, "");
   return cases;
 }
 
