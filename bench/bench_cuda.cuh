@@ -120,6 +120,22 @@ void warm_up_clocks(cudaStream_t stream) {
   CUDA_CHECK(cudaEventDestroy(stop));
 }
 
+// What a probe needs first: the device's name, its multiprocessor count and
+// a non-blocking stream of its own (the caller destroys it).
+struct ProbeDevice {
+  cudaDeviceProp prop{};
+  int sms = 0;
+  cudaStream_t stream = nullptr;
+};
+
+ProbeDevice probe_device() {
+  ProbeDevice d;
+  CUDA_CHECK(cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, 0));
+  CUDA_CHECK(cudaGetDeviceProperties(&d.prop, 0));
+  CUDA_CHECK(cudaStreamCreateWithFlags(&d.stream, cudaStreamNonBlocking));
+  return d;
+}
+
 // One CUDA graph of launch(0), ..., launch(calls - 1), each of which enqueues
 // one call on `stream`. The caller destroys it.
 template <class Launch>

@@ -99,12 +99,10 @@ void pieces_row(cudaStream_t stream, int blocks, uint32_t* out) {
 }
 
 int run() {
-  int sms = 0;
-  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-  cudaDeviceProp prop{};
-  CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
-  cudaStream_t stream;
-  CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  const bench::ProbeDevice device = bench::probe_device();
+  const int sms = device.sms;
+  const cudaDeviceProp& prop = device.prop;
+  cudaStream_t stream = device.stream;
   // A random cycle through the slots, so consecutive loads share no line.
   std::vector<int64_t> order(kChaseSlots), next(kChaseSlots);
   for (int i = 0; i < kChaseSlots; ++i) order[i] = i;

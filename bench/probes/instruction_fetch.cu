@@ -87,12 +87,10 @@ void row(cudaStream_t stream, int blocks, uint32_t* out, float empty_us) {
 }
 
 int run() {
-  int sms = 0;
-  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-  cudaDeviceProp prop{};
-  CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
-  cudaStream_t stream;
-  CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  const bench::ProbeDevice device = bench::probe_device();
+  const int sms = device.sms;
+  const cudaDeviceProp& prop = device.prop;
+  cudaStream_t stream = device.stream;
   uint32_t* out = nullptr;
   CUDA_CHECK(cudaMalloc(&out, kThreads * sizeof(uint32_t)));
   bench::warm_up_clocks(stream);
