@@ -192,17 +192,28 @@ __device__ __forceinline__ void store_rows(int32_t* dst, uint32_t row0, const in
 }
 
 // The same rows into one output of every destination set. `field` picks the
-// output: a pointer-to-member, so one loop serves all outputs.
+// output: a pointer-to-member, so one loop serves all outputs. Set 0, which
+// every call has, is stored through fixed parameter offsets, the other sets
+// in a loop that one-set calls skip: one loop over all sets compiled to four
+// unrolled copies around indexed parameter loads, and small calls took
+// 0.13-0.25 us longer with it (H100, bench_metadata; docs/perf-notes.md).
+// store_all likewise.
 __device__ __forceinline__ void store_rows_all(const KernelParams& p, int32_t* DestSet::*field, uint32_t row0,
                                                const int32_t (&v)[kRowsPerThread], uint32_t end) {
-  if (p.sets[0].*field == nullptr) return;
-  for (int s = 0; s < p.num_sets; ++s) store_rows(p.sets[s].*field, row0, v, end);
+  int32_t* const first = p.sets[0].*field;
+  if (first == nullptr) return;
+  store_rows(first, row0, v, end);
+#pragma unroll 1
+  for (int s = 1; s < p.num_sets; ++s) store_rows(p.sets[s].*field, row0, v, end);
 }
 
 __device__ __forceinline__ void store_all(const KernelParams& p, int32_t* DestSet::*field, uint32_t index,
                                           int32_t value) {
-  if (p.sets[0].*field == nullptr) return;
-  for (int s = 0; s < p.num_sets; ++s) (p.sets[s].*field)[index] = value;
+  int32_t* const first = p.sets[0].*field;
+  if (first == nullptr) return;
+  first[index] = value;
+#pragma unroll 1
+  for (int s = 1; s < p.num_sets; ++s) (p.sets[s].*field)[index] = value;
 }
 
 }  // namespace cuda_detail

@@ -45,7 +45,10 @@ __device__ __forceinline__ void uniform_row_values(const UniformRowLoads& u, uin
 #pragma unroll
   for (int k = 0; k < kRowsPerThread; ++k) {
     const bool live = row0 + k < total;
-    len[k] = live ? detail::expanded_len(detail::offset_kv(u.kv[k], kv_offset), qo, u.col[k]) : 0;
+    // Computed for every row, then selected: behind a branch per row, the
+    // four 64-bit clamp chains ran one after another instead of interleaved.
+    const int32_t value = detail::expanded_len(detail::offset_kv(u.kv[k], kv_offset), qo, u.col[k]);
+    len[k] = live ? value : 0;
     owner[k] = live ? static_cast<int32_t>(u.req[k]) : -1;
   }
 }
