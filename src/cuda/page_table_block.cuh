@@ -70,20 +70,25 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
                                                   uint64_t first_row, uint32_t rows, uint64_t live) {
   constexpr uint32_t kLaneBits = kThreadBits - kShift;
   constexpr uint32_t kGroupMask = (1u << kShift) - 1;
-  constexpr uint64_t kColsPerGroupPass = uint64_t{kColsPerThread} << kLaneBits;
-  constexpr uint64_t kPagesPerGroupPass = uint64_t{1} << kLaneBits;
+  constexpr uint32_t kColsPerGroupPass = uint32_t{kColsPerThread} << kLaneBits;
+  constexpr uint32_t kPagesPerGroupPass = uint32_t{1} << kLaneBits;
   const uint32_t group = threadIdx.x >> kLaneBits;
   const uint32_t lane = threadIdx.x & ((1u << kLaneBits) - 1);
 
+  // Columns and pages in 32 bits: live <= width <= INT32_MAX (validated), so
+  // every index below stays under 2^32 (c < col_end + kColsPerGroupPass, and
+  // a page's column < live). Fewer registers in the copy loop: the
+  // high-occupancy kernel's 40 (kCopyMinBlocks) spilled in it otherwise.
   // One loop for both tables, each pass issuing its loads before any store:
   // a load after a store to memory that might alias waits for nothing, but
   // the compiler may not hoist it, and every load waited for is a round trip.
-  const uint64_t col_end = p.sets[0].page_table_1 ? live : 0;
-  const uint64_t pages = p.sets[0].real_page_table ? (live + p.page_size - 1) / p.page_size : 0;
-  for (uint64_t pass = part; pass * kColsPerGroupPass < col_end || pass * kPagesPerGroupPass < pages;
-       pass += p.parts_per_request) {
-    const uint64_t c = pass * kColsPerGroupPass + lane * kColsPerThread;
-    const uint64_t page = pass * kPagesPerGroupPass + lane;
+  const uint32_t col_end = p.sets[0].page_table_1 ? static_cast<uint32_t>(live) : 0;
+  const uint32_t pages = p.sets[0].real_page_table ? (static_cast<uint32_t>(live) + p.page_size - 1) / p.page_size : 0;
+  const uint32_t passes = max((col_end + kColsPerGroupPass - 1) / kColsPerGroupPass,
+                              (pages + kPagesPerGroupPass - 1) / kPagesPerGroupPass);
+  for (uint32_t pass = part; pass < passes; pass += p.parts_per_request) {
+    const uint32_t c = pass * kColsPerGroupPass + lane * kColsPerThread;
+    const uint32_t page = pass * kPagesPerGroupPass + lane;
     const bool full_vector = p.vector_copy && c + kColsPerThread <= col_end;
     int4 cols = make_int4(0, 0, 0, 0);
     if (full_vector) {
