@@ -136,13 +136,23 @@ __device__ __forceinline__ int64_t load_pool_index(const KernelParams& p, uint32
                      : static_cast<int64_t>(static_cast<const int32_t*>(p.req_pool_indices)[i]);
 }
 
-// sparse_seqlens of a row of length x (row_math.h's sparse_len, in 32 bits).
-__device__ __forceinline__ int32_t sparse_len32(int32_t x, const KernelParams& p) {
+// sparse_seqlens of a thread's rows of lengths x (row_math.h's sparse_len, in
+// 32 bits), with one branch on kpool for all of them instead of one per row:
+// the row block's time is one warp's dependent chain, branches included.
+__device__ __forceinline__ void sparse_lens32(const KernelParams& p, const int32_t (&x)[kRowsPerThread],
+                                              int32_t (&sparse)[kRowsPerThread]) {
   const int32_t topk = static_cast<int32_t>(p.topk);
-  if (p.kpool == 1) return min(x, topk);
+  if (p.kpool == 1) {
+#pragma unroll
+    for (int k = 0; k < kRowsPerThread; ++k) sparse[k] = min(x[k], topk);
+    return;
+  }
   const int32_t kpool = static_cast<int32_t>(p.kpool);
-  const int32_t f = (x / kpool) * kpool;
-  return min(f, topk) + (x - f);
+#pragma unroll
+  for (int k = 0; k < kRowsPerThread; ++k) {
+    const int32_t f = (x[k] / kpool) * kpool;
+    sparse[k] = min(f, topk) + (x[k] - f);
+  }
 }
 
 // Sum of sparse_seqlens over a request's first n rows, saturated. Out of line:

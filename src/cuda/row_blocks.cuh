@@ -105,12 +105,9 @@ __device__ __forceinline__ void store_row_outputs(const KernelParams& p, uint32_
   const DestSet& d = p.sets[0];
   if (!d.sparse_seqlens && !d.sparse_cu_seqlens_k) return;
   int32_t sparse[kRowsPerThread];
-#pragma unroll
-  for (int k = 0; k < kRowsPerThread; ++k) sparse[k] = sparse_len32(len[k], p);
+  sparse_lens32(p, len, sparse);
   store_rows_all(p, &DestSet::sparse_seqlens, row0, sparse, p.capacity);
   if (!d.sparse_cu_seqlens_k) return;
-  // Rows past the total have length 0, so the sums stay flat there.
-  if (blockIdx.x == 0 && threadIdx.x == 0) store_all(p, &DestSet::sparse_cu_seqlens_k, 0, 0);
   uint32_t running = 0;
 #pragma unroll
   for (int k = 0; k < kRowsPerThread; ++k) running = sat_add(running, static_cast<uint32_t>(sparse[k]));
@@ -123,14 +120,23 @@ __device__ __forceinline__ void store_row_outputs(const KernelParams& p, uint32_
     uint32_t aggregate;
     RowScan(smem.scan).ExclusiveScan(running, running, tile_offset, SatAdd(), aggregate);
   }
-  int32_t inclusive[kRowsPerThread];
+  // Element r is the sum over the rows before row r, so each thread stores
+  // its rows' exclusive sums at its own rows: aligned as the other per-row
+  // outputs are (one 16-byte store; the inclusive sums, one element on, took
+  // the scalar path everywhere). Element capacity, the total, comes from the
+  // owner of the last row (thread 0 of block 0 at capacity 0); rows past the
+  // total have length 0, so the sums stay flat up to it.
+  int32_t exclusive[kRowsPerThread];
 #pragma unroll
   for (int k = 0; k < kRowsPerThread; ++k) {
+    exclusive[k] = to_int32(running);
     running = sat_add(running, static_cast<uint32_t>(sparse[k]));
-    inclusive[k] = to_int32(running);
   }
-  // Element r + 1 holds row r's inclusive sum; element 0 is 0.
-  store_rows_all(p, &DestSet::sparse_cu_seqlens_k, row0 + 1, inclusive, p.capacity + 1);
+  store_rows_all(p, &DestSet::sparse_cu_seqlens_k, row0, exclusive, p.capacity);
+  const uint32_t last_row = max(p.capacity, 1u) - 1;
+  if (row0 <= last_row && last_row - row0 < kRowsPerThread) {
+    store_all(p, &DestSet::sparse_cu_seqlens_k, p.capacity, to_int32(running));
+  }
 }
 
 template <class KvT>
