@@ -119,6 +119,10 @@ bool wants_rows(const ExpandOutputs& o) {
   return o.seqlens_expanded.data || o.sparse_seqlens.data || o.sparse_cu_seqlens_k.data || o.row_to_req.data;
 }
 
+bool wants_page_tables(const ExpandArgs& a) {
+  return a.wants_page_table() && (a.out.page_table_1.data || a.out.real_page_table.data);
+}
+
 bool wants_request_block(const ExpandOutputs& o) {
   return o.cache_seqlens.data || o.cu_seqlens_k.data || o.cu_seqlens_q.data || o.num_rows.data || o.status.data;
 }
@@ -220,6 +224,18 @@ bool table_units_at_least(const ExpandArgs& a, int64_t units) {
 
 bool launches_after_wait(int64_t grid) { return grid <= kLaunchAfterWaitMaxBlocks; }
 
+BuilderGrid builder_grid(const ExpandArgs& a) {
+  // At least one row block whenever a per-row output is wanted: row block 0
+  // also writes sparse_cu_seqlens_k[0], even at capacity 0.
+  const int64_t tiles = (a.capacity + kRowsPerBlock - 1) / kRowsPerBlock;
+  BuilderGrid g{};
+  g.row_blocks = static_cast<uint32_t>(wants_rows(a.out) ? std::max<int64_t>(tiles, 1) : 0);
+  g.layout = page_table_layout(a);
+  const int64_t table_blocks = wants_page_tables(a) ? a.bs * static_cast<int64_t>(g.layout.parts_per_request) : 0;
+  g.blocks = g.row_blocks + 1 + table_blocks;
+  return g;
+}
+
 bool streaming_table_stores(const ExpandArgs& a) {
   return table_pairs(a) >= kStreamingStoreMinPairs && table_units_at_least(a, kStreamingStoreMinUnits);
 }
@@ -248,7 +264,7 @@ Status detail::expand_cuda_validated(const ExpandArgs& a, cudaStream_t stream) {
 Status detail::expand_cuda_general(const ExpandArgs& a, cudaStream_t stream) {
   using namespace cuda_detail;
   const ExpandOutputs& o = a.out;
-  const bool page_tables = a.wants_page_table() && (o.page_table_1.data || o.real_page_table.data);
+  const bool page_tables = wants_page_tables(a);
   if (!wants_rows(o) && !wants_request_block(o) && !page_tables) return {};
 
   KernelParams p{};
@@ -282,15 +298,11 @@ Status detail::expand_cuda_general(const ExpandArgs& a, cudaStream_t stream) {
     p.vector_copy = p.vector_copy && aligned_rows(set.page_table_1.data, set.page_table_1.row_stride);
   }
 
-  // At least one row block whenever a per-row output is wanted: row block 0
-  // also writes sparse_cu_seqlens_k[0], even at capacity 0.
-  const int64_t tiles = (a.capacity + kRowsPerBlock - 1) / kRowsPerBlock;
-  p.row_blocks = static_cast<uint32_t>(wants_rows(o) ? std::max<int64_t>(tiles, 1) : 0);
-  const PageTableLayout layout = page_table_layout(a);
-  p.parts_per_request = layout.parts_per_request;
-  p.row_groups = layout.row_groups;
-  const int64_t table_blocks = page_tables ? a.bs * static_cast<int64_t>(p.parts_per_request) : 0;
-  const int64_t grid = p.row_blocks + 1 + table_blocks;
+  const BuilderGrid g = builder_grid(a);
+  p.row_blocks = g.row_blocks;
+  p.parts_per_request = g.layout.parts_per_request;
+  p.row_groups = g.layout.row_groups;
+  const int64_t grid = g.blocks;
   constexpr int64_t kMaxGrid = 2147483647;  // gridDim.x limit
   if (grid > kMaxGrid) {
     return Status::invalid_argument("bs: expected a batch whose launch fits " + std::to_string(kMaxGrid) +

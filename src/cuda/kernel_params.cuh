@@ -154,6 +154,17 @@ struct PageTableLayout {
 };
 PageTableLayout page_table_layout(const ExpandArgs& a);
 
+// The builder's grid for the validated call `a` (expand_cuda.cu's header
+// says which block plays which role); from host ints only, so a captured
+// graph replays with any input values. blocks may pass gridDim.x's limit:
+// the launch checks it.
+struct BuilderGrid {
+  uint32_t row_blocks;
+  PageTableLayout layout;
+  int64_t blocks;  // row blocks, the request block, then the page-table blocks
+};
+BuilderGrid builder_grid(const ExpandArgs& a);
+
 // The qo of every request is the host int qo_uniform.
 struct UniformQo {};
 

@@ -328,6 +328,34 @@ TEST(PageTableLayoutRule, LargeTablesSpreadEachRowOverMoreBlocks) {
   EXPECT_EQ(ragged(256, 32768, specmeta::kNoMaxQo, 4096), 32u);  // 16 rows, 8 pairs
 }
 
+TEST(BuilderGridRule, RowBlocksThenTheRequestBlockThenTablePartsPerRequest) {
+  static int32_t element[1] = {};
+  auto grid = [](int64_t bs, int64_t rows, int64_t capacity, bool per_row, bool table) {
+    specmeta::ExpandArgs a = uniform_table_call(bs, 8192, rows, 0);
+    a.capacity = capacity;
+    if (per_row) a.out.row_to_req = {element, capacity};
+    if (table) a.out.real_page_table = {element, capacity, 8192, 8192};
+    return specmeta::cuda_detail::builder_grid(a);
+  };
+  EXPECT_EQ(grid(16, 1, 16, false, false).blocks, 1);  // the request block alone
+  EXPECT_EQ(grid(16, 1, 0, true, false).row_blocks, 1u);  // capacity 0: row block 0 writes sparse_cu_seqlens_k[0]
+  EXPECT_EQ(grid(16, 1, 1024, true, false).row_blocks, 1u);
+  EXPECT_EQ(grid(16, 1, 1025, true, false).row_blocks, 2u);
+  // decode bs 16, W 8192: 8 parts per request (the block target, at most the passes).
+  const specmeta::cuda_detail::BuilderGrid decode = grid(16, 1, 16, true, true);
+  EXPECT_EQ(decode.layout.parts_per_request, 8u);
+  EXPECT_EQ(decode.blocks, 1 + 1 + 16 * 8);
+  // target_verify bs 1, N 4: row groups of 256 columns, 32 parts.
+  const specmeta::cuda_detail::BuilderGrid verify = grid(1, 4, 4, true, true);
+  EXPECT_TRUE(verify.layout.row_groups);
+  EXPECT_EQ(verify.blocks, 1 + 1 + 32);
+  // A table wanted with no elements (capacity 0, null data) has no table blocks.
+  specmeta::ExpandArgs empty = uniform_table_call(16, 8192, 1, 0);
+  empty.capacity = 0;
+  empty.out.page_table_1 = {nullptr, 0, 8192, 8192};
+  EXPECT_EQ(specmeta::cuda_detail::builder_grid(empty).blocks, 1);
+}
+
 TEST(LaunchOrderRule, GridsOfAtMost384BlocksLaunchTheNextAfterTheirWait) {
   EXPECT_TRUE(specmeta::cuda_detail::launches_after_wait(1));
   EXPECT_TRUE(specmeta::cuda_detail::launches_after_wait(258));  // draft_extend bs 16, W 4096
@@ -380,15 +408,11 @@ TEST_F(MetadataCudaTest, ChainedCallsReadThePriorCallsOutputs) {
   CHECK_CUDA(cudaMemset(pool_d.p, 0, pool_d.bytes));
   CHECK_CUDA(cudaMemset(second_pool_d.p, 0, second_pool_d.bytes));
 
-  // Its grid, as expand_cuda sizes it, for the outputs these calls want.
+  // Its grid, as expand_cuda sizes it.
   auto grid = [](const specmeta::MetadataArgs& call) {
     specmeta::ExpandArgs e;
     EXPECT_TRUE(specmeta::validate(call, &e).ok());
-    const int64_t parts =
-        e.out.page_table_1.data ? specmeta::cuda_detail::page_table_layout(e).parts_per_request : 0;
-    constexpr int64_t kRows = specmeta::cuda_detail::kRowsPerBlock;
-    const int64_t row_blocks = e.out.seqlens_expanded.data ? (e.capacity + kRows - 1) / kRows : 0;
-    return row_blocks + 1 + e.bs * parts;
+    return specmeta::cuda_detail::builder_grid(e).blocks;
   };
   for (const bool first_table : {false, true}) {
     specmeta::MetadataArgs first;
