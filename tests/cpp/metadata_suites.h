@@ -65,6 +65,30 @@ void sweep_batch_sizes(Backend&& backend, int param, int per) {
   }
 }
 
+// Capacities at the row blocks' switches and one either side (row_blocks.cuh):
+// 128 rows (one warp's; at or under it the block's warps split the per-row
+// outputs) and 1024 (one tile), and 0. bs = capacity / N, so the rows of the
+// uniform modes fit; expand_direct takes per-request qo (a uniform qo could
+// exceed the capacity, a host error).
+template <class Backend>
+void sweep_row_capacities(Backend&& backend, int param, int per) {
+  CaseGen base;
+  SCOPED_TRACE(base.seed_text());
+  MetaGen gen(base);
+  for (int64_t capacity : {0, 1, 127, 128, 129, 1023, 1024, 1025}) {
+    for (int64_t n : {1, 4}) {
+      SCOPED_TRACE("capacity=" + std::to_string(capacity) + " N=" + std::to_string(n));
+      MetaOptions o = options_for(param);
+      o.capacity = capacity;
+      o.bs = capacity / n;
+      o.num_draft_tokens = n;
+      if (param == kDirectParam) o.uniform = false;
+      run_random_meta_cases(backend, gen, per, o);
+      if (meta_failed()) return;
+    }
+  }
+}
+
 // page_size 1 / 16 / 64 x kpool 1 / 4 x topk 1 / 7 / 2048, every output wanted.
 template <class Backend>
 void sweep_page_size_kpool_topk(Backend&& backend, int param, int per) {

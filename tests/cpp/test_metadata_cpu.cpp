@@ -30,6 +30,7 @@ class MetadataCpu : public ::testing::TestWithParam<int> {};
 
 TEST_P(MetadataCpu, RandomCasesMatchReference) { sweep_random(run_meta_cpu, GetParam(), 1000); }
 TEST_P(MetadataCpu, BatchSizes) { sweep_batch_sizes(run_meta_cpu, GetParam(), 6); }
+TEST_P(MetadataCpu, RowCapacities) { sweep_row_capacities(run_meta_cpu, GetParam(), 6); }
 TEST_P(MetadataCpu, PageSizeKpoolTopk) { sweep_page_size_kpool_topk(run_meta_cpu, GetParam(), 8); }
 TEST_P(MetadataCpu, DraftTokens) { sweep_draft_tokens(run_meta_cpu, GetParam(), 8); }
 TEST_P(MetadataCpu, InputTypes) { sweep_input_types(run_meta_cpu, GetParam(), 12); }

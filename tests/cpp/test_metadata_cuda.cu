@@ -154,6 +154,10 @@ TEST_P(MetadataCuda, BatchSizes) {
   SKIP_WITHOUT_CUDA();
   sweep_batch_sizes(backend(), GetParam(), 3);
 }
+TEST_P(MetadataCuda, RowCapacities) {
+  SKIP_WITHOUT_CUDA();
+  sweep_row_capacities(backend(), GetParam(), 3);
+}
 TEST_P(MetadataCuda, PageSizeKpoolTopk) {
   SKIP_WITHOUT_CUDA();
   sweep_page_size_kpool_topk(backend(), GetParam(), 2);
