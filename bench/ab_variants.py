@@ -6,7 +6,8 @@
 build: SOURCE is TREE (src/ and include/ as checked out), HEAD (as committed) or a patch, applied
 to the checked-out files. A lent GPU machine gets the working tree with an older .git, so there
 HEAD names older kernels than TREE. For each variant, the files are copied to BUILD/var/NAME/tree
-and the patch is applied there. The library's CUDA translation units are then recompiled from
+and the patch is applied there, every variant's before anything compiles (a patch that does not apply
+stops the run at once). The library's CUDA translation units are then recompiled from
 that tree with the build's own compile commands, swapped into a copy of libspecmeta_core.a, and
 specmeta_bench_metadata and specmeta_bench_graph are relinked as BUILD/var/NAME/metadata and
 BUILD/var/NAME/graph. The build directory must be configured and built first
@@ -64,15 +65,24 @@ def _export_tree(source: str, tree: str) -> None:
                         ignore=shutil.ignore_patterns("__pycache__"))
     if source != "TREE":
         patch = os.path.abspath(source)
-        subprocess.run(["git", "apply", "--unsafe-paths", f"--directory={os.path.relpath(tree, ROOT)}", patch],
-                       cwd=ROOT, check=True)
+        result = subprocess.run(["git", "apply", "--unsafe-paths", f"--directory={os.path.relpath(tree, ROOT)}", patch],
+                                cwd=ROOT, capture_output=True, text=True)
+        if result.returncode:
+            raise PatchError(result.stderr.strip() or f"git apply exited with {result.returncode}")
 
 
-def build_variant(build_dir: str, compiles: dict, links: dict, name: str, source: str) -> tuple[bool, str]:
-    """(whether it built, what to print) for variant `name` of `source` (TREE, HEAD or a patch)."""
+class PatchError(Exception):
+    """A variant's patch does not apply to the checked-out src/ and include/."""
+
+
+def _tree(build_dir: str, name: str) -> str:
+    return os.path.abspath(os.path.join(build_dir, "var", name, "tree"))
+
+
+def build_variant(build_dir: str, compiles: dict, links: dict, name: str) -> tuple[bool, str]:
+    """(whether it built, what to print) for variant `name`, whose tree main() exported."""
     var = os.path.join("var", name)  # relative to the build directory, where the commands run
-    tree = os.path.abspath(os.path.join(build_dir, var, "tree"))
-    _export_tree(source, tree)
+    tree = _tree(build_dir, name)
     shutil.copy(os.path.join(build_dir, "libspecmeta_core.a"), os.path.join(build_dir, var, "lib.a"))
     for unit, command in compiles.items():
         command = re.sub(rf"-c \S+{unit}\.cu -o \S+", f"-c {tree}/src/cuda/{unit}.cu -o {var}/{unit}.cu.o", command)
@@ -162,9 +172,16 @@ def main(argv: list[str]) -> int:
         if source not in SOURCES and not os.path.isfile(source):
             parser.error(f"variant {name}: expected TREE, HEAD or a patch file, got {source!r}")
         variants.append((name, source))
+    # Every tree first, so a patch that does not apply stops the run before anything compiles (on a lent GPU
+    # machine, a failed variant found after the others' builds costs their device time).
+    for name, source in variants:
+        try:
+            _export_tree(source, _tree(args.build_dir, name))
+        except PatchError as e:
+            parser.error(f"variant {name}: {source} does not apply to the checked-out src/ and include/: {e}")
     compiles, links = _commands(args.build_dir)
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda v: build_variant(args.build_dir, compiles, links, *v), variants))
+        results = list(pool.map(lambda v: build_variant(args.build_dir, compiles, links, v[0]), variants))
     for _, message in results:
         print(message)
     return 0 if all(built for built, _ in results) else 1

@@ -1,6 +1,6 @@
 """bench/ab_variants.py without a GPU: the comparison of variant runs, on made-up
-specmeta_bench_metadata JSON files, and the checks of its command line. (Its build
-subcommand needs a configured CUDA build directory; it is run by hand.)"""
+specmeta_bench_metadata JSON files, the checks of its command line and the trees its build exports.
+(Its compiles need a configured CUDA build directory; they are run by hand.)"""
 
 from __future__ import annotations
 
@@ -119,3 +119,19 @@ def test_a_patch_applies_to_the_checked_out_files(fake_root, tmp_path):
     ab_variants._export_tree(str(patch), str(out))
     assert (out / "src" / "kernel.cu").read_text() == "patched\n"
     assert (fake_root / "src" / "kernel.cu").read_text() == "checked out\n"
+
+
+def test_build_rejects_a_patch_that_does_not_apply_before_building(fake_root, tmp_path, capsys):
+    # The b side names a path one component too deep (diff -ruN old new/v/ makes such patches):
+    # git apply finds no such file, and the run stops before it looks for the build's commands.
+    patch = tmp_path / "deep.diff"
+    patch.write_text("--- a/src/kernel.cu\n+++ v/b/src/kernel.cu\n@@ -1 +1 @@\n-checked out\n+patched\n")
+    good = tmp_path / "good.diff"
+    good.write_text("--- a/src/kernel.cu\n+++ b/src/kernel.cu\n@@ -1 +1 @@\n-checked out\n+patched\n")
+    build_dir = fake_root / "build"
+    with pytest.raises(SystemExit) as exit_info:
+        ab_variants.main(["build", "--build-dir", str(build_dir), f"ok={good}", f"deep={patch}"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"variant deep: {patch} does not apply" in err
+    assert (build_dir / "var" / "ok" / "tree" / "src" / "kernel.cu").read_text() == "patched\n"
