@@ -18,6 +18,8 @@ import os
 import statistics
 import sys
 
+import suite_report
+
 SMALL_BYTES = 1e6
 SMALL_US = 2.0
 LARGE_BYTES = 16e6
@@ -32,9 +34,8 @@ def load(directory):
     with open(os.path.join(directory, "results.json")) as f:
         result = json.load(f)
     rows = [r for r in result["rows"] if r["kind"] == "metadata"]
-    key = lambda r: (r["mode"], r["bs"], r["n"], r["width"])  # noqa: E731
-    builder = {key(r): r for r in rows if r["variant"] == "specmeta Builder"}
-    build = {key(r): r for r in rows if r["variant"] == "specmeta build_metadata"}
+    builder = suite_report.reference_rows(rows)  # the bound Builder, by cell
+    build = {suite_report.cell_key(r): r for r in rows if r["variant"] == "specmeta build_metadata"}
     return result["meta"], builder, build
 
 
@@ -47,7 +48,7 @@ def counts(directory):
     times = [r["graph_us"] for r in small.values()]
     lines["small"] = f"{at_most(times, SMALL_US)}, median {statistics.median(times):.2f} us"
     for mode in MODES:
-        t = [r["graph_us"] for k, r in small.items() if k[0] == mode]
+        t = [r["graph_us"] for r in small.values() if r["mode"] == mode]
         if t:
             lines[f"small {mode}"] = (f"{at_most(t, SMALL_US)}, median {statistics.median(t):.2f}, "
                                       f"{min(t):.2f}-{max(t):.2f} us")

@@ -14,7 +14,8 @@ import suite_must_show  # noqa: E402
 
 def row(mode, bs, variant, live_bytes, graph_us, eager_us, pct_copy=None):
     return dict(kind="metadata", mode=mode, bs=bs, n=None if mode == "decode" else 4, width=4096, variant=variant,
-                live_bytes=live_bytes, graph_us=graph_us, eager_us=eager_us, pct_copy=pct_copy)
+                reference=variant == "specmeta Builder", live_bytes=live_bytes, graph_us=graph_us, eager_us=eager_us,
+                pct_copy=pct_copy)
 
 
 def write_run(directory, small_graph_us):
@@ -30,8 +31,9 @@ def write_run(directory, small_graph_us):
             row("decode", 256, variant, 3e7, 12.0, 13.0, pct_copy=85.0),
             row("extend", 1024, variant, 2e7, 9.0, 10.0, pct_copy=84.9),
         ]
+    # Not a metadata cell: ignored.
     rows.append(dict(kind="seqlens_expanded", mode="target_verify", bs=1, n=4, width=None, variant="specmeta Builder",
-                     live_bytes=8, graph_us=9.0, eager_us=9.0, pct_copy=None))  # not a metadata cell: ignored
+                     reference=True, live_bytes=8, graph_us=9.0, eager_us=9.0, pct_copy=None))
     meta = dict(copy_gbps=3000.0, floors={"eager per call": 5.5})
     directory.mkdir()
     (directory / "results.json").write_text(json.dumps(dict(meta=meta, rows=rows, skipped=[])))
