@@ -580,6 +580,39 @@ def test_metadata_empty_output_changed_in_place(torch, change):
     assert meta.cache_seqlens.tolist() == [2, 9, 4] and meta.status[0].item() == 0
 
 
+@pytest.mark.parametrize("change", ["set_", "data", "resize past the storage"])
+def test_metadata_empty_repeated_call_input_changed_in_place(torch, change):
+    """A call repeating the last one's tensors reuses its validation only while every input
+    reads the same: req_to_token moved in place must be read where it now is. (Under
+    memcheck without torch's caching allocator, as the sanitizer-buffers step runs it, a
+    read of the old storage is a read of freed memory.)"""
+    meta = specmeta.Metadata.empty(bs=3, capacity=7, width=5, page_size=2, like=torch.zeros(1, device="cuda"))
+    seq = torch.tensor([2, 9, 4], dtype=torch.int32, device="cuda")
+    rpi = torch.zeros(3, dtype=torch.int32, device="cuda")
+    table = torch.arange(5, dtype=torch.int32, device="cuda").reshape(1, 5)
+
+    def call():
+        specmeta.build_metadata("decode", seq, out=meta, req_pool_indices=rpi, req_to_token=table, page_size=2)
+        torch.cuda.synchronize()
+
+    call()
+    call()
+    moved = torch.arange(10, 15, dtype=torch.int32, device="cuda").reshape(1, 5)
+    before = table.data_ptr()
+    if change == "set_":
+        table.set_(moved)
+    elif change == "data":
+        table.data = moved
+    else:
+        table.resize_(64, 5)
+        table[0] = moved[0]
+    assert table.data_ptr() != before
+    del moved
+    call()
+    assert meta.page_table_1[:3].tolist() == [[10, 11, 0, 0, 0], [10, 11, 12, 13, 14], [10, 11, 12, 13, 0]]
+    assert meta.real_page_table[:3].tolist() == [[5, 0, 0], [5, 6, 7], [5, 6, 0]]
+
+
 def test_metadata_empty_assigned_cuda_output(torch):
     meta = specmeta.Metadata.empty(bs=3, capacity=7, width=5, page_size=2, like=torch.zeros(1, device="cuda"))
     _decode_into(torch, meta)
