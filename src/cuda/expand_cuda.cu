@@ -184,7 +184,8 @@ PageTableLayout page_table_layout(const ExpandArgs& a) {
   const int64_t pairs = table_pairs(a);
   const int64_t fine_cols = kColsPerPass >> kRowGroupShift;
   const int64_t fine_passes = (a.width + fine_cols - 1) / fine_cols;
-  const bool row_groups = pairs >= (int64_t{1} << kRowGroupShift) && bs * fine_passes <= kRowGroupGridLimit;
+  const int64_t grid_limit = pairs >= kRowGroupManyPairs ? kRowGroupGridLimit : kRowGroupFewPairsGridLimit;
+  const bool row_groups = pairs >= (int64_t{1} << kRowGroupShift) && bs * fine_passes <= grid_limit;
   const int64_t cols = row_groups ? fine_cols : kColsPerPass;
   const int64_t passes = (a.width + cols - 1) / cols;
   const int64_t target = (kPageTableBlockTarget + bs - 1) / bs;

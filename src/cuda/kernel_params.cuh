@@ -43,9 +43,18 @@ constexpr int64_t kPageTableBlockTarget = 2048;
 // took 6.2 us instead of 3.7), and with fewer (set, row) pairs than groups,
 // groups idle. So the host picks it only when a request has at least as many
 // pairs as groups and the grid in this layout stays within
-// kRowGroupGridLimit blocks.
+// kRowGroupGridLimit blocks, or within kRowGroupFewPairsGridLimit for tables
+// of fewer than kRowGroupManyPairs pairs: each of those blocks stores a row
+// or two, and a latency-bound grid of over about 400 such blocks lost to the
+// 130 blocks of the bandwidth layout (measured, H100: W 131072 at bs 1 and
+// W 32768 at bs 4 with 514 blocks, N or E 4 and 8: 1.11-1.32x faster without
+// row groups; target_verify W 8192 bs 16, 1.08x). With more pairs the stores
+// dominate and the row groups win up to the larger limit (extend E 64, bs 32,
+// W 8192: 1026 blocks, 1.42x faster than without).
 constexpr int kRowGroupShift = 2;
 constexpr int64_t kRowGroupGridLimit = 1024;
+constexpr int64_t kRowGroupManyPairs = 16;
+constexpr int64_t kRowGroupFewPairsGridLimit = 384;
 // Page-table stores carry the evict-first cache hint (st.global.cs) for
 // tables that write each loaded chunk to at least kStreamingStoreMinPairs
 // (set, row) pairs, rows as table_row_bound counts them, and have at least

@@ -332,6 +332,30 @@ TEST(PageTableLayoutRule, LargeTablesSpreadEachRowOverMoreBlocks) {
   EXPECT_EQ(ragged(256, 32768, specmeta::kNoMaxQo, 4096), 32u);  // 16 rows, 8 pairs
 }
 
+TEST(PageTableLayoutRule, RowGroupsWithinOneGridLimitByPairs) {
+  // Row groups need 4 pairs; the grid in that layout (bs x 256-column passes)
+  // at most 384 blocks under 16 pairs, at most 1024 from 16.
+  auto uniform = [](int64_t bs, int64_t width, int64_t rows, int32_t extra_sets) {
+    return specmeta::cuda_detail::page_table_layout(uniform_table_call(bs, width, rows, extra_sets)).row_groups;
+  };
+  EXPECT_FALSE(uniform(1, 8192, 2, 0));      // two pairs: groups would idle
+  EXPECT_TRUE(uniform(1, 8192, 2, 1));       // two rows in two sets: four pairs
+  EXPECT_TRUE(uniform(3, 32768, 4, 0));      // 3 x 128 = 384 blocks
+  EXPECT_FALSE(uniform(4, 32768, 4, 0));     // 512
+  EXPECT_FALSE(uniform(1, 131072, 8, 0));    // 512, 8 pairs
+  EXPECT_TRUE(uniform(1, 131072, 16, 0));    // 512, 16 pairs
+  EXPECT_TRUE(uniform(1, 131072, 8, 1));     // 512, 8 rows in two sets
+  EXPECT_TRUE(uniform(4, 65536, 16, 0));     // 1024
+  EXPECT_FALSE(uniform(5, 65536, 16, 0));    // 1280
+  EXPECT_FALSE(uniform(16, 8192, 4, 0));     // target_verify bs 16, W 8192: 512
+  auto ragged = [](int64_t bs, int64_t width, int64_t max_qo, int64_t capacity) {
+    return specmeta::cuda_detail::page_table_layout(ragged_table_call(bs, width, max_qo, capacity)).row_groups;
+  };
+  EXPECT_TRUE(ragged(32, 8192, specmeta::kNoMaxQo, 2048));   // extend E 64: 64 pairs, 1024 blocks
+  EXPECT_FALSE(ragged(1, 131072, specmeta::kNoMaxQo, 4));    // extend E 4: 4 pairs, 512 blocks
+  EXPECT_TRUE(ragged(1, 65536, specmeta::kNoMaxQo, 4));      // 256 blocks
+}
+
 TEST(BuilderGridRule, RowBlocksThenTheRequestBlockThenTablePartsPerRequest) {
   static int32_t element[1] = {};
   auto grid = [](int64_t bs, int64_t rows, int64_t capacity, bool per_row, bool table) {
