@@ -48,7 +48,7 @@ _SIGNATURES = {"torch": _torch_signature, "numpy": _numpy_signature, "cupy": _cu
 
 
 class Entry(NamedTuple):
-    inputs: tuple  # (type, signature function, signature) of each input given
+    inputs: tuple  # per input slot: (type, signature function, signature), None where not given
     sets: tuple  # weak references to the destination sets
     plan: Any
     bs: int
@@ -84,14 +84,14 @@ def key(mode: Any, seq_lens: Any, out: Any, req_pool_indices: Any, req_to_token:
 
 
 def lookup(call_key: tuple, arrays: tuple, sets: tuple, outputs_unchanged: Callable[[Any, int], bool]) -> Optional[Entry]:
-    """The entry of `call_key` when every object is the one it was made for and unchanged, else None.
-    arrays: the call's inputs (None where not given), in the order `enter` took them."""
+    """The entry of `call_key` when every input reads as it did and every set is the Metadata it was
+    made for, its outputs unchanged; else None. arrays: the call's inputs (None where not given), in
+    the order `enter` took them."""
     entry = _entries.get(call_key)
     if entry is None:
         return None
-    given = [x for x in arrays if x is not None]
-    for (kind, signature_of, signature), x in zip(entry.inputs, given):
-        if type(x) is not kind or signature_of(x) != signature:
+    for spec, x in zip(entry.inputs, arrays):
+        if spec is not None and (type(x) is not spec[0] or spec[1](x) != spec[2]):
             return None
     for ref, meta in zip(entry.sets, sets):
         if ref() is not meta or not outputs_unchanged(meta, entry.device):
@@ -105,6 +105,7 @@ def enter(call_key: tuple, arrays: tuple, sets: tuple, plan: Any, bs: int, frame
     try:
         for x in arrays:
             if x is None:
+                inputs.append(None)  # the key has None's id in this slot
                 continue
             signature_of = _SIGNATURES.get(framework_of(x))
             if signature_of is None:
