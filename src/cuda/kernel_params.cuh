@@ -87,6 +87,8 @@ constexpr int64_t kVariableRowsFactor = 2;
 // spill) and on tables of many pairs (up to 14%), hence the thresholds.
 constexpr int kCopyMinBlocks = 6;
 constexpr int64_t kCopyMaxPairs = 2;
+static_assert(kCopyMaxPairs < (int64_t{1} << kRowGroupShift),
+              "the high-occupancy kernel's tables never take row groups: it is compiled without them");
 constexpr int64_t kCopyMinUnits = 2048;
 
 // Large tables spread each request's row over more blocks than the block

@@ -127,7 +127,7 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
   }
 }
 
-template <class KvT, class QoT, bool kStreaming>
+template <class KvT, class QoT, bool kStreaming, bool kRowGroups>
 __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t index, PageTableStorage& smem) {
   const uint32_t b = index / p.parts_per_request;
   const uint32_t part = index % p.parts_per_request;
@@ -152,7 +152,7 @@ __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t
   const uint32_t rows = static_cast<uint32_t>(min(static_cast<uint64_t>(qo), p.capacity - first_row));
   const uint64_t live = p.full_width ? p.width : min(detail::clamped_kv(kv), static_cast<int64_t>(p.width));
   const int32_t* src = p.req_to_token + static_cast<uint64_t>(pool_index) * p.req_to_token_stride;
-  if (p.row_groups) {
+  if (kRowGroups && p.row_groups) {
     copy_request_rows<kRowGroupShift, kStreaming>(p, src, part, first_row, rows, live);
   } else {
     copy_request_rows<0, kStreaming>(p, src, part, first_row, rows, live);

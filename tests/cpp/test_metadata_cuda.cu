@@ -537,6 +537,27 @@ TEST_F(MetadataCudaTest, LargeTableSpread) {
   EXPECT_GT(seen[0], 0) << "no case took the block target";
 }
 
+// Every API on tables around the row-group switches (kernel_params.cuh): 16
+// rows at bs 16 and 17 over 4 passes (row groups while bs x 256-column passes
+// stay within 1024 blocks), 4 rows at bs 3 and 4 over 32 passes (within 384
+// under 16 pairs), 2 rows (too few pairs).
+TEST_F(MetadataCudaTest, RowGroupLayouts) {
+  SKIP_WITHOUT_CUDA();
+  const TableShape shapes[] = {{16, 4, 16}, {17, 4, 16}, {3, 32, 4}, {4, 32, 4}, {1, 4, 2}};
+  auto row_groups = [](const MetaCase& c) {
+    return specmeta::cuda_detail::page_table_layout(expansion_of(c)).row_groups ? 1 : 0;
+  };
+  std::array<int, 2> seen = {0, 0};
+  for (int param = 0; param < kApiParams; ++param) {
+    SCOPED_TRACE(api_param_name(::testing::TestParamInfo<int>(param, 0)));
+    const std::array<int, 2> counts = sweep_table_shapes<2>(backend(), shapes, row_groups, param, 1);
+    if (HasFailure()) return;
+    for (int k = 0; k < 2; ++k) seen[k] += counts[k];
+  }
+  EXPECT_GT(seen[0], 0) << "no case took the bandwidth layout";
+  EXPECT_GT(seen[1], 0) << "no case took the row-group layout";
+}
+
 TEST_F(MetadataCudaTest, HandWorkedExamples) {
   SKIP_WITHOUT_CUDA();
   check_hand_examples(backend());
