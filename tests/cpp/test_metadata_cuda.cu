@@ -137,6 +137,20 @@ class MetadataCudaTest : public CudaStreamTest {
   auto backend() {
     return [this](const MetaCase& c, MetaObserved* obs) { run_meta_cuda(c, obs, stream_); };
   }
+
+  // sweep_table_shapes over every API, `per` cases of each shape: how many
+  // cases were on each of kSides sides, summed; stops at the first failure.
+  template <size_t kSides, class Side, size_t kShapes>
+  std::array<int, kSides> sweep_shapes_every_api(const TableShape (&shapes)[kShapes], Side&& side, int per) {
+    std::array<int, kSides> seen{};
+    for (int param = 0; param < kApiParams; ++param) {
+      SCOPED_TRACE(api_param_name(::testing::TestParamInfo<int>(param, 0)));
+      const std::array<int, kSides> counts = sweep_table_shapes<kSides>(backend(), shapes, side, param, per);
+      if (HasFailure()) break;
+      for (size_t k = 0; k < kSides; ++k) seen[k] += counts[k];
+    }
+    return seen;
+  }
 };
 
 // ---------------------------------------------------------------- random cases
@@ -526,13 +540,8 @@ TEST_F(MetadataCudaTest, LargeTableSpread) {
     const int64_t parts = specmeta::cuda_detail::page_table_layout(expansion_of(c)).parts_per_request;
     return parts > (specmeta::cuda_detail::kPageTableBlockTarget + c.bs() - 1) / c.bs() ? 1 : 0;
   };
-  std::array<int, 2> seen = {0, 0};
-  for (int param = 0; param < kApiParams; ++param) {
-    SCOPED_TRACE(api_param_name(::testing::TestParamInfo<int>(param, 0)));
-    const std::array<int, 2> counts = sweep_table_shapes<2>(backend(), shapes, spreads, param, 1);
-    if (HasFailure()) return;
-    for (int k = 0; k < 2; ++k) seen[k] += counts[k];
-  }
+  const std::array<int, 2> seen = sweep_shapes_every_api<2>(shapes, spreads, 1);
+  if (HasFailure()) return;
   EXPECT_GT(seen[1], 0) << "no case took the spread of large tables";
   EXPECT_GT(seen[0], 0) << "no case took the block target";
 }
@@ -547,13 +556,8 @@ TEST_F(MetadataCudaTest, RowGroupLayouts) {
   auto row_groups = [](const MetaCase& c) {
     return specmeta::cuda_detail::page_table_layout(expansion_of(c)).row_groups ? 1 : 0;
   };
-  std::array<int, 2> seen = {0, 0};
-  for (int param = 0; param < kApiParams; ++param) {
-    SCOPED_TRACE(api_param_name(::testing::TestParamInfo<int>(param, 0)));
-    const std::array<int, 2> counts = sweep_table_shapes<2>(backend(), shapes, row_groups, param, 1);
-    if (HasFailure()) return;
-    for (int k = 0; k < 2; ++k) seen[k] += counts[k];
-  }
+  const std::array<int, 2> seen = sweep_shapes_every_api<2>(shapes, row_groups, 1);
+  if (HasFailure()) return;
   EXPECT_GT(seen[0], 0) << "no case took the bandwidth layout";
   EXPECT_GT(seen[1], 0) << "no case took the row-group layout";
 }
