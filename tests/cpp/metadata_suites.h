@@ -281,14 +281,10 @@ std::array<int, kSides> sweep_table_shapes(Backend&& backend, const TableShape (
 // switch) and bs 63 / 64 (draft_extend's), 4 rows x 4 passes x bs 127 / 128,
 // and 4 rows x 255 / 256 passes x bs 2 (the bandwidth layout). The
 // high-occupancy kernel (at most 2 pairs, 2048 units): 1 row x 8 passes x
-// bs 255 / 256. `copy_of(c)` says which copy a case gets (a TableCopy as an
-// int: 0 plain, 1 streaming, 2 high occupancy); returns how many got each.
-template <class Backend, class CopyOf>
-std::array<int, 3> sweep_table_copy_thresholds(Backend&& backend, CopyOf&& copy_of, int param, int per) {
-  const TableShape shapes[] = {{31, 4, 16}, {32, 4, 16}, {63, 4, 16},  {64, 4, 16},  {127, 4, 4},
-                               {128, 4, 4}, {2, 255, 4}, {2, 256, 4}, {255, 8, 1}, {256, 8, 1}};
-  return sweep_table_shapes<3>(backend, shapes, copy_of, param, per);
-}
+// bs 255 / 256. For sweep_table_shapes.
+inline constexpr TableShape kTableCopyThresholdShapes[] = {
+    {31, 4, 16}, {32, 4, 16}, {63, 4, 16}, {64, 4, 16}, {127, 4, 4},
+    {128, 4, 4}, {2, 255, 4}, {2, 256, 4}, {255, 8, 1}, {256, 8, 1}};
 
 // Each output alone, then random subsets of the eleven.
 template <class Backend>

@@ -515,13 +515,9 @@ TEST_F(MetadataCudaTest, TableCopyThresholds) {
   auto copy_of = [](const MetaCase& c) {
     return static_cast<int>(specmeta::cuda_detail::table_copy(expansion_of(c)));
   };
-  std::array<int, 3> seen = {0, 0, 0};
-  for (int param = 0; param < kApiParams; ++param) {
-    SCOPED_TRACE(api_param_name(::testing::TestParamInfo<int>(param, 0)));
-    const std::array<int, 3> counts = sweep_table_copy_thresholds(backend(), copy_of, param, 2);
-    if (HasFailure()) return;
-    for (int k = 0; k < 3; ++k) seen[k] += counts[k];
-  }
+  // Which copy a case gets: a TableCopy as an int (0 plain, 1 streaming, 2 high occupancy).
+  const std::array<int, 3> seen = sweep_shapes_every_api<3>(kTableCopyThresholdShapes, copy_of, 2);
+  if (HasFailure()) return;
   EXPECT_GT(seen[0], 0) << "no case took plain stores";
   EXPECT_GT(seen[1], 0) << "no case took streaming stores";
   EXPECT_GT(seen[2], 0) << "no case took the high-occupancy kernel";
@@ -547,9 +543,10 @@ TEST_F(MetadataCudaTest, LargeTableSpread) {
 }
 
 // Every API on tables around the row-group switches (kernel_params.cuh): 16
-// rows at bs 16 and 17 over 4 passes (row groups while bs x 256-column passes
-// stay within 1024 blocks), 4 rows at bs 3 and 4 over 32 passes (within 384
-// under 16 pairs), 2 rows (too few pairs).
+// rows at bs 16 and 17 over 4 passes (row groups: 16 pairs, well within 1024
+// blocks), 4 rows at bs 3 and 4 over 32 passes (at the 384-block limit under
+// 16 pairs: 375-384 blocks, then 500-512), 2 rows (too few pairs). The
+// 1024-block limit is pinned by PageTableLayoutRule.
 TEST_F(MetadataCudaTest, RowGroupLayouts) {
   SKIP_WITHOUT_CUDA();
   const TableShape shapes[] = {{16, 4, 16}, {17, 4, 16}, {3, 32, 4}, {4, 32, 4}, {1, 4, 2}};
