@@ -8,10 +8,9 @@ never move (CUDA-graph runners): a call then only launches.
 
 from __future__ import annotations
 
-import operator
-from typing import Any, Callable, Iterable, NamedTuple, Optional, Sequence, Union
+from typing import Any, Iterable, Optional, Sequence, Union
 
-from . import _repeats, _specmeta
+from . import _owned_outputs, _repeats, _specmeta
 from ._arrays import (
     HOST,
     INT32,
@@ -76,28 +75,6 @@ def _zeros(shape: tuple[int, ...], like: Any) -> Any:
     return new_int32(like, "zeros", shape)
 
 
-def _address_of(array: Any) -> Callable[[Any], int]:
-    """The call that reads an array's current address, for `map` over a set's
-    arrays of one framework."""
-    framework = framework_of(array)
-    if framework == "torch":
-        return type(array).data_ptr
-    if framework == "cupy":
-        return lambda x: x.data.ptr
-    return _specmeta.buffer_address
-
-
-class _OwnedOutputs(NamedTuple):
-    """What Metadata.empty read and checked of the arrays it made."""
-
-    device: int
-    address_of: Callable[[Any], int]  # the arrays' framework's address reader
-    arrays: tuple
-    addresses: tuple
-    sizes: tuple  # in bytes
-    fields: tuple  # every output's descriptor fields
-
-
 class Metadata:
     """The outputs of one call, by their SPEC names (None: not wanted).
 
@@ -107,7 +84,7 @@ class Metadata:
     """
 
     def __init__(self, *, bs: int, capacity: int, width: int = 0, page_size: int = 1, **arrays: Any) -> None:
-        # An _OwnedOutputs, set by empty(); None once any output is assigned
+        # An _owned_outputs.OwnedOutputs, set by empty(); None once any output is assigned
         # (see _set_fields).
         self.__dict__["_owned"] = None
         unknown = sorted(set(arrays) - set(OUTPUTS))
@@ -157,12 +134,7 @@ class Metadata:
             info = describe_first("like", first, writable=True)
             fields: list[int] = []
             _read_set_fields("out", meta, array_info(0, INT32, 0, info.device, info.framework), fields)
-            address_of = _address_of(first)
-            arrays = tuple(arrays)
-            meta.__dict__["_owned"] = _OwnedOutputs(
-                info.device, address_of, arrays, tuple(map(address_of, arrays)), tuple(map(_nbytes, arrays)),
-                tuple(fields),
-            )
+            meta.__dict__["_owned"] = _owned_outputs.own(info.device, tuple(arrays), tuple(fields))
         return meta
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -217,7 +189,6 @@ def _positive_int(name: str, x: Any) -> int:
 
 _SET_LAYOUT = tuple((name, name in _TABLES) for name in OUTPUTS)
 _OUTPUT_NAMES = frozenset(OUTPUTS)
-_nbytes = operator.attrgetter("nbytes")
 _OUTPUT_TYPES = (INT32,)
 
 
@@ -226,27 +197,10 @@ def _set_fields(index: int, meta: Any, seq: ArrayInfo, fields: list[int]) -> Non
     prefix = "out" if index == 0 else f"out[{index}]"
     if not isinstance(meta, Metadata):
         raise TypeError(f"{prefix}: expected a specmeta.Metadata, got {type(meta).__name__}")
-    if _outputs_unchanged(meta, seq.device):
+    if _owned_outputs.unchanged(meta, seq.device):
         fields += meta._owned.fields
         return
     _read_set_fields(prefix, meta, seq, fields)
-
-
-def _outputs_unchanged(meta: Metadata, device: int) -> bool:
-    """True when `meta`'s outputs are Metadata.empty's, none assigned since,
-    each still at the address and of the size in bytes it had then, on
-    `device`: their fields were read and checked when it made them. What may
-    have changed in place since (a shape, by resize_ or .data) then lies within
-    the same bytes, which the calls may write; an array moved or shrunk
-    (resize_ past its storage, set_, .data, NumPy's resize) fails the test, and
-    every output is read and checked again."""
-    owned = meta._owned
-    return (
-        owned is not None
-        and owned.device == device
-        and tuple(map(owned.address_of, owned.arrays)) == owned.addresses
-        and tuple(map(_nbytes, owned.arrays)) == owned.sizes
-    )
 
 
 def _read_set_fields(prefix: str, meta: Metadata, seq: ArrayInfo, fields: list[int]) -> None:
@@ -388,23 +342,20 @@ def build_metadata(
     A call on the same arrays and ``Metadata`` objects as an earlier one, with
     the same scalars, reuses that call's validation once it has seen that no
     array moved or changed shape, strides or dtype (``_repeats``)."""
-    call_key = _repeats.key(mode, seq_lens, out, req_pool_indices, req_to_token, accept_lens, extend_lens,
-                            num_draft_tokens, topk, kpool, page_size, full_width, Metadata)
-    arrays = (seq_lens, req_pool_indices, req_to_token, accept_lens, extend_lens)
-    if call_key is not None:
-        sets = (out,) if type(out) is Metadata else out
-        entry = _repeats.lookup(call_key, arrays, sets, _outputs_unchanged)
-        if entry is not None:
-            entry.plan.launch(entry.bs, resolve_stream(stream, entry.framework, entry.device))
-            return out
+    launched, call_key = _repeats.launch(mode, seq_lens, out, req_pool_indices, req_to_token, accept_lens,
+                                         extend_lens, num_draft_tokens, topk, kpool, page_size, full_width, stream)
+    if launched:
+        return out
     descriptor, seq = _descriptor(
         mode, seq_lens, out, req_pool_indices, req_to_token, accept_lens, extend_lens,
         num_draft_tokens, topk, kpool, page_size, full_width,
     )
     plan = _plan(descriptor)
     plan.launch(seq.size, resolve_stream(stream, seq.framework, seq.device))
-    if call_key is not None and all(_outputs_unchanged(meta, seq.device) for meta in sets):
-        _repeats.enter(call_key, arrays, sets, plan, seq.size, seq.framework, seq.device)
+    sets = (out,) if isinstance(out, Metadata) else out
+    if call_key is not None and all(_owned_outputs.unchanged(meta, seq.device) for meta in sets):
+        _repeats.enter(call_key, (seq_lens, req_pool_indices, req_to_token, accept_lens, extend_lens), sets, plan,
+                       seq.size, seq.framework, seq.device)
     return out
 
 

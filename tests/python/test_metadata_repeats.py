@@ -19,7 +19,7 @@ import pytest
 import specmeta
 from harness import assert_array_equal
 from metadata_reference import OUTPUTS, POISON
-from specmeta import _metadata
+from specmeta import _metadata, _repeats
 
 
 _COUNTING = [True]  # off while DraftExtend.fresh runs its reference call
@@ -177,6 +177,78 @@ def test_capacity_attribute_changed_is_read_again(full_paths):
     call()
     assert full_paths[0] == 2
     assert call.sets[0].num_rows[0] == 2 and call.sets[0].status[0] & 1
+
+
+def test_width_attribute_changed_is_read_again(full_paths):
+    call = DraftExtend()
+    call()
+    call.sets[0].width = 4  # the buffers stay 6 columns wide
+    with pytest.raises(ValueError, match="width"):
+        call()
+    assert full_paths[0] == 2
+    call.sets[0].width = 6
+    call()
+    assert full_paths[0] == 2  # as the entry was made
+    call.check()
+
+
+def _pretend_ids(monkeypatch, ids):
+    """_repeats sees the objects of `ids` (object -> stand-in) at their stand-in's id, as though
+    each were another object at a reused address."""
+    real_id = id
+    monkeypatch.setattr(_repeats, "id", lambda x: real_id(ids.get(real_id(x), x)), raising=False)
+
+
+class _Subclass(np.ndarray):
+    pass
+
+
+@pytest.mark.parametrize("made_with, stand_in", [
+    ("numpy", "numpy subclass"),  # the same buffer: the comparison fails on the type alone
+    pytest.param("numpy", "torch", marks=pytest.mark.needs_torch),  # NumPy's address reader raises on a tensor
+    pytest.param("torch", "numpy", marks=pytest.mark.needs_torch),  # an ndarray has no data_ptr
+])
+def test_another_type_at_a_reused_id_takes_the_full_path(full_paths, monkeypatch, made_with, stand_in):
+    torch = pytest.importorskip("torch") if "torch" in (made_with, stand_in) else None
+    call = DraftExtend(xp=torch if made_with == "torch" else np)
+    call()
+    values = np.asarray(call.seq).copy()
+    other = {"numpy subclass": lambda: call.seq.view(_Subclass), "numpy": lambda: values,
+             "torch": lambda: torch.from_numpy(values)}[stand_in]()
+    _pretend_ids(monkeypatch, {id(other): call.seq})
+    call.seq = other
+    if stand_in == "numpy subclass":
+        with pytest.raises(TypeError, match="seq_lens"):  # the full path's verdict
+            call()
+    else:
+        call()  # NumPy and torch CPU arrays mix on the host
+        call.check()
+    assert full_paths[0] == 2
+
+
+@pytest.mark.parametrize("sets", [1, 2])
+def test_another_object_at_a_reused_metadata_id_takes_the_full_path(full_paths, monkeypatch, sets):
+    call = DraftExtend(sets=sets)
+    call()
+    other = {"not": "a Metadata"}
+    _pretend_ids(monkeypatch, {id(other): call.sets[0]})
+    call.out = other if sets == 1 else [other] + call.sets[1:]
+    with pytest.raises(TypeError, match=r"out(\[0\])?: expected a specmeta.Metadata"):  # the full path's verdict
+        specmeta.build_metadata("draft_extend", call.seq, out=call.out, req_pool_indices=call.rpi,
+                                req_to_token=call.table, accept_lens=call.acc, **call.kw)
+    assert full_paths[0] == 2
+
+
+@pytest.mark.needs_torch
+def test_inputs_of_mixed_frameworks_take_the_full_path_every_call(full_paths):
+    import torch
+
+    call = DraftExtend()
+    call.rpi = torch.from_numpy(call.rpi.copy())  # a torch CPU tensor among NumPy arrays: allowed on the host
+    for step in range(3):
+        call()
+        assert full_paths[0] == step + 1
+        call.check()
 
 
 @pytest.mark.parametrize("name", ["seqlens_expanded", "page_table_1"])
