@@ -231,13 +231,26 @@ class MetadataCell:
             return kw
 
         builders = [specmeta.Builder(mode, out=self.spec, seq_lens=s[i]["seq"], **kwargs(i)) for i in range(INPUT_SETS)]
+
+        def build_call(i):
+            # The call as a server writes it, by keyword: no dict built and unpacked per call (0.4-0.6 us
+            # of the harness's own, measured), as the Builder variant calls a bound builder.
+            seq, rpi, lengths = s[i]["seq"], s[i]["rpi"], s[i]["qo"]
+            accept = lengths if mode == "draft_extend" else None
+            extend = lengths if mode == "extend" else None
+            spec, table, n_arg = self.spec, self.table, self.n_arg
+            return lambda: specmeta.build_metadata(mode, seq, out=spec, req_pool_indices=rpi, req_to_token=table,
+                                                   accept_lens=accept, extend_lens=extend, num_draft_tokens=n_arg,
+                                                   topk=TOPK, page_size=PAGE_SIZE)
+
+        build_calls = [build_call(i) for i in range(INPUT_SETS)]
         free = metadata_torch.SyncFreeMetadata(torch, mode, self.free, self.table, num_draft_tokens=n or 0,
                                                topk=TOPK, page_size=PAGE_SIZE)
         self.outputs = {"specmeta Builder": self.spec, "specmeta build_metadata": self.spec, "sync-free torch": self.free}
         self.free_fn = lambda i: free(s[i]["seq"], s[i]["rpi"], s[i]["qo"])
         self.variants = [
             Variant("specmeta Builder", lambda i: builders[i](), False, True),
-            Variant("specmeta build_metadata", lambda i: specmeta.build_metadata(mode, s[i]["seq"], out=self.spec, **kwargs(i)), False),
+            Variant("specmeta build_metadata", lambda i: build_calls[i](), False),
             Variant("sync-free torch", self.free_fn, False),
         ]
         if mode in sglang_path.REPLAY_MODES:
