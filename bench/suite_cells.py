@@ -230,11 +230,13 @@ class MetadataCell:
                 kw[lengths_kw] = s[i]["qo"]
             return kw
 
+        self.kwargs = kwargs  # set i's keywords but seq_lens and out (bench/probes/repeat_path.py times them as a dict)
         builders = [specmeta.Builder(mode, out=self.spec, seq_lens=s[i]["seq"], **kwargs(i)) for i in range(INPUT_SETS)]
 
         def build_call(i):
-            # The call as a server writes it, by keyword: no dict built and unpacked per call (0.4-0.6 us
-            # of the harness's own, measured), as the Builder variant calls a bound builder.
+            # The call as a server writes it, by keyword: no dict built and unpacked per call (0.66-0.93 us
+            # of the harness's own on an H100 host: bench/probes/repeat_path.py), as the Builder variant
+            # calls a bound builder.
             seq, rpi, lengths = s[i]["seq"], s[i]["rpi"], s[i]["qo"]
             accept = lengths if mode == "draft_extend" else None
             extend = lengths if mode == "extend" else None

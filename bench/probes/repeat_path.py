@@ -52,16 +52,7 @@ def dict_built_call(meta):
     import specmeta
 
     mode, s = meta.cell.mode, meta.sets
-    lengths = {"draft_extend": "accept_lens", "extend": "extend_lens"}.get(mode)
-
-    def call(i):
-        kw = dict(req_pool_indices=s[i]["rpi"], req_to_token=meta.table, num_draft_tokens=meta.n_arg,
-                  topk=sc.TOPK, page_size=sc.PAGE_SIZE)
-        if lengths:
-            kw[lengths] = s[i]["qo"]
-        return specmeta.build_metadata(mode, s[i]["seq"], out=meta.spec, **kw)
-
-    return call
+    return lambda i: specmeta.build_metadata(mode, s[i]["seq"], out=meta.spec, **meta.kwargs(i))
 
 
 def main(argv):

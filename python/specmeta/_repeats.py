@@ -123,9 +123,8 @@ def launch(mode: Any, seq_lens: Any, out: Any, req_pool_indices: Any, req_to_tok
 def enter(call_key: tuple, arrays: tuple, sets: Any, plan: Any, bs: int, framework: str, device: int) -> None:
     """Records a call that just passed the full path, its sets' outputs all Metadata.empty's and unchanged.
     arrays: the call's inputs (None where not given), in `launch`'s order."""
-    frameworks = {framework_of(x) for x in arrays if x is not None}
-    read_inputs = _READERS.get(framework_of(arrays[0]))
-    if read_inputs is None or len(frameworks) != 1:
+    read_inputs = _READERS.get(framework)  # seq_lens' framework
+    if read_inputs is None or any(framework_of(x) != framework for x in arrays if x is not None):
         return  # inputs of mixed frameworks (NumPy and torch CPU tensors) are read in full on every call
     try:
         refs = tuple(weakref.ref(meta) for meta in sets)
