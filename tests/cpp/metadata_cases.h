@@ -280,7 +280,7 @@ class MetaGen {
 
     c.topk = o.topk ? *o.topk : g_.chance(0.85) ? g_.pick<int64_t>({1, 7, 2048}) : g_.pick<int64_t>({g_.range(1, 100), kI32Max});
     c.kpool = o.kpool ? *o.kpool : g_.pick<int64_t>({1, 4});
-    c.page_size = o.page_size ? *o.page_size : g_.pick<int64_t>({1, 16, 64});
+    c.page_size = o.page_size ? *o.page_size : g_.pick<int64_t>({1, 2, 3, 16, 48, 64});
     c.full_width = o.full_width ? *o.full_width : g_.chance(0.3);
 
     // Outputs, sets and layouts.

@@ -89,13 +89,16 @@ void sweep_row_capacities(Backend&& backend, int param, int per) {
   }
 }
 
-// page_size 1 / 16 / 64 x kpool 1 / 4 x topk 1 / 7 / 2048, every output wanted.
+// page_size 1 / 2 / 3 / 16 / 48 / 64 x kpool 1 / 4 x topk 1 / 7 / 2048, every
+// output wanted. Powers of two take the CUDA copy's own-pages path (each
+// real_page_table entry stored by the thread that copies its column), the
+// others its page gather.
 template <class Backend>
 void sweep_page_size_kpool_topk(Backend&& backend, int param, int per) {
   CaseGen base;
   SCOPED_TRACE(base.seed_text());
   MetaGen gen(base);
-  for (int64_t ps : {1, 16, 64}) {
+  for (int64_t ps : {1, 2, 3, 16, 48, 64}) {
     for (int64_t kpool : {1, 4}) {
       for (int64_t topk : {1, 7, 2048}) {
         MetaOptions o = options_for(param);
