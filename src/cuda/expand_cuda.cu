@@ -43,9 +43,9 @@ union SharedStorage {
 // (kernel_params.cuh, kLaunchAfterWaitMaxBlocks). Template parameters, so
 // that calls without them run the same code as before they existed: a branch
 // in the copy loop cost decode 1-2% and small calls 0.03 us, one at the
-// entry large decode tables 8-13%. kRowGroups: the page-table blocks may take
-// the row-group layout (the high-occupancy kernel's tables never do).
-template <class KvT, class QoT, int kItems, bool kStreaming, bool kLaunchAfterWait, bool kRowGroups = true>
+// entry large decode tables 8-13%. kFewPairs: the high-occupancy kernel's
+// copy (page_table_block.cuh).
+template <class KvT, class QoT, int kItems, bool kStreaming, bool kLaunchAfterWait, bool kFewPairs = false>
 __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorage& smem) {
   // The parameter lines read before the wait: the scalars and the first
   // destination set (the other sets' lines matter to multi-set calls alone).
@@ -74,7 +74,7 @@ __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorag
   } else if (blockIdx.x == p.row_blocks) {
     request_block<KvT, QoT, kItems>(p, smem.requests);
   } else {
-    page_table_block<KvT, QoT, kStreaming, kRowGroups>(p, blockIdx.x - p.row_blocks - 1, smem.page_table);
+    page_table_block<KvT, QoT, kStreaming, kFewPairs>(p, blockIdx.x - p.row_blocks - 1, smem.page_table);
   }
 }
 
@@ -87,12 +87,14 @@ __global__ void __launch_bounds__(kThreads) expand_kernel(const __grid_constant_
 // The same, compiled for kCopyMinBlocks resident blocks per multiprocessor
 // (kernel_params.cuh): large tables of one or two pairs per request, too few
 // for row groups, whose code it leaves out (measured, E5: per-request tables
-// of one or two rows at bs 1024 1.006-1.025x faster, bench_metadata --large).
+// of one or two rows at bs 1024 1.006-1.025x faster, bench_metadata --large),
+// and storing real_page_table from the copying threads' own columns
+// (page_table_block.cuh, kFewPairs).
 template <class KvT, class QoT, int kItems>
 __global__ void __launch_bounds__(kThreads, kCopyMinBlocks) expand_kernel_high_occupancy(
     const __grid_constant__ KernelParams p) {
   __shared__ SharedStorage smem;
-  expand_block<KvT, QoT, kItems, false, false, false>(p, smem);
+  expand_block<KvT, QoT, kItems, false, false, true>(p, smem);
 }
 
 DestSet dest_set(const ExpandOutputs& o) {

@@ -25,7 +25,8 @@ constexpr int kWarpThreads = 32;
 constexpr int kWarps = kThreads / kWarpThreads;
 constexpr unsigned kFullWarp = 0xffffffffu;
 // Page tables: each thread copies kColsPerThread columns (one int4) per pass.
-constexpr int kColsPerThread = 4;
+constexpr int kColsPerThreadShift = 2;
+constexpr int kColsPerThread = 1 << kColsPerThreadShift;
 constexpr int kColsPerPass = kThreads * kColsPerThread;
 // Page-table blocks per launch the grid aims at when widths allow it: about
 // two waves of full occupancy on an H100 (132 SMs x 8 blocks of 256

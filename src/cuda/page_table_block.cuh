@@ -65,7 +65,8 @@ __device__ __forceinline__ void store_table(T* dst, const T& value) {
 // writing every pair) is the bandwidth layout; kernel_params.cuh says when
 // the host picks the row-group layout. A template, so the bandwidth layout's
 // code is what it was before there was a choice; kStreaming likewise.
-template <int kShift, bool kStreaming>
+// kOwnPages: see col_end below.
+template <int kShift, bool kStreaming, bool kOwnPages>
 __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const int32_t* src, uint32_t part,
                                                   uint64_t first_row, uint32_t rows, uint64_t live) {
   constexpr uint32_t kLaneBits = kThreadBits - kShift;
@@ -82,8 +83,24 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
   // One loop for both tables, each pass issuing its loads before any store:
   // a load after a store to memory that might alias waits for nothing, but
   // the compiler may not hoist it, and every load waited for is a round trip.
+  //
+  // real_page_table: entry k is column k * page_size of the row, shifted.
+  // Lane l of pass q loads page q * lanes + l, a gather over a page_size
+  // times wider span of the row than the pass's columns. With kOwnPages, a
+  // page size of a power of two from kColsPerThread and page_table_1
+  // written, the thread whose first column starts a page stores that page
+  // from its own registers instead: no gather (which re-reads lines beyond
+  // L2 on large tables), but a store instruction per warp and row in every
+  // pass. Only the high-occupancy kernel (one or two pairs) takes it.
+  // Measured (H100, docs/perf-notes.md): its large tables 1.02-1.05x faster
+  // (decode W 131072 bs 256 55.1 -> 53.2 us), its other calls within 1.5%;
+  // in every kernel (an earlier form, testing each of a thread's columns in
+  // the row loop), tables of many pairs took up to 1.45x as long.
   const uint32_t col_end = p.sets[0].page_table_1 ? static_cast<uint32_t>(live) : 0;
-  const uint32_t pages = p.sets[0].real_page_table ? (static_cast<uint32_t>(live) + p.page_size - 1) / p.page_size : 0;
+  const bool own_pages = kOwnPages && p.sets[0].real_page_table && col_end > 0 && p.page_shift >= kColsPerThreadShift;
+  const uint32_t pages = p.sets[0].real_page_table && !own_pages
+                             ? (static_cast<uint32_t>(live) + p.page_size - 1) / p.page_size
+                             : 0;
   const uint32_t passes = max((col_end + kColsPerGroupPass - 1) / kColsPerGroupPass,
                               (pages + kPagesPerGroupPass - 1) / kPagesPerGroupPass);
   for (uint32_t pass = part; pass < passes; pass += p.parts_per_request) {
@@ -102,6 +119,10 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
     const int32_t page_id = page < pages ? src[page * p.page_size] : 0;
     const int32_t page_value = p.page_shift >= 0 ? page_id >> p.page_shift
                                                  : detail::floor_div(page_id, static_cast<int32_t>(p.page_size));
+    // c is a multiple of kColsPerThread and so of no page size past it: only
+    // the first of the thread's columns can start a page.
+    const bool own_page = own_pages && c < col_end && (c & (p.page_size - 1)) == 0;
+    const int32_t own_page_value = cols.x >> p.page_shift;
     uint32_t pair = 0;  // (set, row) pairs in order
     for (int s = 0; s < p.num_sets; ++s) {
       const DestSet& d = p.sets[s];
@@ -119,7 +140,10 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
           if (c + 2 < col_end) dst[2] = cols.z;
           if (c + 3 < col_end) dst[3] = cols.w;
         }
-        if (page < pages) {
+        if (own_page) {
+          store_table<kStreaming>(d.real_page_table + row * d.real_page_table_stride + (c >> p.page_shift),
+                                  own_page_value);
+        } else if (page < pages) {
           store_table<kStreaming>(d.real_page_table + row * d.real_page_table_stride + page, page_value);
         }
       }
@@ -127,7 +151,9 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
   }
 }
 
-template <class KvT, class QoT, bool kStreaming, bool kRowGroups>
+// kFewPairs: the high-occupancy kernel's tables (at most kCopyMaxPairs
+// pairs): no row-group layout (they never take it) and own pages.
+template <class KvT, class QoT, bool kStreaming, bool kFewPairs>
 __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t index, PageTableStorage& smem) {
   const uint32_t b = index / p.parts_per_request;
   const uint32_t part = index % p.parts_per_request;
@@ -152,10 +178,12 @@ __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t
   const uint32_t rows = static_cast<uint32_t>(min(static_cast<uint64_t>(qo), p.capacity - first_row));
   const uint64_t live = p.full_width ? p.width : min(detail::clamped_kv(kv), static_cast<int64_t>(p.width));
   const int32_t* src = p.req_to_token + static_cast<uint64_t>(pool_index) * p.req_to_token_stride;
-  if (kRowGroups && p.row_groups) {
-    copy_request_rows<kRowGroupShift, kStreaming>(p, src, part, first_row, rows, live);
+  if constexpr (kFewPairs) {
+    copy_request_rows<0, kStreaming, true>(p, src, part, first_row, rows, live);
+  } else if (p.row_groups) {
+    copy_request_rows<kRowGroupShift, kStreaming, false>(p, src, part, first_row, rows, live);
   } else {
-    copy_request_rows<0, kStreaming>(p, src, part, first_row, rows, live);
+    copy_request_rows<0, kStreaming, false>(p, src, part, first_row, rows, live);
   }
 }
 

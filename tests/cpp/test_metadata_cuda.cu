@@ -523,6 +523,43 @@ TEST_F(MetadataCudaTest, TableCopyThresholds) {
   EXPECT_GT(seen[2], 0) << "no case took the high-occupancy kernel";
 }
 
+// The high-occupancy kernel's real_page_table (page_table_block.cuh): page
+// sizes that take its own pages (powers of two from 4, with page_table_1
+// written) and those that gather, each with both tables, with
+// real_page_table alone (it then gathers at every page size) and with every
+// output; decode (one pair) and target_verify N = 2 (two).
+TEST_F(MetadataCudaTest, HighOccupancyPageSizes) {
+  SKIP_WITHOUT_CUDA();
+  CaseGen base;
+  SCOPED_TRACE(base.seed_text());
+  MetaGen gen(base);
+  const unsigned tables = (1u << kMPageTable1) | (1u << kMRealPageTable);
+  for (int param : {static_cast<int>(MetaMode::kDecode), static_cast<int>(MetaMode::kTargetVerify)}) {
+    for (int64_t ps : {1, 2, 3, 4, 16, 48, 64}) {
+      for (unsigned wanted : {kAllMetaOutputs, tables, 1u << kMRealPageTable}) {
+        MetaOptions o = options_for(param);
+        // 256 requests x 8 passes x 1-2 rows: 2048-4096 units, so the high-
+        // occupancy copy; the capacity is fixed and the budget holds the
+        // tables, so the width is never halved below 8 passes.
+        o.bs = 256;
+        o.num_draft_tokens = 2;
+        o.capacity = 2 * 256;
+        o.width = 8 * 1024 - base.range(0, 1023);
+        o.sets = 1;
+        o.wanted = wanted;
+        o.page_inputs = true;
+        o.page_size = ps;
+        o.table_budget = int64_t{1} << 26;
+        const MetaCase c = gen.make(o);
+        SCOPED_TRACE(c.describe());
+        ASSERT_EQ(specmeta::cuda_detail::table_copy(expansion_of(c)), specmeta::cuda_detail::TableCopy::kHighOccupancy);
+        run_meta_and_compare(backend(), c);
+        if (meta_failed()) return;
+      }
+    }
+  }
+}
+
 // Every API on tables whose layout the spread of large tables decides
 // (more blocks per request than the block target) and on tables just short
 // of it.
