@@ -10,11 +10,14 @@
 //   pdl wait-trigger:  waits, then lets the next grid launch (specmeta's grids of at most 384 blocks);
 //   plain:             an empty kernel launched without the programmatic attribute;
 //   chase pdl / plain: kSmallCallBlocks blocks, each following two dependent loads after the wait, then a store
-//                      (a builder-sized grid with a short memory path).
+//                      (a builder-sized grid with a short memory path);
+//   builder:           specmeta's build_metadata_cuda, the suite's cell (target_verify bs 16 N 4 W 4096, page
+//                      size 64, every output; one input set).
 // If only the programmatic rows move, the slow state is the programmatic launch's; if every row moves, it is
 // the graph launch's. Written after H10; not yet run on a GPU.
 //
-//   nvcc -std=c++17 -arch=sm_90 -O3 -I include bench/probes/stream_state.cu -o stream_state && ./stream_state
+//   nvcc -std=c++17 -arch=sm_90 -O3 -I include bench/probes/stream_state.cu build/cpp/libspecmeta_core.a \
+//     -o stream_state && ./stream_state
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -24,6 +27,7 @@
 #include <vector>
 
 #include "../bench_cuda.cuh"
+#include "specmeta/metadata.h"
 
 namespace {
 
@@ -34,6 +38,12 @@ constexpr int kSmallCallBlocks = 34;   // a bs-1 builder call's grid
 constexpr int kChaseSlots = 1024;      // 8 KiB of indices: in L2 after the first call
 constexpr int kStreamsPerStep = 4;
 constexpr int kSteps = 4;              // 4, 8, 12, 16 new streams
+// The builder's cell.
+constexpr int64_t kBs = 16;
+constexpr int64_t kDraftTokens = 4;
+constexpr int64_t kWidth = 4096;
+constexpr int64_t kPageSize = 64;
+constexpr int64_t kCapacity = kBs * kDraftTokens;
 
 __global__ void empty_wait_then_trigger_kernel() {
   asm volatile("griddepcontrol.wait;" ::: "memory");
@@ -47,6 +57,69 @@ __global__ void __launch_bounds__(kThreads) chase_kernel(const int64_t* next, in
   const int64_t first = next[blockIdx.x % kChaseSlots];
   out[blockIdx.x] = static_cast<int32_t>(next[first]);
 }
+
+// Device buffers of the builder's cell and the arguments that point at them.
+struct BuilderCell {
+  std::vector<void*> buffers;
+  specmeta::MetadataArgs args;
+
+  template <class T>
+  T* alloc(int64_t n) {
+    void* p = nullptr;
+    CUDA_CHECK(cudaMalloc(&p, static_cast<size_t>(n) * sizeof(T)));
+    buffers.push_back(p);
+    return static_cast<T*>(p);
+  }
+  specmeta::OutSpan out(int64_t n) { return {alloc<int32_t>(n), n}; }
+  specmeta::OutTable table(int64_t cols) {
+    return {alloc<int32_t>(kCapacity * cols), kCapacity, cols, cols};
+  }
+
+  BuilderCell() {
+    std::vector<int64_t> seq(kBs), rpi(kBs);
+    std::vector<int32_t> slots(kBs * kWidth);
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    auto next_random = [&x] { return x = x * 6364136223846793005ull + 1442695040888963407ull; };
+    for (int64_t b = 0; b < kBs; ++b) {
+      seq[b] = kDraftTokens + 1 + static_cast<int64_t>(next_random() >> 33) % (kWidth - 2 * kDraftTokens);
+      rpi[b] = (b * 5 + 3) % kBs;
+    }
+    for (int32_t& slot : slots) slot = static_cast<int32_t>(next_random() >> 34);
+    int64_t* d_seq = alloc<int64_t>(kBs);
+    int64_t* d_rpi = alloc<int64_t>(kBs);
+    int32_t* d_slots = alloc<int32_t>(kBs * kWidth);
+    CUDA_CHECK(cudaMemcpy(d_seq, seq.data(), kBs * sizeof(int64_t), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(d_rpi, rpi.data(), kBs * sizeof(int64_t), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(d_slots, slots.data(), slots.size() * sizeof(int32_t), cudaMemcpyHostToDevice));
+    args.mode = specmeta::Mode::kTargetVerify;
+    args.bs = kBs;
+    args.seq_lens = {d_seq, specmeta::IntType::kInt64, kBs};
+    args.num_draft_tokens = kDraftTokens;
+    args.capacity = kCapacity;
+    args.req_pool_indices = {d_rpi, specmeta::IntType::kInt64, kBs};
+    args.req_to_token = {d_slots, kBs, kWidth, kWidth};
+    args.width = kWidth;
+    args.page_size = kPageSize;
+    specmeta::ExpandOutputs& o = args.out;
+    o.seqlens_expanded = out(kCapacity);
+    o.cu_seqlens_q = out(kBs + 1);
+    o.row_to_req = out(kCapacity);
+    o.num_rows = out(1);
+    o.status = out(1);
+    o.cache_seqlens = out(kBs);
+    o.cu_seqlens_k = out(kBs + 1);
+    o.sparse_seqlens = out(kCapacity);
+    o.sparse_cu_seqlens_k = out(kCapacity + 1);
+    o.page_table_1 = table(kWidth);
+    o.real_page_table = table((kWidth + kPageSize - 1) / kPageSize);
+  }
+  ~BuilderCell() {
+    for (void* p : buffers) cudaFree(p);
+  }
+  void launch(cudaStream_t stream) const {
+    bench::status_check(specmeta::build_metadata_cuda(args, stream), "build_metadata_cuda");
+  }
+};
 
 struct Row {
   std::string name;
@@ -71,6 +144,7 @@ int run() {
   for (int i = 0; i < kChaseSlots; ++i) host[i] = (i * 7 + 3) % kChaseSlots;
   CUDA_CHECK(cudaMemcpy(next, host.data(), kChaseSlots * sizeof(int64_t), cudaMemcpyHostToDevice));
 
+  const BuilderCell cell;
   const std::vector<Row> rows = {
       {"pdl trigger-wait (1 block)", [](cudaStream_t s) { bench::launch_empty_pdl(s); }},
       {"pdl wait-trigger (1 block)",
@@ -87,6 +161,7 @@ int run() {
          chase_kernel<false><<<kSmallCallBlocks, kThreads, 0, s>>>(next, out);
          CUDA_CHECK_LAUNCH();
        }},
+      {"builder (tv bs 16 N 4 W 4096)", [&](cudaStream_t s) { cell.launch(s); }},
   };
 
   bench::warm_up_clocks(d.stream);
