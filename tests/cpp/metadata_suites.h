@@ -90,9 +90,9 @@ void sweep_row_capacities(Backend&& backend, int param, int per) {
 }
 
 // page_size 1 / 2 / 3 / 16 / 48 / 64 x kpool 1 / 4 x topk 1 / 7 / 2048, every
-// output wanted. Powers of two take the CUDA copy's own-pages path (each
-// real_page_table entry stored by the thread that copies its column), the
-// others its page gather.
+// output wanted: powers of two and not, under and over a thread's four
+// columns. (The high-occupancy copy's own pages, taken at powers of two from
+// 4 on large tables only, have their own test: HighOccupancyPageSizes.)
 template <class Backend>
 void sweep_page_size_kpool_topk(Backend&& backend, int param, int per) {
   CaseGen base;
@@ -242,7 +242,8 @@ struct TableShape {
 
 // A case of `shape` for API `param`: every output, one set, the page-table
 // inputs, a table budget large enough for the shape.
-inline MetaCase table_shape_case(MetaGen& gen, CaseGen& base, int param, const TableShape& shape) {
+// The options of table_shape_case, for tests that set more of them.
+inline MetaOptions table_shape_options(CaseGen& base, int param, const TableShape& shape) {
   constexpr int64_t kColsPerPass = 1024;
   MetaOptions o = options_for(param);
   o.bs = shape.bs;
@@ -252,7 +253,11 @@ inline MetaCase table_shape_case(MetaGen& gen, CaseGen& base, int param, const T
   o.wanted = kAllMetaOutputs;
   o.page_inputs = true;
   o.table_budget = int64_t{1} << 25;
-  return gen.make(o);
+  return o;
+}
+
+inline MetaCase table_shape_case(MetaGen& gen, CaseGen& base, int param, const TableShape& shape) {
+  return gen.make(table_shape_options(base, param, shape));
 }
 
 // `per` cases of each of `shapes` for API `param`, each compared with the

@@ -537,19 +537,13 @@ TEST_F(MetadataCudaTest, HighOccupancyPageSizes) {
   for (int param : {static_cast<int>(MetaMode::kDecode), static_cast<int>(MetaMode::kTargetVerify)}) {
     for (int64_t ps : {1, 2, 3, 4, 16, 48, 64}) {
       for (unsigned wanted : {kAllMetaOutputs, tables, 1u << kMRealPageTable}) {
-        MetaOptions o = options_for(param);
         // 256 requests x 8 passes x 1-2 rows: 2048-4096 units, so the high-
-        // occupancy copy; the capacity is fixed and the budget holds the
-        // tables, so the width is never halved below 8 passes.
-        o.bs = 256;
-        o.num_draft_tokens = 2;
+        // occupancy copy. A fixed capacity keeps the tables within the
+        // budget, so the width is never halved below 8 passes.
+        MetaOptions o = table_shape_options(base, param, {256, 8, 2});
         o.capacity = 2 * 256;
-        o.width = 8 * 1024 - base.range(0, 1023);
-        o.sets = 1;
         o.wanted = wanted;
-        o.page_inputs = true;
         o.page_size = ps;
-        o.table_budget = int64_t{1} << 26;
         const MetaCase c = gen.make(o);
         SCOPED_TRACE(c.describe());
         ASSERT_EQ(specmeta::cuda_detail::table_copy(expansion_of(c)), specmeta::cuda_detail::TableCopy::kHighOccupancy);
