@@ -84,22 +84,19 @@ def launch(mode: Any, seq_lens: Any, out: Any, req_pool_indices: Any, req_to_tok
             and type(full_width) is bool and (num_draft_tokens is None or type(num_draft_tokens) is int)):
         return False, None
     out_type = type(out)
-    if out_type is list or out_type is tuple:
-        call_key = (mode, num_draft_tokens, topk, kpool, page_size, full_width, tuple(map(id, out)), id(seq_lens),
-                    id(req_pool_indices), id(req_to_token), id(accept_lens), id(extend_lens))
-        entry = _entries.get(call_key)
-        if entry is None:
-            return False, call_key
+    many_sets = out_type is list or out_type is tuple
+    call_key = (mode, num_draft_tokens, topk, kpool, page_size, full_width,
+                tuple(map(id, out)) if many_sets else id(out), id(seq_lens), id(req_pool_indices),
+                id(req_to_token), id(accept_lens), id(extend_lens))
+    entry = _entries.get(call_key)
+    if entry is None:
+        return False, call_key
+    if many_sets:
         for ref, meta in zip(entry.sets, out):  # live weak references: the very Metadata of the entry
             if ref() is not meta or not unchanged(meta, entry.device):
                 return False, call_key
         first = out[0]
     else:
-        call_key = (mode, num_draft_tokens, topk, kpool, page_size, full_width, id(out), id(seq_lens),
-                    id(req_pool_indices), id(req_to_token), id(accept_lens), id(extend_lens))
-        entry = _entries.get(call_key)
-        if entry is None:
-            return False, call_key
         if entry.sets[0]() is not out:  # a live weak reference: the very Metadata of the entry
             return False, call_key
         owned = out._owned  # then _owned_outputs.unchanged, inlined (a call costs a tenth of a microsecond)
