@@ -121,8 +121,9 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
                                                  : detail::floor_div(page_id, static_cast<int32_t>(p.page_size));
     // c is a multiple of kColsPerThread and so of no page size past it: only
     // the first of the thread's columns can start a page.
+    // page_shift >= kColsPerThreadShift wherever own_page holds, so the shift
+    // below is only taken with a valid amount.
     const bool own_page = own_pages && c < col_end && (c & (p.page_size - 1)) == 0;
-    const int32_t own_page_value = cols.x >> p.page_shift;
     uint32_t pair = 0;  // (set, row) pairs in order
     for (int s = 0; s < p.num_sets; ++s) {
       const DestSet& d = p.sets[s];
@@ -142,7 +143,7 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
         }
         if (own_page) {
           store_table<kStreaming>(d.real_page_table + row * d.real_page_table_stride + (c >> p.page_shift),
-                                  own_page_value);
+                                  cols.x >> p.page_shift);
         } else if (page < pages) {
           store_table<kStreaming>(d.real_page_table + row * d.real_page_table_stride + page, page_value);
         }
