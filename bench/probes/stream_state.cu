@@ -14,7 +14,8 @@
 //   builder:           specmeta's build_metadata_cuda, the suite's cell (target_verify bs 16 N 4 W 4096, page
 //                      size 64, every output; one input set).
 // If only the programmatic rows move, the slow state is the programmatic launch's; if every row moves, it is
-// the graph launch's. Written after H10; not yet run on a GPU.
+// the graph launch's. Then the streams are destroyed (does the state leave with them?) and the rows timed on a
+// stream created in that state. Written after H10.
 //
 //   nvcc -std=c++17 -arch=sm_90 -O3 -I include bench/probes/stream_state.cu build/cpp/libspecmeta_core.a \
 //     -o stream_state && ./stream_state
@@ -36,8 +37,7 @@ constexpr int kCalls = 100;
 constexpr int kReplays = 21;
 constexpr int kSmallCallBlocks = 34;   // a bs-1 builder call's grid
 constexpr int kChaseSlots = 1024;      // 8 KiB of indices: in L2 after the first call
-constexpr int kStreamsPerStep = 4;
-constexpr int kSteps = 4;              // 4, 8, 12, 16 new streams
+constexpr int kSteps = 3;  // after 1, 2 and 4 new streams
 // The builder's cell.
 constexpr int64_t kBs = 16;
 constexpr int64_t kDraftTokens = 4;
@@ -50,6 +50,27 @@ __global__ void empty_wait_then_trigger_kernel() {
   asm volatile("griddepcontrol.launch_dependents;");
 }
 
+// kSpreadArrays input and as many output arrays; lane l of warp 0 copies one word of input l to output l.
+constexpr int kSpreadArrays = 16;
+struct SpreadArrays {
+  const int32_t* in[kSpreadArrays];
+  int32_t* out[kSpreadArrays];
+};
+
+__global__ void __launch_bounds__(kThreads) spread_kernel(SpreadArrays a) {
+  bench::enter_after_prior_grid();
+  if (threadIdx.x >= kSpreadArrays) return;
+  a.out[threadIdx.x][blockIdx.x] = a.in[threadIdx.x][blockIdx.x] + 1;
+}
+
+// Every thread stores kStoreInt4s int4 (16 KiB per block): a builder-sized amount of stores.
+constexpr int kStoreInt4s = 4;
+__global__ void __launch_bounds__(kThreads) store_kernel(int4* out) {
+  bench::enter_after_prior_grid();
+  const int4 v = make_int4(blockIdx.x, threadIdx.x, 1, 2);
+  for (int i = 0; i < kStoreInt4s; ++i) out[(blockIdx.x * kStoreInt4s + i) * kThreads + threadIdx.x] = v;
+}
+
 template <bool kProgrammatic>
 __global__ void __launch_bounds__(kThreads) chase_kernel(const int64_t* next, int32_t* out) {
   if constexpr (kProgrammatic) bench::enter_after_prior_grid();
@@ -59,14 +80,27 @@ __global__ void __launch_bounds__(kThreads) chase_kernel(const int64_t* next, in
 }
 
 // Device buffers of the builder's cell and the arguments that point at them.
+// With a slab, every buffer is carved from one allocation (256-byte aligned), as a caching allocator would place
+// small tensors; without, each is its own cudaMalloc.
+constexpr size_t kSlabBytes = size_t{16} << 20;
+constexpr size_t kSlabAlign = 256;
 struct BuilderCell {
   std::vector<void*> buffers;
   specmeta::MetadataArgs args;
+  char* slab = nullptr;
+  size_t slab_used = 0;
 
   template <class T>
   T* alloc(int64_t n) {
+    const size_t bytes = static_cast<size_t>(n) * sizeof(T);
+    if (slab != nullptr) {
+      T* p = reinterpret_cast<T*>(slab + slab_used);
+      slab_used += (bytes + kSlabAlign - 1) / kSlabAlign * kSlabAlign;
+      if (slab_used > kSlabBytes) throw bench::Failure("slab too small");
+      return p;
+    }
     void* p = nullptr;
-    CUDA_CHECK(cudaMalloc(&p, static_cast<size_t>(n) * sizeof(T)));
+    CUDA_CHECK(cudaMalloc(&p, bytes));
     buffers.push_back(p);
     return static_cast<T*>(p);
   }
@@ -75,7 +109,11 @@ struct BuilderCell {
     return {alloc<int32_t>(kCapacity * cols), kCapacity, cols, cols};
   }
 
-  BuilderCell() {
+  explicit BuilderCell(bool use_slab) {
+    if (use_slab) {
+      CUDA_CHECK(cudaMalloc(&slab, kSlabBytes));
+      buffers.push_back(slab);
+    }
     std::vector<int64_t> seq(kBs), rpi(kBs);
     std::vector<int32_t> slots(kBs * kWidth);
     uint64_t x = 0x9E3779B97F4A7C15ull;
@@ -144,7 +182,33 @@ int run() {
   for (int i = 0; i < kChaseSlots; ++i) host[i] = (i * 7 + 3) % kChaseSlots;
   CUDA_CHECK(cudaMemcpy(next, host.data(), kChaseSlots * sizeof(int64_t), cudaMemcpyHostToDevice));
 
-  const BuilderCell cell;
+  const BuilderCell cell(false);
+  const BuilderCell slab_cell(true);
+  // Spread arrays: each its own 4 MiB allocation (distinct 2 MiB pages), or all in one at 4 KiB spacing.
+  constexpr size_t kSpreadBytes = size_t{4} << 20;
+  constexpr size_t kSpreadStride = 4096;
+  SpreadArrays separate{}, packed{};
+  std::vector<void*> spread_buffers;
+  char* pack = nullptr;
+  CUDA_CHECK(cudaMalloc(&pack, 2 * kSpreadArrays * kSpreadStride));
+  CUDA_CHECK(cudaMemset(pack, 0, 2 * kSpreadArrays * kSpreadStride));
+  spread_buffers.push_back(pack);
+  for (int i = 0; i < kSpreadArrays; ++i) {
+    void* in = nullptr;
+    void* o = nullptr;
+    CUDA_CHECK(cudaMalloc(&in, kSpreadBytes));
+    CUDA_CHECK(cudaMalloc(&o, kSpreadBytes));
+    CUDA_CHECK(cudaMemset(in, 0, kSpreadBytes));
+    spread_buffers.push_back(in);
+    spread_buffers.push_back(o);
+    separate.in[i] = static_cast<const int32_t*>(in);
+    separate.out[i] = static_cast<int32_t*>(o);
+    packed.in[i] = reinterpret_cast<const int32_t*>(pack + i * kSpreadStride);
+    packed.out[i] = reinterpret_cast<int32_t*>(pack + (kSpreadArrays + i) * kSpreadStride);
+  }
+  int4* stores = nullptr;
+  CUDA_CHECK(cudaMalloc(&stores, size_t{kSmallCallBlocks} * kStoreInt4s * kThreads * sizeof(int4)));
+  spread_buffers.push_back(stores);
   const std::vector<Row> rows = {
       {"pdl trigger-wait (1 block)", [](cudaStream_t s) { bench::launch_empty_pdl(s); }},
       {"pdl wait-trigger (1 block)",
@@ -161,15 +225,25 @@ int run() {
          chase_kernel<false><<<kSmallCallBlocks, kThreads, 0, s>>>(next, out);
          CUDA_CHECK_LAUNCH();
        }},
+      {"spread pdl, 32 arrays in own allocations (34 blocks)",
+       [&](cudaStream_t s) { bench::launch_programmatic(spread_kernel, kSmallCallBlocks, kThreads, 0, s, separate); }},
+      {"spread pdl, 32 arrays in one allocation (34 blocks)",
+       [&](cudaStream_t s) { bench::launch_programmatic(spread_kernel, kSmallCallBlocks, kThreads, 0, s, packed); }},
+      {"stores pdl, 16 KiB per block (34 blocks)",
+       [&](cudaStream_t s) { bench::launch_programmatic(store_kernel, kSmallCallBlocks, kThreads, 0, s, stores); }},
       {"builder (tv bs 16 N 4 W 4096)", [&](cudaStream_t s) { cell.launch(s); }},
+      {"builder, buffers in one allocation", [&](cudaStream_t s) { slab_cell.launch(s); }},
   };
 
   bench::warm_up_clocks(d.stream);
   std::vector<std::vector<float>> columns{time_rows(d.stream, rows)};
   std::vector<std::string> headers{"fresh"};
+  columns.push_back(time_rows(d.stream, rows));  // a control: the same rows again, no new stream
+  headers.push_back("fresh, again");
   std::vector<cudaStream_t> streams;
   for (int step = 1; step <= kSteps; ++step) {
-    for (int i = 0; i < kStreamsPerStep; ++i) {
+    const int new_streams = step == 1 ? 1 : static_cast<int>(streams.size());  // 1, 2, 4
+    for (int i = 0; i < new_streams; ++i) {
       cudaStream_t s;
       CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
       for (const Row& row : rows) row.launch(s);  // eager launches on a new stream, as H10's warm-ups
@@ -179,6 +253,16 @@ int run() {
     columns.push_back(time_rows(d.stream, rows));
     headers.push_back("after " + std::to_string(streams.size()) + " streams");
   }
+  // Does the state leave with the streams, and does a stream created in it see it?
+  for (cudaStream_t s : streams) CUDA_CHECK(cudaStreamDestroy(s));
+  streams.clear();
+  columns.push_back(time_rows(d.stream, rows));
+  headers.push_back("streams destroyed");
+  cudaStream_t fresh_stream;
+  CUDA_CHECK(cudaStreamCreateWithFlags(&fresh_stream, cudaStreamNonBlocking));
+  columns.push_back(time_rows(fresh_stream, rows));
+  headers.push_back("on a new stream");
+  CUDA_CHECK(cudaStreamDestroy(fresh_stream));
 
   std::printf("# Graphs of small kernels against the process's streams (%s): us per call, median of %d replays of %d calls\n\n",
               d.prop.name, kReplays, kCalls);
@@ -192,7 +276,7 @@ int run() {
     for (const std::vector<float>& column : columns) std::printf(" %.3f |", column[r]);
     std::printf("\n");
   }
-  for (cudaStream_t s : streams) CUDA_CHECK(cudaStreamDestroy(s));
+  for (void* p : spread_buffers) CUDA_CHECK(cudaFree(p));
   CUDA_CHECK(cudaFree(next));
   CUDA_CHECK(cudaFree(out));
   CUDA_CHECK(cudaStreamDestroy(d.stream));
