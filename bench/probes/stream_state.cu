@@ -4,18 +4,27 @@
 // (bench/results/nvidia-h100-2026-11-27-ownpages/, H7-H10). With CuPy captures alone the change came once
 // eager launches had run on about eight distinct streams (H10); bench_metadata, on one stream, never sees it.
 //
-// This probe times small kernels in graphs of kCalls calls (median of kReplays replays), first in a fresh
-// process, then after eager launches on 4, 8, 12 and 16 new streams (kept alive), as H10 did:
+// This probe times small kernels in graphs of kCalls calls (median of kReplays replays), in a fresh process
+// twice (a control), then after eager launches on 1, 2 and 4 new streams (kept alive), as H10 did:
 //   pdl trigger-wait:  an empty kernel that lets the next grid launch, then waits (specmeta's larger grids);
 //   pdl wait-trigger:  waits, then lets the next grid launch (specmeta's grids of at most 384 blocks);
 //   plain:             an empty kernel launched without the programmatic attribute;
 //   chase pdl / plain: kSmallCallBlocks blocks, each following two dependent loads after the wait, then a store
 //                      (a builder-sized grid with a short memory path);
+//   spread:            lane l of warp 0 copies a word from input array l to output array l, the 32 arrays in
+//                      their own allocations or in one (is it address translation?);
+//   stores:            16 KiB of stores per block (a builder-sized amount);
 //   builder:           specmeta's build_metadata_cuda, the suite's cell (target_verify bs 16 N 4 W 4096, page
-//                      size 64, every output; one input set).
-// If only the programmatic rows move, the slow state is the programmatic launch's; if every row moves, it is
-// the graph launch's. Then the streams are destroyed (does the state leave with them?) and the rows timed on a
-// stream created in that state. Written after H10.
+//                      size 64, every output; one input set), its buffers in their own allocations or in one.
+// Then the streams are destroyed (does the state leave with them?) and the rows timed on a stream created in
+// that state.
+//
+// Found (bench/results/nvidia-h100-2026-11-27-rowgroups/, I0a, I0b, I2): every row moves, not only the
+// programmatic ones (plain empty kernels 0.80 -> 0.98 us, programmatic 0.53 -> 0.61, the builder 1.87 -> 2.1).
+// On one machine one new stream with eager launches was enough and the state stayed after the streams were
+// destroyed; two other machines were in it from the first graph of every process. One allocation or many, and
+// CUDA_DEVICE_MAX_CONNECTIONS=1, change nothing. So it is the machine's graph launch, not specmeta's code,
+// and the suite's times are the ones a server sees.
 //
 //   nvcc -std=c++17 -arch=sm_90 -O3 -I include bench/probes/stream_state.cu build/cpp/libspecmeta_core.a \
 //     -o stream_state && ./stream_state
