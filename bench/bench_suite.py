@@ -49,6 +49,11 @@ SEED_MODES = ("target_verify", "draft_extend")
 SMOKE_GRID = dict(bs="1,4,16", n="1,4", widths="4096")
 SMOKE_MINUTES = 0.3
 COPY_PROBE_BYTES = 256 << 20
+# Beside the one reference copy, a copy of each large cell's live bytes (half read, half written), for
+# suite_report's pct_copy_at_size: a copy's own rate depends on its size (H100: 2.4 TB/s at 512 MiB against
+# 3.0 for the 256 MiB reference), so a cell's share of the reference mixes its kernel's efficiency with its size.
+SIZE_MATCHED_MIN_BYTES = 16e6
+SIZE_MATCHED_BUDGET_S = 0.1
 GIB = 1 << 30
 # A close call (suite_report.CLOSE_MARGIN) is measured again: the baseline and
 # the best specmeta entry point alternately, CLOSE_ROUNDS times each, and both
@@ -254,6 +259,8 @@ def run(args):
         elapsed = time.perf_counter() - started
         print(f"[{index + 1}/{len(cells)}] {cell.label():60s} {time.perf_counter() - t0:5.2f} s  "
               f"(total {elapsed:4.0f} s of {args.minutes * 60:.0f})", flush=True)
+    if cuda:
+        meta["copy_gbps_by_live_bytes"] = size_matched_copies(clock, rows)
     meta["run_s"] = time.perf_counter() - started
     meta["budget"] = budget.summary()
     meta["mismatches"] = mismatches
@@ -265,6 +272,15 @@ def run(args):
     print(text[: text.find("## Is specmeta")] if "## Is specmeta" in text else text)
     print(f"wrote {os.path.join(args.out, 'results.md')} and results.json ({meta['run_s']:.0f} s)")
     return 1 if mismatches else 0
+
+
+def size_matched_copies(clock, rows):
+    """{live bytes: GB/s of a device-to-device copy of half as many bytes} over the large metadata cells."""
+    sizes = sorted({int(r["live_bytes"]) for r in rows
+                    if r["kind"] == "metadata" and (r.get("live_bytes") or 0) > SIZE_MATCHED_MIN_BYTES})
+    gbps = {str(b): st.copy_bandwidth_gbps(clock, b // 2, SIZE_MATCHED_BUDGET_S) for b in sizes}
+    clock.torch.cuda.empty_cache()
+    return gbps
 
 
 def _triton_version():

@@ -45,15 +45,19 @@ def gbps(row):
 
 
 def derive(result):
-    """Adds ratios (x_<metric>), gbps and pct_copy to every row; returns the rows."""
+    """Adds ratios (x_<metric>), gbps, pct_copy and pct_copy_at_size (against a copy of the row's live bytes,
+    where the run measured one) to every row; returns the rows."""
     refs = reference_rows(result["rows"])
     copy = result["meta"].get("copy_gbps")
+    by_size = result["meta"].get("copy_gbps_by_live_bytes") or {}
     for row in result["rows"]:
         ref = refs.get(cell_key(row))
         for metric in METRICS:
             row["x_" + metric] = ratio(row, ref, metric)
         row["gbps"] = gbps(row)
         row["pct_copy"] = None if row["gbps"] is None or not copy else 100.0 * row["gbps"] / copy
+        at_size = by_size.get(str(int(row["live_bytes"]))) if row.get("live_bytes") else None
+        row["pct_copy_at_size"] = None if row["gbps"] is None or not at_size else 100.0 * row["gbps"] / at_size
     return result["rows"]
 
 

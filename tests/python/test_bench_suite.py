@@ -112,6 +112,21 @@ def test_report_ratios_and_tables_from_fake_timings(tmp_path):
     assert (tmp_path / "results.md").read_text() == text
 
 
+def test_size_matched_copy_percentages():
+    cells, skipped = full_grid()
+    result = fake_result(cells, skipped)
+    large = {r["live_bytes"] for r in result["rows"] if r["live_bytes"] > bench_suite.SIZE_MATCHED_MIN_BYTES}
+    result["meta"]["copy_gbps_by_live_bytes"] = {str(int(b)): 2000.0 for b in large}
+    suite_report.derive(result)
+    timed = [r for r in result["rows"] if r["gbps"] is not None]
+    for r in timed:
+        if r["live_bytes"] in large:
+            assert r["pct_copy_at_size"] == pytest.approx(100 * r["gbps"] / 2000.0)
+        else:
+            assert r["pct_copy_at_size"] is None  # no copy of that size was measured
+    assert any(r["pct_copy_at_size"] is not None for r in timed) and any(r["pct_copy_at_size"] is None for r in timed)
+
+
 def test_report_names_a_cell_where_a_baseline_wins():
     cells = [suite_cells.Cell("seqlens_expanded", "target_verify", 64, 4, None)]
     result = fake_result(cells, [])
