@@ -22,12 +22,13 @@
 // Found (bench/results/nvidia-h100-2026-11-27-rowgroups/, I0a, I0b, I2): every row moves, not only the
 // programmatic ones (plain empty kernels 0.80 -> 0.98 us, programmatic 0.53 -> 0.61, the builder 1.87 -> 2.1),
 // and the state stays after the streams are destroyed. In this probe's first form (no spread, store or
-// one-allocation rows) the fresh columns were fast and one new stream with eager launches was enough. In this
-// form, which allocates about 150 MB more before its first graph, every column was slow on two machines; on one
-// of them bench_metadata, run right after, measured the fast floors (0.53 and 0.83 us) before its own
-// allocations. So what a process has allocated, not only its streams, may bring the state (untested). One
-// allocation or many for the builder's buffers, and CUDA_DEVICE_MAX_CONNECTIONS=1, change nothing. The suite's
-// times, taken in that state, are the ones a server with its own allocations and streams would see.
+// one-allocation rows; steps of four streams) the fresh columns were fast and four new streams with eager
+// launches brought the state. In this form, which allocates about 150 MB more before its first graph, every
+// column was slow on two machines; on one of them bench_metadata, run right after, measured the fast floors
+// (0.53 and 0.83 us) before its own allocations. So what a process has allocated, not only its streams, may
+// bring the state (untested). One allocation or many for the builder's buffers, and
+// CUDA_DEVICE_MAX_CONNECTIONS=1, change nothing. The suite's times, taken in that state, are the ones a server
+// with its own allocations and streams would see.
 //
 //   nvcc -std=c++17 -arch=sm_90 -O3 -I include bench/probes/stream_state.cu build/cpp/libspecmeta_core.a \
 //     -o stream_state && ./stream_state
