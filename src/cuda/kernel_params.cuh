@@ -50,9 +50,9 @@ constexpr int64_t kPageTableBlockTarget = 2048;
 // 130 blocks of the bandwidth layout (measured, H100: W 131072 at bs 1 and
 // W 32768 at bs 4 with 514 blocks, N or E 4 and 8: 1.11-1.32x faster without
 // row groups; target_verify W 8192 bs 16, 1.08x; again with each group
-// visiting only its own pairs, limits of 768 and 1024 0.83-0.89x). With more pairs the stores
-// dominate and the row groups win up to the larger limit (extend E 64, bs 32,
-// W 8192: 1026 blocks, 1.42x faster than without).
+// visiting only its own pairs, limits of 768 and 1024 0.83-0.89x). With
+// more pairs the stores dominate and the row groups win up to the larger
+// limit (extend E 64, bs 32, W 8192: 1026 blocks, 1.42x faster than without).
 constexpr int kRowGroupShift = 2;
 constexpr int64_t kRowGroupGridLimit = 1024;
 constexpr int64_t kRowGroupManyPairs = 16;
