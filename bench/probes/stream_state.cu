@@ -5,7 +5,8 @@
 // eager launches had run on about eight distinct streams (H10); bench_metadata, on one stream, never sees it.
 //
 // This probe times small kernels in graphs of kCalls calls (median of kReplays replays), in a fresh process
-// twice (a control), then after eager launches on 1, 2 and 4 new streams (kept alive), as H10 did:
+// twice (a control), after 1 GiB more is allocated and written (no new stream), then after eager launches on
+// 1, 2 and 4 new streams (kept alive), as H10 did:
 //   pdl trigger-wait:  an empty kernel that lets the next grid launch, then waits (specmeta's larger grids);
 //   pdl wait-trigger:  waits, then lets the next grid launch (specmeta's grids of at most 384 blocks);
 //   plain:             an empty kernel launched without the programmatic attribute;
@@ -30,12 +31,16 @@
 // CUDA_DEVICE_MAX_CONNECTIONS=1, change nothing. The suite's times, taken in that state, are the ones a server
 // with its own allocations and streams would see.
 //
+// The allocation column was added after I2 and has not run yet: run it with small spread arrays too
+// (./stream_state 65536), so that the fresh columns come before any large allocation.
+//
 //   nvcc -std=c++17 -arch=sm_90 -O3 -I include bench/probes/stream_state.cu build/cpp/libspecmeta_core.a \
-//     -o stream_state && ./stream_state
+//     -o stream_state && ./stream_state [spread bytes]
 #include <cuda_runtime.h>
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
@@ -51,6 +56,7 @@ constexpr int kReplays = 21;
 constexpr int kSmallCallBlocks = 34;   // a bs-1 builder call's grid
 constexpr int kChaseSlots = 1024;      // 8 KiB of indices: in L2 after the first call
 constexpr int kSteps = 3;  // after 1, 2 and 4 new streams
+constexpr size_t kAllocationBytes = size_t{1} << 30;
 // The builder's cell.
 constexpr int64_t kBs = 16;
 constexpr int64_t kDraftTokens = 4;
@@ -185,7 +191,9 @@ std::vector<float> time_rows(cudaStream_t stream, const std::vector<Row>& rows) 
   return us;
 }
 
-int run() {
+// argv[1]: the spread arrays' size in bytes (default 4 MiB: 128 MiB in all). A small size keeps the process's
+// allocations small before the fresh columns, for the allocation column below.
+int run(size_t spread_bytes) {
   bench::ProbeDevice d = bench::probe_device();
   int64_t* next = nullptr;
   int32_t* out = nullptr;
@@ -197,8 +205,8 @@ int run() {
 
   const BuilderCell cell(false);
   const BuilderCell slab_cell(true);
-  // Spread arrays: each its own 4 MiB allocation (distinct 2 MiB pages), or all in one at 4 KiB spacing.
-  constexpr size_t kSpreadBytes = size_t{4} << 20;
+  // Spread arrays: each its own allocation (of 4 MiB by default: distinct 2 MiB pages), or all in one at 4 KiB
+  // spacing.
   constexpr size_t kSpreadStride = 4096;
   SpreadArrays separate{}, packed{};
   std::vector<void*> spread_buffers;
@@ -209,9 +217,9 @@ int run() {
   for (int i = 0; i < kSpreadArrays; ++i) {
     void* in = nullptr;
     void* o = nullptr;
-    CUDA_CHECK(cudaMalloc(&in, kSpreadBytes));
-    CUDA_CHECK(cudaMalloc(&o, kSpreadBytes));
-    CUDA_CHECK(cudaMemset(in, 0, kSpreadBytes));
+    CUDA_CHECK(cudaMalloc(&in, spread_bytes));
+    CUDA_CHECK(cudaMalloc(&o, spread_bytes));
+    CUDA_CHECK(cudaMemset(in, 0, spread_bytes));
     spread_buffers.push_back(in);
     spread_buffers.push_back(o);
     separate.in[i] = static_cast<const int32_t*>(in);
@@ -253,6 +261,13 @@ int run() {
   std::vector<std::string> headers{"fresh"};
   columns.push_back(time_rows(d.stream, rows));  // a control: the same rows again, no new stream
   headers.push_back("fresh, again");
+  // Does a process's allocation bring the state? kAllocationBytes written once and kept, no new stream.
+  void* allocation = nullptr;
+  CUDA_CHECK(cudaMalloc(&allocation, kAllocationBytes));
+  CUDA_CHECK(cudaMemsetAsync(allocation, 0, kAllocationBytes, d.stream));
+  CUDA_CHECK(cudaStreamSynchronize(d.stream));
+  columns.push_back(time_rows(d.stream, rows));
+  headers.push_back("after 1 GiB allocated");
   std::vector<cudaStream_t> streams;
   for (int step = 1; step <= kSteps; ++step) {
     const int new_streams = step == 1 ? 1 : static_cast<int>(streams.size());  // 1, 2, 4
@@ -290,6 +305,7 @@ int run() {
     std::printf("\n");
   }
   for (void* p : spread_buffers) CUDA_CHECK(cudaFree(p));
+  CUDA_CHECK(cudaFree(allocation));
   CUDA_CHECK(cudaFree(next));
   CUDA_CHECK(cudaFree(out));
   CUDA_CHECK(cudaStreamDestroy(d.stream));
@@ -298,4 +314,12 @@ int run() {
 
 }  // namespace
 
-int main() { return bench::run_main(run); }
+int main(int argc, char** argv) {
+  const size_t spread_bytes = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : size_t{4} << 20;
+  if (spread_bytes < kSmallCallBlocks * sizeof(int32_t)) {
+    std::fprintf(stderr, "stream_state: spread bytes must be at least %zu, got %s\n",
+                 kSmallCallBlocks * sizeof(int32_t), argv[1]);
+    return 2;
+  }
+  return bench::run_main([spread_bytes] { return run(spread_bytes); });
+}
