@@ -6,10 +6,13 @@ In one suite run (bench/results/nvidia-h100-2026-11-27-rowgroups/, I2) the 256 M
 in one process, in phases:
   fresh:            the first thing the process does;
   after allocating: 8 GiB more allocated and written, kept;
+  after freeing:    those 8 GiB freed and returned to the driver (torch.cuda.empty_cache);
   after load:       LOAD_S seconds of back-to-back 1 GiB copies (power and temperature);
   after idle:       IDLE_S seconds without work;
   new buffers:      the same copies on buffers allocated now.
-Each phase also records the SM and memory clocks, power, temperatures and throttle reasons (nvidia-smi).
+Each phase also records the SM and memory clocks, power, temperatures and throttle reasons (nvidia-smi). If
+the allocation phase is the slow one and freeing restores the rate, the process's mapped memory is the cause
+(as it may be for the small graphs' slow state, bench/probes/stream_state.cu); if only the load phase is, power.
 Written after I2; not yet run.
 
     python3 bench/probes/copy_drift.py
@@ -78,6 +81,9 @@ def main():
     phase("fresh", bufs, rows)
     extra = [torch.ones(1 << 30, dtype=torch.uint8, device="cuda") for _ in range(EXTRA_GIB)]
     phase(f"after allocating {EXTRA_GIB} GiB", bufs, rows)
+    del extra
+    torch.cuda.empty_cache()
+    phase(f"after freeing the {EXTRA_GIB} GiB", bufs, rows)
     src = torch.empty(LOAD_BYTES, dtype=torch.uint8, device="cuda")
     dst = torch.empty_like(src)
     end = time.perf_counter() + LOAD_S
@@ -89,7 +95,6 @@ def main():
     time.sleep(IDLE_S)
     phase(f"after {IDLE_S:.0f} s idle", bufs, rows)
     phase("new buffers", buffers(), rows)
-    del extra
     print(f"# Device-to-device copy rate by phase ({torch.cuda.get_device_name()}): TB/s read + write, median of "
           f"{REPLAYS} replays of {COPIES_PER_GRAPH} copies\n")
     print("| phase | " + " | ".join(f"{mib} MiB" for mib in SIZES_MIB) + f" | {SMI_FIELDS} |")
