@@ -44,6 +44,11 @@ def gbps(row):
     return row["live_bytes"] / (row["graph_us"] * 1e3)
 
 
+def live_bytes_key(live_bytes):
+    """The key of meta["copy_gbps_by_live_bytes"] for a row's live bytes (JSON keys are strings)."""
+    return str(int(live_bytes))
+
+
 def derive(result):
     """Adds ratios (x_<metric>), gbps, pct_copy and pct_copy_at_size (against a copy of the row's live bytes,
     where the run measured one) to every row; returns the rows."""
@@ -56,7 +61,7 @@ def derive(result):
             row["x_" + metric] = ratio(row, ref, metric)
         row["gbps"] = gbps(row)
         row["pct_copy"] = None if row["gbps"] is None or not copy else 100.0 * row["gbps"] / copy
-        at_size = by_size.get(str(int(row["live_bytes"]))) if row.get("live_bytes") else None
+        at_size = by_size.get(live_bytes_key(row["live_bytes"])) if row.get("live_bytes") else None
         row["pct_copy_at_size"] = None if row["gbps"] is None or not at_size else 100.0 * row["gbps"] / at_size
     return result["rows"]
 

@@ -116,7 +116,7 @@ def test_size_matched_copy_percentages():
     cells, skipped = full_grid()
     result = fake_result(cells, skipped)
     large = {r["live_bytes"] for r in result["rows"] if r["live_bytes"] > bench_suite.SIZE_MATCHED_MIN_BYTES}
-    result["meta"]["copy_gbps_by_live_bytes"] = {str(int(b)): 2000.0 for b in large}
+    result["meta"]["copy_gbps_by_live_bytes"] = {suite_report.live_bytes_key(b): 2000.0 for b in large}
     suite_report.derive(result)
     timed = [r for r in result["rows"] if r["gbps"] is not None]
     for r in timed:
