@@ -3,13 +3,12 @@
 In one suite run (bench/results/nvidia-h100-2026-11-27-rowgroups/, I2) the 256 MiB device-to-device copy ran at
 3.01 TB/s at the start and a copy of the same size at 2.40 TB/s at the end; bench_metadata's 512 MiB copy runs at
 2.43 in its own process. This probe times copies of 64, 256 and 512 MiB (in CUDA graphs, read + write counted)
-in one process, in phases:
+in one process, with the suite's own measurement (suite_timing.copy_bandwidth_gbps), in phases:
   fresh:            the first thing the process does;
   after allocating: 8 GiB more allocated and written, kept;
   after freeing:    those 8 GiB freed and returned to the driver (torch.cuda.empty_cache);
   after load:       LOAD_S seconds of back-to-back 1 GiB copies (power and temperature);
-  after idle:       IDLE_S seconds without work;
-  new buffers:      the same copies on buffers allocated now.
+  after idle:       IDLE_S seconds without work.
 Each phase also records the SM and memory clocks, power, temperatures and throttle reasons (nvidia-smi). If
 the allocation phase is the slow one and freeing restores the rate, the process's mapped memory is the cause
 (as it may be for the small graphs' slow state, bench/probes/stream_state.cu); if only the load phase is, power.
@@ -20,15 +19,18 @@ Written after I2; not yet run.
 
 from __future__ import annotations
 
-import statistics
+import os
 import subprocess
+import sys
 import time
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import suite_timing as st  # noqa: E402
+
 SIZES_MIB = (64, 256, 512)
-COPIES_PER_GRAPH = 8
-REPLAYS = 15
+BUDGET_S = 0.3  # per copy size, as the suite's reference probe
 EXTRA_GIB = 8
 LOAD_S = 30.0
 IDLE_S = 10.0
@@ -45,45 +47,20 @@ def smi():
         return f"nvidia-smi unavailable: {e}"
 
 
-def copy_tbps(src, dst):
-    """Read + write bytes per second of dst.copy_(src), in TB/s: median of REPLAYS graph replays."""
-    stream = torch.cuda.Stream()
-    with torch.cuda.stream(stream):
-        dst.copy_(src)
-    torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph, stream=stream):
-        for _ in range(COPIES_PER_GRAPH):
-            dst.copy_(src)
-    times = []
-    for _ in range(REPLAYS):
-        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        graph.replay()
-        stop.record()
-        stop.synchronize()
-        times.append(start.elapsed_time(stop) * 1e-3 / COPIES_PER_GRAPH)
-    return 2 * src.numel() / statistics.median(times) / 1e12
-
-
-def buffers():
-    return {mib: (torch.empty(mib << 20, dtype=torch.uint8, device="cuda"),
-                  torch.empty(mib << 20, dtype=torch.uint8, device="cuda")) for mib in SIZES_MIB}
-
-
-def phase(name, bufs, rows):
-    rows.append([name] + [f"{copy_tbps(*bufs[mib]):.2f}" for mib in SIZES_MIB] + [smi()])
+def phase(name, clock, rows):
+    rows.append([name] + [f"{st.copy_bandwidth_gbps(clock, mib << 20, BUDGET_S) / 1e3:.2f}" for mib in SIZES_MIB]
+                + [smi()])
 
 
 def main():
     rows = []
-    bufs = buffers()
-    phase("fresh", bufs, rows)
+    clock = st.Clock(torch, True)
+    phase("fresh", clock, rows)
     extra = [torch.ones(1 << 30, dtype=torch.uint8, device="cuda") for _ in range(EXTRA_GIB)]
-    phase(f"after allocating {EXTRA_GIB} GiB", bufs, rows)
+    phase(f"after allocating {EXTRA_GIB} GiB", clock, rows)
     del extra
     torch.cuda.empty_cache()
-    phase(f"after freeing the {EXTRA_GIB} GiB", bufs, rows)
+    phase(f"after freeing the {EXTRA_GIB} GiB", clock, rows)
     src = torch.empty(LOAD_BYTES, dtype=torch.uint8, device="cuda")
     dst = torch.empty_like(src)
     end = time.perf_counter() + LOAD_S
@@ -91,12 +68,11 @@ def main():
         for _ in range(50):
             dst.copy_(src)
         torch.cuda.synchronize()
-    phase(f"after {LOAD_S:.0f} s of 1 GiB copies", bufs, rows)
+    phase(f"after {LOAD_S:.0f} s of 1 GiB copies", clock, rows)
     time.sleep(IDLE_S)
-    phase(f"after {IDLE_S:.0f} s idle", bufs, rows)
-    phase("new buffers", buffers(), rows)
-    print(f"# Device-to-device copy rate by phase ({torch.cuda.get_device_name()}): TB/s read + write, median of "
-          f"{REPLAYS} replays of {COPIES_PER_GRAPH} copies\n")
+    phase(f"after {IDLE_S:.0f} s idle", clock, rows)
+    print(f"# Device-to-device copy rate by phase ({torch.cuda.get_device_name()}): TB/s read + write, "
+          f"suite_timing.copy_bandwidth_gbps with {BUDGET_S} s per size\n")
     print("| phase | " + " | ".join(f"{mib} MiB" for mib in SIZES_MIB) + f" | {SMI_FIELDS} |")
     print("|---|" + "---|" * (len(SIZES_MIB) + 1))
     for row in rows:
