@@ -8,11 +8,16 @@ in one process, with the suite's own measurement (suite_timing.copy_bandwidth_gb
   after allocating: 8 GiB more allocated and written, kept;
   after freeing:    those 8 GiB freed and returned to the driver (torch.cuda.empty_cache);
   after load:       LOAD_S seconds of back-to-back 1 GiB copies (power and temperature);
-  after idle:       IDLE_S seconds without work.
+  after idle:       IDLE_S seconds without work;
+  after fragmenting: 4 GiB as 2 MiB allocations, every other one freed and returned to the driver (do
+                    scattered physical pages slow a large copy?).
 Each phase also records the SM and memory clocks, power, temperatures and throttle reasons (nvidia-smi). If
 the allocation phase is the slow one and freeing restores the rate, the process's mapped memory is the cause
 (as it may be for the small graphs' slow state, bench/probes/stream_state.cu); if only the load phase is, power.
-Written after I2; not yet run.
+Found (J0, H100, bench/results/nvidia-h100-2026-11-27-copysizes/): no phase moves the rate. 64 MiB 2.87-2.92 TB/s,
+256 MiB 3.00-3.01, 512 MiB 2.43 in every phase, with the clocks at 1980 / 2619 MHz and no throttle reason. The
+"drift" was the size: the end-of-run copies had other sizes than the start's 256 MiB, and a copy node in a graph
+runs at 2.2-2.4 TB/s at most sizes (bench/probes/copy_sizes.cu).
 
     python3 bench/probes/copy_drift.py
 """
@@ -35,6 +40,8 @@ EXTRA_GIB = 8
 LOAD_S = 30.0
 IDLE_S = 10.0
 LOAD_BYTES = 1 << 30
+FRAGMENT_BYTES = 2 << 20
+FRAGMENTS = 2048
 SMI_FIELDS = "clocks.sm,clocks.mem,power.draw,temperature.gpu,temperature.memory,clocks_throttle_reasons.active"
 
 
@@ -71,6 +78,10 @@ def main():
     phase(f"after {LOAD_S:.0f} s of 1 GiB copies", clock, rows)
     time.sleep(IDLE_S)
     phase(f"after {IDLE_S:.0f} s idle", clock, rows)
+    pieces = [torch.empty(FRAGMENT_BYTES, dtype=torch.uint8, device="cuda") for _ in range(FRAGMENTS)]
+    del pieces[::2]
+    torch.cuda.empty_cache()
+    phase(f"after fragmenting {FRAGMENTS} x {FRAGMENT_BYTES >> 20} MiB", clock, rows)
     print(f"# Device-to-device copy rate by phase ({torch.cuda.get_device_name()}): TB/s read + write, "
           f"suite_timing.copy_bandwidth_gbps with {BUDGET_S} s per size\n")
     print("| phase | " + " | ".join(f"{mib} MiB" for mib in SIZES_MIB) + f" | {SMI_FIELDS} |")

@@ -5,8 +5,8 @@
 // eager launches had run on about eight distinct streams (H10); bench_metadata, on one stream, never sees it.
 //
 // This probe times small kernels in graphs of kCalls calls (median of kReplays replays), in a fresh process
-// twice (a control), after 1 GiB more is allocated and written (no new stream), then after eager launches on
-// 1, 2 and 4 new streams (kept alive), as H10 did:
+// twice (a control), after one kernel on the legacy stream, after 1 GiB more is allocated and written (no new
+// stream), then after eager launches on 1, 2 and 4 new streams (kept alive), as H10 did:
 //   pdl trigger-wait:  an empty kernel that lets the next grid launch, then waits (specmeta's larger grids);
 //   pdl wait-trigger:  waits, then lets the next grid launch (specmeta's grids of at most 384 blocks);
 //   plain:             an empty kernel launched without the programmatic attribute;
@@ -22,17 +22,16 @@
 //
 // Found (bench/results/nvidia-h100-2026-11-27-rowgroups/, I0a, I0b, I2): every row moves, not only the
 // programmatic ones (plain empty kernels 0.80 -> 0.98 us, programmatic 0.53 -> 0.61, the builder 1.87 -> 2.1),
-// and the state stays after the streams are destroyed. In this probe's first form (no spread, store or
-// one-allocation rows; steps of four streams) the fresh columns were fast and four new streams with eager
-// launches brought the state. In this form, which allocates about 150 MB more before its first graph, every
-// column was slow on two machines; on one of them bench_metadata, run right after, measured the fast floors
-// (0.53 and 0.83 us) before its own allocations. So what a process has allocated, not only its streams, may
-// bring the state (untested). One allocation or many for the builder's buffers, and
-// CUDA_DEVICE_MAX_CONNECTIONS=1, change nothing. The suite's times, taken in that state, are the ones a server
-// with its own allocations and streams would see.
-//
-// The allocation column was added after I2 and has not run yet: run it with small spread arrays too
-// (./stream_state 65536), so that the fresh columns come before any large allocation.
+// and the state stays after the streams are destroyed. The probe's first form was fast until four new streams had
+// run eager launches; the next form, which zeroed its arrays with cudaMemset (kernels on the legacy stream)
+// before its first graph, was slow from the start on three machines (I0b, I2, J0).
+// J3 (bench/results/nvidia-h100-2026-11-27-copysizes/), every set-up kernel on the probe's own stream: fast
+// (builder 1.75 us, plain 0.81, programmatic 0.52-0.55) after a kernel on the legacy stream, after 1 GiB
+// allocated, after one and two new streams; slow after four (builder 1.93-1.96, plain 0.98, programmatic
+// 0.61-0.62). So the state follows the streams that have run kernels (and perhaps which ran first); allocations
+// do not bring it. A server's process runs kernels on several streams (the default stream, the graph capture stream,
+// NCCL's): the suite, whose captures each take a stream from PyTorch's pool, measures in the state a server is in.
+// One allocation or many for the builder's buffers, and CUDA_DEVICE_MAX_CONNECTIONS=1, change nothing.
 //
 //   nvcc -std=c++17 -arch=sm_90 -O3 -I include bench/probes/stream_state.cu build/cpp/libspecmeta_core.a \
 //     -o stream_state && ./stream_state [spread bytes]
@@ -212,14 +211,14 @@ int run(size_t spread_bytes) {
   std::vector<void*> spread_buffers;
   char* pack = nullptr;
   CUDA_CHECK(cudaMalloc(&pack, 2 * kSpreadArrays * kSpreadStride));
-  CUDA_CHECK(cudaMemset(pack, 0, 2 * kSpreadArrays * kSpreadStride));
+  CUDA_CHECK(cudaMemsetAsync(pack, 0, 2 * kSpreadArrays * kSpreadStride, d.stream));
   spread_buffers.push_back(pack);
   for (int i = 0; i < kSpreadArrays; ++i) {
     void* in = nullptr;
     void* o = nullptr;
     CUDA_CHECK(cudaMalloc(&in, spread_bytes));
     CUDA_CHECK(cudaMalloc(&o, spread_bytes));
-    CUDA_CHECK(cudaMemset(in, 0, spread_bytes));
+    CUDA_CHECK(cudaMemsetAsync(in, 0, spread_bytes, d.stream));
     spread_buffers.push_back(in);
     spread_buffers.push_back(o);
     separate.in[i] = static_cast<const int32_t*>(in);
@@ -256,11 +255,19 @@ int run(size_t spread_bytes) {
       {"builder, buffers in one allocation", [&](cudaStream_t s) { slab_cell.launch(s); }},
   };
 
+  CUDA_CHECK(cudaStreamSynchronize(d.stream));
   bench::warm_up_clocks(d.stream);
   std::vector<std::vector<float>> columns{time_rows(d.stream, rows)};
   std::vector<std::string> headers{"fresh"};
   columns.push_back(time_rows(d.stream, rows));  // a control: the same rows again, no new stream
   headers.push_back("fresh, again");
+  // Does one kernel on another stream bring the state? The legacy default stream, on purpose: until here every
+  // kernel (memsets included) ran on d.stream, and the only other work was synchronous host-to-device copies.
+  bench::empty_kernel<<<1, 1>>>();
+  CUDA_CHECK_LAUNCH();
+  CUDA_CHECK(cudaDeviceSynchronize());
+  columns.push_back(time_rows(d.stream, rows));
+  headers.push_back("after a kernel on the legacy stream");
   // Does a process's allocation bring the state? kAllocationBytes written once and kept, no new stream.
   void* allocation = nullptr;
   CUDA_CHECK(cudaMalloc(&allocation, kAllocationBytes));
