@@ -279,7 +279,7 @@ def size_matched_copies(clock, rows):
     """{live bytes: GB/s of a device-to-device copy of half as many bytes} over the large metadata cells."""
     sizes = sorted({int(r["live_bytes"]) for r in rows
                     if r["kind"] == "metadata" and (r.get("live_bytes") or 0) > SIZE_MATCHED_MIN_BYTES})
-    gbps = {suite_report.live_bytes_key(b): st.copy_bandwidth_gbps(clock, b // 2, SIZE_MATCHED_BUDGET_S)
+    gbps = {suite_report.live_bytes_key(b): st.copy_bandwidth_gbps(clock, b // 2, SIZE_MATCHED_BUDGET_S, eager=True)
             for b in sizes}
     clock.torch.cuda.empty_cache()
     return gbps

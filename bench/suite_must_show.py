@@ -62,7 +62,7 @@ def counts(directory):
     if at_size:  # not the must-show's measure: beside it, each cell against a copy of its own live bytes
         pct = [r["pct_copy_at_size"] for r in at_size]
         low = min(at_size, key=lambda r: r["pct_copy_at_size"])
-        lines["large, against a copy of the same bytes"] = (
+        lines["large, against an eager copy of the same bytes"] = (
             f"{sum(p >= LARGE_PCT for p in pct)} of {len(pct)}, median {statistics.median(pct):.1f}%, lowest "
             f"{low['pct_copy_at_size']:.1f}% ({low['mode']} bs {low['bs']} N {low['n']} W {low['width']})")
     eager = [builder[k]["eager_us"] for k in host]

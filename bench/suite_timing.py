@@ -149,16 +149,46 @@ def graph_us(clock, fn, sets, budget_s, hint_us):
     return (statistics.median(samples), len(samples), calls), None
 
 
-def copy_bandwidth_gbps(clock, nbytes, budget_s):
-    """Device-to-device copy of nbytes (read + write counted) per second, in GB/s; in a graph on CUDA."""
+def copy_bandwidth_gbps(clock, nbytes, budget_s, eager=False):
+    """Device-to-device copy of nbytes (read + write counted) per second, in GB/s.
+
+    On CUDA, in a graph; or with eager, COPY_CALLS copies issued back to back behind a sleeping kernel (so that
+    none waits for the host) between two CUDA events. A copy node in a graph runs at 2.2-2.4 TB/s at most sizes
+    that are not a multiple of 64 MiB, an eager copy at about 3.0 from 256 MiB (H100;
+    bench/probes/copy_sizes.cu, J1): the size-matched references are eager.
+    """
     torch = clock.torch
     device = "cuda" if clock.cuda else "cpu"
     src = torch.empty(nbytes, dtype=torch.uint8, device=device)
     dst = torch.empty_like(src)
-    if clock.cuda:
+    if clock.cuda and eager:
+        us = statistics.median(_samples(budget_s, eager_copy_sample(torch, src, dst)))
+    elif clock.cuda:
         (us, _, _), error = graph_us(clock, lambda _: dst.copy_(src), 1, budget_s, hint_us=1e6 * nbytes / 1e12)
         if error:
             raise RuntimeError(f"copy bandwidth probe: {error}")
     else:
         us, _ = call_sync_us(clock, lambda _: dst.copy_(src), 1, budget_s)
     return 2 * nbytes / (us * 1e3)
+
+
+COPY_CALLS = 20
+# The sleeping kernel's cycles per copy queued behind it: 20 us at 2 GHz, more than a copy's launch takes.
+SLEEP_CYCLES_PER_CALL = 40_000
+
+
+def eager_copy_sample(torch, src, dst):
+    """A sampler timing COPY_CALLS back-to-back copies src -> dst with CUDA events: device us per copy."""
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    dst.copy_(src)  # the first copy of new buffers maps their pages
+
+    def one(_):
+        torch.cuda._sleep(SLEEP_CYCLES_PER_CALL * COPY_CALLS)
+        start.record()
+        for _ in range(COPY_CALLS):
+            dst.copy_(src)
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) * 1e3 / COPY_CALLS
+
+    return one
