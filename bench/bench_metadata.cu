@@ -48,10 +48,16 @@
 //
 //   specmeta_bench_metadata [--json=PATH] [--filter=SUBSTR] [--calls=100]
 //                           [--replays=200] [--seed=N] [--large] [--no-verify]
+//                           [--busy-streams=N]
 // (--help lists the case ids; --filter=ID runs that case alone, any other
 // value the cases whose id contains it. --large runs the large-table cases
 // instead: every mode's tables of 9 MB to 0.6 GB of live bytes, the shapes
-// the page-table layout of large tables is chosen on.)
+// the page-table layout of large tables is chosen on. --busy-streams=N first
+// runs a kernel on each of N streams of its own, kept to the end: a server's
+// process runs kernels on several streams (its default stream, its graph
+// capture stream, NCCL's), and after four such streams every small graph node
+// takes longer on an H100, about 0.2 us for the builder's small calls
+// (bench/probes/stream_state.cu). The suite measures in that state.)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -636,6 +642,7 @@ struct Options {
   uint64_t seed = 20261126;
   bool large = false;
   bool verify = true;
+  int busy_streams = 0;
 };
 
 bool starts_with(const char* arg, const char* prefix, const char** value) {
@@ -664,10 +671,12 @@ bool parse(int argc, char** argv, Options* o, int* exit_status) {
       o->large = true;
     } else if (std::strcmp(argv[i], "--no-verify") == 0) {
       o->verify = false;
+    } else if (starts_with(argv[i], "--busy-streams=", &v)) {
+      o->busy_streams = std::atoi(v);
     } else {
       std::fprintf(stderr,
                    "usage: %s [--json=PATH] [--filter=SUBSTR] [--calls=100] [--replays=200] [--seed=N] [--large] "
-                   "[--no-verify]\n"
+                   "[--no-verify] [--busy-streams=N]\n"
                    "cases (--filter=ID runs that case; any other value, the ids containing it):\n",
                    argv[0]);
       for (const CaseSpec& c : all_cases()) std::fprintf(stderr, "  %s\n", c.id.c_str());
@@ -677,8 +686,8 @@ bool parse(int argc, char** argv, Options* o, int* exit_status) {
       return false;
     }
   }
-  if (o->calls < 1 || o->replays < 1) {
-    std::fprintf(stderr, "--calls and --replays must be >= 1\n");
+  if (o->calls < 1 || o->replays < 1 || o->busy_streams < 0) {
+    std::fprintf(stderr, "--calls and --replays must be >= 1, --busy-streams >= 0\n");
     *exit_status = 2;
     return false;
   }
@@ -709,6 +718,13 @@ static int run(int argc, char** argv) {
   CUDA_CHECK(cudaRuntimeGetVersion(&runtime));
   cudaStream_t stream;
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  std::vector<cudaStream_t> busy(static_cast<size_t>(opt.busy_streams));
+  for (cudaStream_t& s : busy) {
+    CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    empty_kernel<<<1, 1, 0, s>>>();
+    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(cudaStreamSynchronize(s));
+  }
 
   warm_up_clocks(stream);
 
@@ -779,8 +795,10 @@ static int run(int argc, char** argv) {
   std::printf("Per call in a graph of %d calls over %d rotating input sets, median (min) of %d replays. "
               "topk %" PRId64 ", kpool %" PRId64 ", page size 64, N = %s, seq_lens and req_pool_indices int64, "
               "accept/extend lengths int32, contexts uniform in [1, W]. Live bytes: req_to_token read once per "
-              "request, every output element a call writes (page tables: live prefixes only), the inputs.\n\n",
-              opt.calls, kInputSets, opt.replays, kTopk, kKpool, opt.large ? "the id's -nN (extend: E = its -eE)" : "4");
+              "request, every output element a call writes (page tables: live prefixes only), the inputs. "
+              "Busy streams (a kernel run on each first): %d.\n\n",
+              opt.calls, kInputSets, opt.replays, kTopk, kKpool, opt.large ? "the id's -nN (extend: E = its -eE)" : "4",
+              opt.busy_streams);
   if (!opt.verify) std::printf("**Outputs not verified (--no-verify): timings of a diagnostic variant only.**\n\n");
   std::printf("| floor | us per call (median) | us per call (min) |\n| --- | --- | --- |\n");
   std::printf("| empty kernel <<<1,1>>> | %.2f | %.2f |\n", empty.median_us, empty.min_us);
@@ -815,8 +833,8 @@ static int run(int argc, char** argv) {
     std::fprintf(f, "{\n  \"device\": \"%s\",\n  \"sm\": \"%d%d\",\n  \"driver\": %d,\n  \"runtime\": %d,\n",
                  prop.name, prop.major, prop.minor, driver, runtime);
     std::fprintf(f, "  \"calls_per_graph\": %d,\n  \"replays\": %d,\n  \"input_sets\": %d,\n  \"seed\": %" PRIu64
-                 ",\n  \"topk\": %" PRId64 ",\n  \"kpool\": %" PRId64 ",\n",
-                 opt.calls, opt.replays, kInputSets, opt.seed, kTopk, kKpool);
+                 ",\n  \"topk\": %" PRId64 ",\n  \"kpool\": %" PRId64 ",\n  \"busy_streams\": %d,\n",
+                 opt.calls, opt.replays, kInputSets, opt.seed, kTopk, kKpool, opt.busy_streams);
     std::fprintf(f, "  \"floors\": {\n    \"empty_kernel_us\": {\"median\": %.4f, \"min\": %.4f},\n"
                  "    \"empty_kernel_pdl_us\": {\"median\": %.4f, \"min\": %.4f},\n"
                  "    \"d2d_copy\": {\"bytes\": %" PRId64 ", \"copies_per_graph\": %d, \"median_us\": %.3f, "
@@ -848,6 +866,7 @@ static int run(int argc, char** argv) {
       return 1;
     }
   }
+  for (cudaStream_t s : busy) CUDA_CHECK(cudaStreamDestroy(s));
   CUDA_CHECK(cudaStreamDestroy(stream));
   return 0;
 }
