@@ -19,25 +19,13 @@ struct PageTableStorage {
   uint64_t warp_sums[kWarps];
 };
 
-// The sum of `value` over the calling warp, in every lane.
-__device__ __forceinline__ uint64_t warp_total(uint64_t value) {
-#pragma unroll
-  for (int offset = kWarpThreads / 2; offset > 0; offset /= 2) value += __shfl_xor_sync(kFullWarp, value, offset);
-  return value;
-}
-
-// Rows before request b: the checked qo of requests [0, b) (uniform qo needs
-// no sum). Up to a warp's requests, every warp sums them itself, with no
-// barrier: small per-request calls 1.02-1.03x faster (draft_extend and extend
-// at bs 1-16, e.g. draft_extend W 4096 bs 16 2.00 -> 1.95 us), while code
-// movement made draft_extend W 8192 at bs 64 and 256 and extend W 32768 bs 4
-// E 4 1.6-1.8% slower (H100, docs/perf-notes.md; gating the path by the batch
-// size instead made those 3.6-4.9% slower). Beyond, the whole block sums
-// them: each warp reduces its share with shuffles and every thread adds up
-// the warps' sums after one barrier: against cub::BlockReduce and a second
-// barrier to hand its result to every thread, per-request-qo tables were up
-// to 6% faster (bs 1024, W 4096) and no call slower by more than 0.03 us.
-// Reading the lengths four at a time measured slower.
+// Rows before request b: the checked qo of requests [0, b), summed by the
+// whole block (uniform qo needs no sum). Each warp reduces its share with
+// shuffles and every thread adds up the warps' sums after one barrier:
+// against cub::BlockReduce and a second barrier to hand its result to every
+// thread, per-request-qo tables were up to 6% faster (bs 1024, W 4096) and
+// no call slower by more than 0.03 us (docs/perf-notes.md). Reading the
+// lengths four at a time measured slower.
 template <class QoT>
 __device__ __forceinline__ uint64_t rows_before(const KernelParams& p, uint32_t b, PageTableStorage& smem) {
   if constexpr (std::is_same_v<QoT, UniformQo>) {
@@ -45,16 +33,12 @@ __device__ __forceinline__ uint64_t rows_before(const KernelParams& p, uint32_t 
   } else {
     int32_t ignored = 0;
     uint64_t sum = 0;
-    if (b <= kWarpThreads) {  // block-uniform: whole warps take it
-      const uint32_t lane = threadIdx.x % kWarpThreads;
-      if (lane < b) sum = static_cast<uint64_t>(detail::checked_qo(load_qo<QoT>(p, lane), p.max_qo, ignored));
-      return warp_total(sum);
-    }
 #pragma unroll 4
     for (uint32_t i = threadIdx.x; i < b; i += kThreads) {
       sum += static_cast<uint64_t>(detail::checked_qo(load_qo<QoT>(p, i), p.max_qo, ignored));
     }
-    sum = warp_total(sum);
+#pragma unroll
+    for (int offset = kWarpThreads / 2; offset > 0; offset /= 2) sum += __shfl_xor_sync(kFullWarp, sum, offset);
     if (threadIdx.x % kWarpThreads == 0) smem.warp_sums[threadIdx.x / kWarpThreads] = sum;
     __syncthreads();
     uint64_t total = 0;
