@@ -39,17 +39,33 @@ constexpr int kReplays = 15;
 constexpr double kReplayTargetUs = 3000.0;
 constexpr double kNominalBytesPerUs = 3.0e6;  // 3 TB/s, only to size the graphs
 
+// kEvictFirst: loads and stores with the evict-first hint (ld.global.cs, st.global.cs).
+template <bool kEvictFirst>
+__device__ __forceinline__ int4 load16(const int4* p) {
+  if constexpr (kEvictFirst) return __ldcs(p);
+  return *p;
+}
+template <bool kEvictFirst>
+__device__ __forceinline__ void store16(int4* p, int4 v) {
+  if constexpr (kEvictFirst) {
+    __stcs(p, v);
+  } else {
+    *p = v;
+  }
+}
+
+template <bool kEvictFirst>
 __global__ void grid_stride_copy(const int4* __restrict__ src, int4* __restrict__ dst, size_t n) {
   const size_t stride = size_t{gridDim.x} * blockDim.x;
   size_t i = size_t{blockIdx.x} * blockDim.x + threadIdx.x;
   for (; i + (kUnroll - 1) * stride < n; i += kUnroll * stride) {
     int4 v[kUnroll];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) v[u] = src[i + u * stride];
+    for (int u = 0; u < kUnroll; ++u) v[u] = load16<kEvictFirst>(src + i + u * stride);
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) dst[i + u * stride] = v[u];
+    for (int u = 0; u < kUnroll; ++u) store16<kEvictFirst>(dst + i + u * stride, v[u]);
   }
-  for (; i < n; i += stride) dst[i] = src[i];
+  for (; i < n; i += stride) store16<kEvictFirst>(dst + i, load16<kEvictFirst>(src + i));
 }
 
 __global__ void block_chunk_copy(const int4* __restrict__ src, int4* __restrict__ dst, size_t n) {
@@ -65,20 +81,6 @@ __global__ void block_chunk_copy(const int4* __restrict__ src, int4* __restrict_
     for (int u = 0; u < kUnroll; ++u) dst[i + u * blockDim.x] = v[u];
   }
   for (; i < end; i += blockDim.x) dst[i] = src[i];
-}
-
-// grid-stride with cache hints: loads and stores evict-first (ld.global.cs, st.global.cs).
-__global__ void grid_stride_streaming_copy(const int4* __restrict__ src, int4* __restrict__ dst, size_t n) {
-  const size_t stride = size_t{gridDim.x} * blockDim.x;
-  size_t i = size_t{blockIdx.x} * blockDim.x + threadIdx.x;
-  for (; i + (kUnroll - 1) * stride < n; i += kUnroll * stride) {
-    int4 v[kUnroll];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) v[u] = __ldcs(src + i + u * stride);
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) __stcs(dst + i + u * stride, v[u]);
-  }
-  for (; i < n; i += stride) __stcs(dst + i, __ldcs(src + i));
 }
 
 // Bulk copies (the Hopper tensor-memory-access engine): one thread per block moves kBulkChunk-byte chunks
@@ -197,7 +199,7 @@ int main() {
       const double misaligned_rate =
           tbps([&] { CUDA_CHECK(cudaMemcpyAsync(dst, src + 1, bytes, cudaMemcpyDeviceToDevice, d.stream)); });
       const double stride_rate = tbps([&] {
-        grid_stride_copy<<<blocks, kThreads, 0, d.stream>>>(reinterpret_cast<const int4*>(src),
+        grid_stride_copy<false><<<blocks, kThreads, 0, d.stream>>>(reinterpret_cast<const int4*>(src),
                                                             reinterpret_cast<int4*>(dst), n);
         CUDA_CHECK_LAUNCH();
       });
@@ -207,8 +209,8 @@ int main() {
         CUDA_CHECK_LAUNCH();
       });
       const double streaming_rate = tbps([&] {
-        grid_stride_streaming_copy<<<blocks, kThreads, 0, d.stream>>>(reinterpret_cast<const int4*>(src),
-                                                                      reinterpret_cast<int4*>(dst), n);
+        grid_stride_copy<true><<<blocks, kThreads, 0, d.stream>>>(reinterpret_cast<const int4*>(src),
+                                                              reinterpret_cast<int4*>(dst), n);
         CUDA_CHECK_LAUNCH();
       });
       const double bulk_rate = tbps([&] {
