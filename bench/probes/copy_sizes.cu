@@ -200,7 +200,7 @@ int main() {
           tbps([&] { CUDA_CHECK(cudaMemcpyAsync(dst, src + 1, bytes, cudaMemcpyDeviceToDevice, d.stream)); });
       const double stride_rate = tbps([&] {
         grid_stride_copy<false><<<blocks, kThreads, 0, d.stream>>>(reinterpret_cast<const int4*>(src),
-                                                            reinterpret_cast<int4*>(dst), n);
+                                                                   reinterpret_cast<int4*>(dst), n);
         CUDA_CHECK_LAUNCH();
       });
       const double chunk_rate = tbps([&] {
@@ -210,7 +210,7 @@ int main() {
       });
       const double streaming_rate = tbps([&] {
         grid_stride_copy<true><<<blocks, kThreads, 0, d.stream>>>(reinterpret_cast<const int4*>(src),
-                                                              reinterpret_cast<int4*>(dst), n);
+                                                                  reinterpret_cast<int4*>(dst), n);
         CUDA_CHECK_LAUNCH();
       });
       const double bulk_rate = tbps([&] {
