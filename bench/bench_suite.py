@@ -49,10 +49,10 @@ SEED_MODES = ("target_verify", "draft_extend")
 SMOKE_GRID = dict(bs="1,4,16", n="1,4", widths="4096")
 SMOKE_MINUTES = 0.3
 COPY_PROBE_BYTES = 256 << 20
-# Beside the one reference copy, a copy of each large cell's live bytes (half read, half written), timed at the
-# end of the run, for suite_report's pct_copy_at_size: a copy's own rate moves with its size and within a run
-# (H100: the 256 MiB reference at 3.01 TB/s at a run's start, a copy of the same size at 2.40 at its end), so a
-# cell's share of the one reference mixes its kernel's efficiency with the copy's own rate.
+# Beside the one reference copy, an eager copy of each large cell's live bytes (half read, half written), timed
+# at the end of the run, for suite_report's pct_copy_at_size: a copy's own rate moves with its size (H100: eager
+# 2.45 TB/s at 24 MiB, 2.9-3.0 from 128 MiB; bench/probes/copy_sizes.cu, suite_timing.copy_bandwidth_gbps), so a
+# cell's share of the one reference mixes its kernel's efficiency with the copy's own rate at that size.
 SIZE_MATCHED_MIN_BYTES = 16e6
 SIZE_MATCHED_BUDGET_S = 0.1
 GIB = 1 << 30

@@ -5,7 +5,7 @@
 Whole-metadata cells, the bound `Builder` (the suite's reference variant) unless said otherwise:
   - in a CUDA graph at most 2.0 us while live bytes are under 1 MB (by mode);
   - at least 85% of the run's measured device-to-device copy bandwidth once live bytes exceed 16 MB (and,
-    where the run measured them, the same cells against a copy of their own live bytes: not the must-show's
+    where the run measured them, the same cells against an eager copy of their own live bytes: not the must-show's
     measure, but what separates the kernel's shortfall from the copy's own rate at that size);
   - eager Python cost back to back, on the cells whose graph time is under 5 us (where the host, not the
     device, sets the eager time): the `Builder` at most 8 us, `build_metadata` at most 20 us.
