@@ -45,6 +45,14 @@ union SharedStorage {
 // in the copy loop cost decode 1-2% and small calls 0.03 us, one at the
 // entry large decode tables 8-13%. kFewPairs: the high-occupancy kernel's
 // copy (page_table_block.cuh).
+//
+// Per-request page-table blocks of the larger grids (those that let the next
+// launch before their wait) sum the rows before their request after their
+// first pass's loads (page_table_block.cuh, RowsAfterFirstLoads). Measured
+// (H100, bench_metadata, docs/perf-notes.md): draft_extend W 8192 bs 256
+// 7.27 -> 6.62 us. In every per-request instantiation, small calls took
+// 0.87-0.97x, hence only where the grid is large; in the high-occupancy
+// kernel too, extend E 1 at bs 1024 W 32768 lost 1.5%.
 template <class KvT, class QoT, int kItems, bool kStreaming, bool kLaunchAfterWait, bool kFewPairs = false>
 __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorage& smem) {
   // The parameter lines read before the wait: the scalars and the first
@@ -74,7 +82,9 @@ __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorag
   } else if (blockIdx.x == p.row_blocks) {
     request_block<KvT, QoT, kItems>(p, smem.requests);
   } else {
-    page_table_block<KvT, QoT, kStreaming, kFewPairs>(p, blockIdx.x - p.row_blocks - 1, smem.page_table);
+    constexpr bool kSumAfterFirstLoads = !kLaunchAfterWait && !kFewPairs;
+    page_table_block<KvT, QoT, kStreaming, kFewPairs, kSumAfterFirstLoads>(p, blockIdx.x - p.row_blocks - 1,
+                                                                          smem.page_table);
   }
 }
 

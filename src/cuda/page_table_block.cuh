@@ -65,10 +65,11 @@ __device__ __forceinline__ void store_table(T* dst, const T& value) {
 // writing every pair) is the bandwidth layout; kernel_params.cuh says when
 // the host picks the row-group layout. A template, so the bandwidth layout's
 // code is what it was before there was a choice; kStreaming likewise.
-// kOwnPages: see col_end below.
-template <int kShift, bool kStreaming, bool kOwnPages>
+// kOwnPages: see col_end below. Rows: the request's first row and rows,
+// KnownRows or RowsAfterFirstLoads (below).
+template <int kShift, bool kStreaming, bool kOwnPages, class Rows>
 __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const int32_t* src, uint32_t part,
-                                                  uint64_t first_row, uint32_t rows, uint64_t live) {
+                                                  Rows request_rows, uint64_t live) {
   constexpr uint32_t kLaneBits = kThreadBits - kShift;
   constexpr uint32_t kGroupMask = (1u << kShift) - 1;
   constexpr uint32_t kColsPerGroupPass = uint32_t{kColsPerThread} << kLaneBits;
@@ -124,6 +125,11 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
     // page_shift >= kColsPerThreadShift wherever own_page holds, so the shift
     // below is only taken with a valid amount.
     const bool own_page = own_pages && c < col_end && (c & (p.page_size - 1)) == 0;
+    if constexpr (Rows::kAfterFirstLoads) {
+      if (pass == part && !request_rows.find()) return;
+    }
+    const uint64_t first_row = request_rows.first_row;
+    const uint32_t rows = request_rows.rows;
     for (int s = 0; s < p.num_sets; ++s) {
       const DestSet& d = p.sets[s];
       // Group g stores the (set, row) pairs s * rows + j that are g modulo
@@ -156,39 +162,90 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
   }
 }
 
+// A request's rows in the table, summed before the copy.
+struct KnownRows {
+  static constexpr bool kAfterFirstLoads = false;
+  uint64_t first_row;
+  uint32_t rows;
+};
+
+// A request's rows, summed once the block's first pass has issued its loads
+// (copy_request_rows calls find() there), so that the sum's loads and barrier
+// overlap the row's loads; a block with no pass of its request never sums.
+// find() is false when no row of the request fits the capacity.
+template <class QoT>
+struct RowsAfterFirstLoads {
+  static constexpr bool kAfterFirstLoads = true;
+  const KernelParams& p;
+  uint32_t b;
+  uint32_t qo;
+  PageTableStorage& smem;
+  uint64_t first_row = 0;
+  uint32_t rows = 0;
+  __device__ __forceinline__ bool find() {
+    first_row = rows_before<QoT>(p, b, smem);
+    if (first_row >= p.capacity) return false;
+    rows = static_cast<uint32_t>(min(static_cast<uint64_t>(qo), p.capacity - first_row));
+    return true;
+  }
+};
+
+// The columns of a request's rows that are copied: its live prefix, or the
+// whole width with full_width.
+__device__ __forceinline__ uint64_t copied_columns(const KernelParams& p, int64_t kv) {
+  return p.full_width ? p.width : min(detail::clamped_kv(kv), static_cast<int64_t>(p.width));
+}
+
 // kFewPairs: the high-occupancy kernel's tables (at most kCopyMaxPairs
 // pairs): no row-group layout (they never take it) and own pages.
-template <class KvT, class QoT, bool kStreaming, bool kFewPairs>
+template <bool kStreaming, bool kFewPairs, class Rows>
+__device__ __forceinline__ void copy_in_layout(const KernelParams& p, const int32_t* src, uint32_t part, Rows rows,
+                                               uint64_t live) {
+  if constexpr (kFewPairs) {
+    copy_request_rows<0, kStreaming, true>(p, src, part, rows, live);
+  } else if (p.row_groups) {
+    copy_request_rows<kRowGroupShift, kStreaming, false>(p, src, part, rows, live);
+  } else {
+    copy_request_rows<0, kStreaming, false>(p, src, part, rows, live);
+  }
+}
+
+// kSumAfterFirstLoads: per-request blocks sum the rows before their request
+// after their first pass's loads (RowsAfterFirstLoads); expand_cuda.cu says
+// which kernels do.
+template <class KvT, class QoT, bool kStreaming, bool kFewPairs, bool kSumAfterFirstLoads>
 __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t index, PageTableStorage& smem) {
   const uint32_t b = index / p.parts_per_request;
   const uint32_t part = index % p.parts_per_request;
   const int64_t kv = detail::offset_kv(static_cast<const KvT*>(p.kv_lens)[b], p.kv_offset);
   const int64_t raw_qo = load_qo<QoT>(p, b);
   const int64_t pool_index = load_pool_index(p, b);
-  const uint64_t first_row = rows_before<QoT>(p, b, smem);
   int32_t ignored = 0;
-  const int64_t qo = detail::checked_qo(raw_qo, p.max_qo, ignored);
-  // Block-uniform exits: a bad pool index (the request block flags it), no
-  // row of this request within the capacity, or a null table (validation
-  // allows it only without elements: no column to copy, and no pointer
-  // arithmetic on null).
-  if (pool_index < 0 || pool_index >= p.pool_rows || first_row >= p.capacity || p.req_to_token == nullptr) return;
-  if constexpr (!std::is_same_v<QoT, UniformQo>) {
-    // A request with no row (an accept length of 0, or a qo out of range)
-    // loads nothing. Only where qo is per request: the uniform
-    // instantiations keep their code (the same exit taken after the rows, in
-    // every instantiation, cost small calls 0.2-0.3 us; docs/perf-notes.md).
-    if (qo == 0) return;
-  }
-  const uint32_t rows = static_cast<uint32_t>(min(static_cast<uint64_t>(qo), p.capacity - first_row));
-  const uint64_t live = p.full_width ? p.width : min(detail::clamped_kv(kv), static_cast<int64_t>(p.width));
-  const int32_t* src = p.req_to_token + static_cast<uint64_t>(pool_index) * p.req_to_token_stride;
-  if constexpr (kFewPairs) {
-    copy_request_rows<0, kStreaming, true>(p, src, part, first_row, rows, live);
-  } else if (p.row_groups) {
-    copy_request_rows<kRowGroupShift, kStreaming, false>(p, src, part, first_row, rows, live);
+  if constexpr (kSumAfterFirstLoads && !std::is_same_v<QoT, UniformQo>) {
+    // The exits below, but for the capacity's, which find() takes.
+    const int64_t qo = detail::checked_qo(raw_qo, p.max_qo, ignored);
+    if (pool_index < 0 || pool_index >= p.pool_rows || p.req_to_token == nullptr || qo == 0) return;
+    const int32_t* src = p.req_to_token + static_cast<uint64_t>(pool_index) * p.req_to_token_stride;
+    const RowsAfterFirstLoads<QoT> rows{p, b, static_cast<uint32_t>(qo), smem};
+    copy_in_layout<kStreaming, kFewPairs>(p, src, part, rows, copied_columns(p, kv));
   } else {
-    copy_request_rows<0, kStreaming, false>(p, src, part, first_row, rows, live);
+    const uint64_t first_row = rows_before<QoT>(p, b, smem);
+    const int64_t qo = detail::checked_qo(raw_qo, p.max_qo, ignored);
+    // Block-uniform exits: a bad pool index (the request block flags it), no
+    // row of this request within the capacity, or a null table (validation
+    // allows it only without elements: no column to copy, and no pointer
+    // arithmetic on null).
+    if (pool_index < 0 || pool_index >= p.pool_rows || first_row >= p.capacity || p.req_to_token == nullptr) return;
+    if constexpr (!std::is_same_v<QoT, UniformQo>) {
+      // A request with no row (an accept length of 0, or a qo out of range)
+      // loads nothing. Only where qo is per request: the uniform
+      // instantiations keep their code (the same exit taken after the rows, in
+      // every instantiation, cost small calls 0.2-0.3 us; docs/perf-notes.md).
+      if (qo == 0) return;
+    }
+    const uint32_t rows = static_cast<uint32_t>(min(static_cast<uint64_t>(qo), p.capacity - first_row));
+    const int32_t* src = p.req_to_token + static_cast<uint64_t>(pool_index) * p.req_to_token_stride;
+    copy_in_layout<kStreaming, kFewPairs>(p, src, part, KnownRows{first_row, rows}, copied_columns(p, kv));
   }
 }
 
