@@ -259,7 +259,8 @@ std::vector<CaseSpec> all_cases() {
 
 // --large: one destination set; N 2 and 8 for target_verify, 2, 4 and 8 for
 // draft_extend, E 4 and 16 for extend; then 1024 requests of one or two rows
-// (decode, draft_extend N 1, extend E 1 and 2); every table at most 1 GiB.
+// (decode, draft_extend N 1, extend E 1 and 2); then per-request rows far
+// beyond L2; every table at most 1 GiB.
 std::vector<CaseSpec> large_cases() {
   std::vector<CaseSpec> cases;
   // n: N for target_verify and draft_extend, E for extend (decode: unused).
@@ -288,6 +289,10 @@ std::vector<CaseSpec> large_cases() {
     add(Mode::kDraftExtend, 1024, width, 1);
     for (int64_t e : {1, 2}) add(Mode::kExtend, 1024, width, e);
   }
+  // Per-request rows far beyond L2, which the suite had under 85% of the copy.
+  add(Mode::kDraftExtend, 1024, 131072, 1);
+  add(Mode::kExtend, 1024, 131072, 1);
+  add(Mode::kExtend, 64, 1048576, 4);
   return cases;
 }
 
