@@ -126,6 +126,8 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
     // below is only taken with a valid amount.
     const bool own_page = own_pages && c < col_end && (c & (p.page_size - 1)) == 0;
     if constexpr (Rows::kAfterFirstLoads) {
+      // After the first pass's loads. Every thread of the block runs the
+      // same passes, so all of them reach find()'s barrier, or none.
       if (pass == part && !request_rows.find()) return;
     }
     const uint64_t first_row = request_rows.first_row;
