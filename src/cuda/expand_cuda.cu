@@ -51,7 +51,7 @@ union SharedStorage {
 // first pass's loads (page_table_block.cuh, RowsAfterFirstLoads). Measured
 // (H100, bench_metadata, docs/perf-notes.md): draft_extend W 8192 bs 256
 // 7.27 -> 6.62 us. In every per-request instantiation, small calls took
-// 0.87-0.97x, hence only where the grid is large; in the high-occupancy
+// 0.87-0.98x, hence only where the grid is large; in the high-occupancy
 // kernel too, extend E 1 at bs 1024 W 32768 lost 1.5%.
 template <class KvT, class QoT, int kItems, bool kStreaming, bool kLaunchAfterWait, bool kFewPairs = false>
 __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorage& smem) {
