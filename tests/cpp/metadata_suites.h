@@ -410,4 +410,63 @@ void check_near_int32_max(Backend&& backend) {
   }
 }
 
+// The page-table blocks' sum of the rows before a request
+// (page_table_block.cuh): each thread's share kept below the capacity, each
+// warp adding its shares' 16-bit halves. extend, with requests that make a
+// share pass 2^16 (or 2^32, three requests of about 2^31 rows summed by one
+// thread). Some requests have seq_len 1 (qo > kv: a fault, and a one-column
+// live prefix), the others a live prefix of every column, so rows written
+// at a wrong place show as columns the reference leaves alone, whichever
+// block writes last.
+template <class Backend>
+void check_row_sums_past_16_bits(Backend&& backend) {
+  CaseGen base;
+  SCOPED_TRACE(base.seed_text());
+  struct Shape {
+    const char* name;
+    int64_t min_bs, max_bs;
+    bool every_request_long;  // else only request 0 (and 256, 512 for the 2^31 shape)
+    bool past_32_bits;
+  };
+  const Shape shapes[] = {
+      {"a few requests of 2^16-2^17 rows (a small grid: the sum before the copy)", 3, 6, true, false},
+      {"request 0 of 2^16-2^17 rows, hundreds more (the sum after the first loads)", 385, 450, false, false},
+      {"requests 0, 256 and 512 of 2^31 - 1, 2^31 - 1 and a few rows", 513, 700, false, true},
+  };
+  for (const Shape& shape : shapes) {
+    for (bool cut : {false, true}) {
+      if (shape.past_32_bits && cut) continue;  // its capacity is cut anyway
+      const int64_t bs = base.range(shape.min_bs, shape.max_bs);
+      const int64_t width = base.range(2, 6);
+      std::vector<int64_t> seq, qo, rpi;
+      int64_t total = 0;
+      for (int64_t b = 0; b < bs; ++b) {
+        const bool long_request = shape.every_request_long || b == 0;
+        qo.push_back(long_request ? base.range(int64_t{1} << 16, int64_t{1} << 17) : base.range(0, 3));
+        rpi.push_back(b % 2);
+      }
+      if (shape.past_32_bits) {
+        qo[0] = qo[256] = kI32Max;
+        qo[512] = 2 + base.range(0, 5);
+      }
+      for (int64_t b = 0; b < bs; ++b) {
+        const bool narrow = shape.every_request_long ? b % 2 == 0 : (b == 0 || b == 256 || b == 512);
+        seq.push_back(narrow ? 1 : qo[b] + base.range(width, 30));
+        total += qo[b];
+      }
+      const int64_t capacity = shape.past_32_bits ? 2 * bs : cut ? base.range(int64_t{1} << 16, total - 1) : total;
+      MetaCase c = meta_example(MetaMode::kExtend, 0, seq, qo, capacity, 2048, 1, specmeta::IntType::kInt64);
+      std::vector<std::vector<int32_t>> rows(2);
+      for (auto& row : rows) {
+        for (int64_t i = 0; i < width; ++i) row.push_back(static_cast<int32_t>(base.range(-1000, 1000000)));
+      }
+      with_page_tables(c, rows, width + base.range(0, 3), rpi, width, base.pick<int64_t>({1, 2, 3}), false);
+      SCOPED_TRACE(std::string(shape.name) + ": bs=" + std::to_string(bs) + " capacity=" + std::to_string(capacity) +
+                   " width=" + std::to_string(width));
+      run_meta_and_compare(backend, c);
+      if (meta_failed()) return;
+    }
+  }
+}
+
 }  // namespace specmeta_test

@@ -47,6 +47,7 @@ INSTANTIATE_TEST_SUITE_P(Modes, MetadataCpu, ::testing::Range(0, kApiParams), ap
 TEST(MetadataCpuCases, HandWorkedExamples) { check_hand_examples(run_meta_cpu); }
 TEST(MetadataCpuCases, EachStatusBitOnItsOwn) { check_single_bits(run_meta_cpu); }
 TEST(MetadataCpuCases, LengthsNearInt32Max) { check_near_int32_max(run_meta_cpu); }
+TEST(MetadataCpuCases, RowSumsPast16Bits) { check_row_sums_past_16_bits(run_meta_cpu); }
 
 // A second call into the same buffers: every element it owns is rewritten,
 // page-table elements it does not own keep the first call's values.

@@ -632,6 +632,11 @@ TEST_F(MetadataCudaTest, LengthsNearInt32Max) {
   check_near_int32_max(backend());
 }
 
+TEST_F(MetadataCudaTest, RowSumsPast16Bits) {
+  SKIP_WITHOUT_CUDA();
+  check_row_sums_past_16_bits(backend());
+}
+
 // The legacy default stream works too.
 TEST_F(MetadataCudaTest, DefaultStream) {
   SKIP_WITHOUT_CUDA();
