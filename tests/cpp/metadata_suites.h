@@ -429,8 +429,9 @@ void check_row_sums_past_16_bits(Backend&& backend) {
     bool past_32_bits;
   };
   const Shape shapes[] = {
-      {"a few requests of 2^16-2^17 rows (a small grid: the sum before the copy)", 3, 6, true, false},
-      {"request 0 of 2^16-2^17 rows, hundreds more (the sum after the first loads)", 385, 450, false, false},
+      {"a few requests of 2^16-2^17 rows (grids either side of 384 blocks, by the capacity)", 3, 6, true, false},
+      {"request 0 of 2^16-2^17 rows, hundreds more (a grid past 384 blocks: the sum after the first loads)", 385,
+       450, false, false},
       {"requests 0, 256 and 512 of 2^31 - 1, 2^31 - 1 and a few rows", 513, 700, false, true},
   };
   for (const Shape& shape : shapes) {
