@@ -175,6 +175,17 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
   }
 }
 
+// The rows of a request of qo rows whose first row is first_row (below the
+// capacity) that fit the capacity.
+__device__ __forceinline__ uint32_t rows_within_capacity(const KernelParams& p, uint64_t first_row, uint64_t qo) {
+  return static_cast<uint32_t>(min(qo, p.capacity - first_row));
+}
+
+// The request's row of req_to_token; its pool index is checked.
+__device__ __forceinline__ const int32_t* pool_row(const KernelParams& p, int64_t pool_index) {
+  return p.req_to_token + static_cast<uint64_t>(pool_index) * p.req_to_token_stride;
+}
+
 // A request's rows in the table, summed before the copy.
 struct KnownRows {
   static constexpr bool kAfterFirstLoads = false;
@@ -198,7 +209,7 @@ struct RowsAfterFirstLoads {
   __device__ __forceinline__ bool find() {
     first_row = rows_before<QoT>(p, b, smem);
     if (first_row >= p.capacity) return false;
-    rows = static_cast<uint32_t>(min(static_cast<uint64_t>(qo), p.capacity - first_row));
+    rows = rows_within_capacity(p, first_row, qo);
     return true;
   }
 };
@@ -238,9 +249,8 @@ __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t
     // The exits below, but for the capacity's, which find() takes.
     const int64_t qo = detail::checked_qo(raw_qo, p.max_qo, ignored);
     if (pool_index < 0 || pool_index >= p.pool_rows || p.req_to_token == nullptr || qo == 0) return;
-    const int32_t* src = p.req_to_token + static_cast<uint64_t>(pool_index) * p.req_to_token_stride;
     const RowsAfterFirstLoads<QoT> rows{p, b, static_cast<uint32_t>(qo), smem};
-    copy_in_layout<kStreaming, kFewPairs>(p, src, part, rows, copied_columns(p, kv));
+    copy_in_layout<kStreaming, kFewPairs>(p, pool_row(p, pool_index), part, rows, copied_columns(p, kv));
   } else {
     const uint64_t first_row = rows_before<QoT>(p, b, smem);
     const int64_t qo = detail::checked_qo(raw_qo, p.max_qo, ignored);
@@ -256,9 +266,8 @@ __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t
       // every instantiation, cost small calls 0.2-0.3 us; docs/perf-notes.md).
       if (qo == 0) return;
     }
-    const uint32_t rows = static_cast<uint32_t>(min(static_cast<uint64_t>(qo), p.capacity - first_row));
-    const int32_t* src = p.req_to_token + static_cast<uint64_t>(pool_index) * p.req_to_token_stride;
-    copy_in_layout<kStreaming, kFewPairs>(p, src, part, KnownRows{first_row, rows}, copied_columns(p, kv));
+    const KnownRows rows{first_row, rows_within_capacity(p, first_row, static_cast<uint64_t>(qo))};
+    copy_in_layout<kStreaming, kFewPairs>(p, pool_row(p, pool_index), part, rows, copied_columns(p, kv));
   }
 }
 
