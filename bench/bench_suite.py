@@ -144,7 +144,7 @@ def measure(clock, budget, cell, bench, variant, notes):
         row["graph_note"] = variant.graph_note
     else:
         (row["graph_us"], row["graph_samples"], row["graph_r"]), row["graph_note"] = st.graph_us(
-            clock, variant.fn, sc.INPUT_SETS, budget.next(), row["eager_us"])
+            clock, variant.fn, sc.INPUT_SETS, budget.next())
     return row
 
 
@@ -157,7 +157,7 @@ def remeasure_close_calls(clock, cell_rows, variants):
             for row in (best, rival):
                 fn = by_name[row["variant"]].fn
                 if metric == "graph_us":
-                    (us, _, _), error = st.graph_us(clock, fn, sc.INPUT_SETS, CLOSE_ROUND_BUDGET_S, row[metric])
+                    (us, _, _), error = st.graph_us(clock, fn, sc.INPUT_SETS, CLOSE_ROUND_BUDGET_S)
                 else:
                     us, _, _ = st.eager_us(clock, fn, sc.INPUT_SETS, CLOSE_ROUND_BUDGET_S, row["call_sync_us"])
                     error = None
@@ -178,7 +178,7 @@ def floors(clock):
     launch, what = empty_kernel(clock.torch)
     launch()
     clock.sync()
-    (graph, _, _), error = st.graph_us(clock, lambda _: launch(), 1, 0.2, 1.0)
+    (graph, _, _), error = st.graph_us(clock, lambda _: launch(), 1, 0.2)
     call, _ = st.call_sync_us(clock, lambda _: launch(), 1, 0.2)
     eager, _, _ = st.eager_us(clock, lambda _: launch(), 1, 0.2, call)
     return {f"empty kernel ({what}), call + sync": call, "eager per call": eager,

@@ -7,7 +7,8 @@
 
 Every measurement rotates the input sets (call k uses set k % sets), so one
 set's cache lines do not stay hot. K and R shrink for slow variants so that
-each measurement stays near its share of the run's time budget.
+each measurement stays near its share of the run's time budget, in whole
+rounds of the sets (at least one call per set).
 """
 
 from __future__ import annotations
@@ -79,9 +80,17 @@ def call_sync_us(clock, fn, sets, budget_s):
     return statistics.median(samples), len(samples)
 
 
+def calls_per_sample(budget_s, per_call_us, sets, at_most, min_samples):
+    """Calls per sample (eager K, graph R): a multiple of `sets`, so that every input set runs equally often and
+    the bytes timed are the cell's live bytes (an average over the sets); at least `sets` and at most `at_most`;
+    and few enough that min_samples samples of calls of per_call_us take about half of budget_s."""
+    fit = int(budget_s * 1e6 / (min_samples * 2 * max(per_call_us, 1e-3)))
+    return sets * max(1, min(at_most, fit) // sets)
+
+
 def eager_us(clock, fn, sets, budget_s, hint_us):
     """(median us per call, samples, K): K back-to-back calls then one sync; K from the call + sync hint."""
-    k_calls = int(min(EAGER_K, max(1, budget_s * 1e6 / (MIN_SAMPLES * 2 * max(hint_us, 1e-3)))))
+    k_calls = calls_per_sample(budget_s, hint_us, sets, EAGER_K, MIN_SAMPLES)
 
     def one(_):
         clock.sync()
@@ -134,16 +143,26 @@ def replay_sample(torch, graph, calls):
     return one
 
 
-def graph_us(clock, fn, sets, budget_s, hint_us):
+def graph_us(clock, fn, sets, budget_s):
     """((median us per call, replays, R), None), or ((None, 0, 0), why) when capture fails.
 
-    R calls (rotating sets) are captured once; each replay is timed with CUDA events.
+    R calls (rotating sets) are captured once; each replay is timed with CUDA events. R is sized from a first
+    graph of one call per set (calls_per_sample), whose replay gives the device time per call. An eager time
+    would not do: a host-bound call's eager time is the host's, 25 times its device time on a busy host, which
+    cut R to 30 in one cell (H100, extend bs 1 N 2 W 4096: 2.08 us per call at R = 30; 1.75 at R = 100 in the
+    next two runs).
     """
     torch = clock.torch
-    calls = int(min(GRAPH_R, max(1, budget_s * 1e6 / (MIN_REPLAYS * 2 * max(hint_us, 1e-3)))))
-    graph, why = capture_calls(torch, fn, calls, sets, WARMUP_CALLS)
+    graph, why = capture_calls(torch, fn, sets, sets, WARMUP_CALLS)
     if graph is None:
         return (None, 0, 0), f"capture failed: {why}"
+    per_call_us = replay_sample(torch, graph, sets)(0)
+    calls = calls_per_sample(budget_s, per_call_us, sets, GRAPH_R, MIN_REPLAYS)
+    if calls != sets:
+        del graph
+        graph, why = capture_calls(torch, fn, calls, sets, 0)
+        if graph is None:
+            return (None, 0, 0), f"capture failed: {why}"
     samples = _samples(budget_s, replay_sample(torch, graph, calls))
     del graph
     return (statistics.median(samples), len(samples), calls), None
@@ -164,7 +183,7 @@ def copy_bandwidth_gbps(clock, nbytes, budget_s, eager=False):
     if clock.cuda and eager:
         us = statistics.median(_samples(budget_s, eager_copy_sample(torch, src, dst)))
     elif clock.cuda:
-        (us, _, _), error = graph_us(clock, lambda _: dst.copy_(src), 1, budget_s, hint_us=1e6 * nbytes / 1e12)
+        (us, _, _), error = graph_us(clock, lambda _: dst.copy_(src), 1, budget_s)
         if error:
             raise RuntimeError(f"copy bandwidth probe: {error}")
     else:

@@ -87,6 +87,22 @@ def test_budget_shares_the_time_left():
     assert budget.summary()["measurements"] == 1
 
 
+@pytest.mark.parametrize("budget_s", [0.0, 0.004, 0.05, 0.25, 10.0])
+@pytest.mark.parametrize("per_call_us", [0.5, 2.0, 54.7, 219.0, 3000.0, 1e6])
+@pytest.mark.parametrize("sets", [1, 3, 4])
+def test_calls_per_sample_are_whole_rounds_of_the_sets(budget_s, per_call_us, sets):
+    # A graph of fewer calls than sets times only the first sets, while the cell's live bytes average all of them:
+    # the suite of 2026-11-27 (rowsumhalves) timed extend bs 64 W 1048576 N 4 and 8 with R = 2 and 1 at 74% of
+    # copy bandwidth, draft_extend's cells of the same shape with R = 9 and 6 at 90% and 93%.
+    calls = suite_timing.calls_per_sample(budget_s, per_call_us, sets, suite_timing.GRAPH_R, suite_timing.MIN_REPLAYS)
+    assert calls % sets == 0 and sets <= calls <= suite_timing.GRAPH_R
+    fit = budget_s * 1e6 / (suite_timing.MIN_REPLAYS * 2 * per_call_us)
+    if fit >= suite_timing.GRAPH_R:
+        assert calls > suite_timing.GRAPH_R - sets
+    elif fit >= sets:
+        assert fit - sets < calls <= fit
+
+
 def test_report_ratios_and_tables_from_fake_timings(tmp_path):
     cells, skipped = full_grid()
     result = fake_result(cells, skipped)
