@@ -256,7 +256,7 @@ def run(args):
         bench = None
         gc.collect()
         if cuda and cell.table_bytes() > GIB // 4:
-            torch.cuda.empty_cache()
+            st.release_cached_memory(torch)
         elapsed = time.perf_counter() - started
         print(f"[{index + 1}/{len(cells)}] {cell.label():60s} {time.perf_counter() - t0:5.2f} s  "
               f"(total {elapsed:4.0f} s of {args.minutes * 60:.0f})", flush=True)

@@ -104,10 +104,23 @@ def eager_us(clock, fn, sets, budget_s, hint_us):
     return statistics.median(samples), len(samples), k_calls
 
 
+# The stream every graph is captured on: one for the process, as torch.cuda.graph's own default.
+_capture_stream = None
+
+
 def capture_calls(torch, fn, calls, sets, warmup):
     """(graph, None): a CUDA graph of `calls` calls fn(k % sets), captured after `warmup`
     calls on a side stream (as torch.cuda.graph asks) and replayed once (the first replay
-    uploads it); (None, why) when the capture fails."""
+    uploads it); (None, why) when the capture fails.
+
+    Captured with capture_begin / capture_end rather than in torch.cuda.graph, whose entry empties the
+    allocator's cache: the driver's work on memory given back slows the kernels that run after it (H100: a graph
+    of large extend calls 16% slower for about 20 ms after 8 GiB were given back, for over 70 ms after 24 GiB;
+    bench/probes/memory_release.py), so the first graph timed in a cell after a large one read 10-15% slow.
+    """
+    global _capture_stream
+    if _capture_stream is None:
+        _capture_stream = torch.cuda.Stream()
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
@@ -117,15 +130,34 @@ def capture_calls(torch, fn, calls, sets, warmup):
     torch.cuda.synchronize()
     graph = torch.cuda.CUDAGraph()
     try:
-        with torch.cuda.graph(graph):
-            for k in range(calls):
-                fn(k % sets)
+        with torch.cuda.stream(_capture_stream):
+            graph.capture_begin()
+            try:
+                for k in range(calls):
+                    fn(k % sets)
+            finally:
+                graph.capture_end()
     except Exception as e:  # noqa: BLE001 - any capture failure means "not capturable"
         torch.cuda.synchronize()
         return None, f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
     graph.replay()
     torch.cuda.synchronize()
     return graph, None
+
+
+# The driver's work on memory given back: 8 GiB slowed the kernels after it for about 20 ms, 24 GiB for over 70 ms
+# (bench/probes/memory_release.py, H100), and 0.5 s of waiting after 24 GiB left them at their usual speed. At this
+# rate, four times slower, the waits add about 5 s to the suite (256 GB given back over its 74 largest cells).
+RELEASE_SETTLE_BYTES_PER_S = 50e9
+
+
+def release_cached_memory(torch):
+    """Gives the allocator's cached memory back to the driver, then waits for the driver's work on it, which
+    would otherwise slow the next measurements (capture_calls says by how much)."""
+    reserved = torch.cuda.memory_reserved()
+    torch.cuda.empty_cache()
+    released = max(reserved - torch.cuda.memory_reserved(), 0)
+    time.sleep(released / RELEASE_SETTLE_BYTES_PER_S)
 
 
 def replay_sample(torch, graph, calls):
