@@ -115,7 +115,7 @@ def capture_calls(torch, fn, calls, sets, warmup):
 
     Captured with capture_begin / capture_end rather than in torch.cuda.graph, whose entry empties the
     allocator's cache: the driver's work on memory given back slows the kernels that run after it (H100: a graph
-    of large extend calls 16% slower for about 20 ms after 8 GiB were given back, for over 70 ms after 24 GiB;
+    of large extend calls 16% slower for about 20 ms after 8 GiB were given back, for over 65 ms after 24 GiB;
     bench/probes/memory_release.py), so the first graph timed in a cell after a large one read 10-15% slow.
     """
     global _capture_stream
@@ -145,9 +145,10 @@ def capture_calls(torch, fn, calls, sets, warmup):
     return graph, None
 
 
-# The driver's work on memory given back: 8 GiB slowed the kernels after it for about 20 ms, 24 GiB for over 70 ms
-# (bench/probes/memory_release.py, H100), and 0.5 s of waiting after 24 GiB left them at their usual speed. At this
-# rate, four times slower, the waits add about 5 s to the suite (256 GB given back over its 74 largest cells).
+# The driver's work on memory given back: 8 GiB slowed the kernels after it for about 20 ms, 24 GiB for over 65 ms
+# (bench/probes/memory_release.py, H100: about 400 GB/s), and after 0.5 s of waiting for 24 GiB they ran at their
+# usual speed. At this rate, eight times slower, the waits add about 5 s to a whole run (about 256 GB given back
+# over its 74 cells of over 256 MB of table).
 RELEASE_SETTLE_BYTES_PER_S = 50e9
 
 
