@@ -3,7 +3,8 @@
   call + sync   wall time of one call followed by a device sync (median)
   eager         wall time of K back-to-back calls, then one sync, over K (median)
   in-graph      device time per call of R calls captured in one CUDA graph,
-                CUDA events around each replay (median)
+                CUDA events around each replay, queued behind a sleeping
+                kernel (median)
 
 Every measurement rotates the input sets (call k uses set k % sets), so one
 set's cache lines do not stay hot. K and R shrink for slow variants so that
@@ -116,7 +117,7 @@ def capture_calls(torch, fn, calls, sets, warmup):
     Captured with capture_begin / capture_end rather than in torch.cuda.graph, whose entry empties the
     allocator's cache: the driver's work on memory given back slows the kernels that run after it (H100: a graph
     of large extend calls 16% slower for about 20 ms after 8 GiB were given back, for over 65 ms after 24 GiB;
-    bench/probes/memory_release.py), so the first graph timed in a cell after a large one read 10-15% slow.
+    bench/probes/memory_release.py), so the first graph timed in a cell after a large one read up to 22% slow.
     """
     global _capture_stream
     if _capture_stream is None:
