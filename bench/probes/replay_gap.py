@@ -1,9 +1,10 @@
-"""Does the suite's in-graph time per call include the host's graph launch? replay_sample records its start
-event, then launches the graph: if the GPU reaches the start event before the launch is submitted, it idles until
+"""Did the suite's in-graph time per call include the host's graph launch? replay_sample recorded its start
+event, then launched the graph: if the GPU reaches the start event before the launch is submitted, it idles until
 the launch lands, and that gap is counted in the replay's time (divided over its R calls). Here each small cell's
 graph of R = 100 bound-Builder calls (the suite's cells, four rotating input sets) is timed both ways, in
-alternating rounds: as the suite does, and with the GPU first held by a sleeping kernel (torch.cuda._sleep) so
-that the launch is queued before the start event is reached, as the suite's eager copies are timed.
+alternating rounds: as the suite did, and with the GPU first held by a sleeping kernel (torch.cuda._sleep) so
+that the launch is queued before the start event is reached (suite_timing.replay_sample since 0794b35; N10 ran
+the same hold, 100,000 cycles, written out here before that).
 
     python3 bench/probes/replay_gap.py [--rounds 5] [--replays 30]
 """
@@ -33,15 +34,13 @@ CELLS = [
     ("decode", 64, None, 131072),
 ]
 CALLS = 100
-SLEEP_CYCLES = 100_000  # 50 us at 2 GHz: longer than a graph launch of 100 nodes takes on the host
 
 
-def sampler(graph, behind_sleep):
+def plain_sample(graph):
+    """replay_sample as the suite had it: the start event recorded on an idle GPU."""
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
 
-    def one():
-        if behind_sleep:
-            torch.cuda._sleep(SLEEP_CYCLES)
+    def one(_):
         start.record()
         graph.replay()
         end.record()
@@ -58,7 +57,7 @@ def main(argv):
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     print(torch.cuda.get_device_name())
-    print(f"{'cell':44s} {'as the suite':>14s} {'behind a sleep':>15s}  (us per call, median of rounds' medians)")
+    print(f"{'cell':44s} {'idle GPU':>14s} {'behind a sleep':>15s}  (us per call, median of rounds' medians)")
     empty = lambda _k: torch.cuda._sleep(0)  # noqa: E731  one tiny kernel per call
     cases = [("one tiny kernel (torch.cuda._sleep(0))", empty)]
     for mode, bs, n, width in CELLS:
@@ -71,9 +70,8 @@ def main(argv):
         assert graph is not None, why
         plain, behind = [], []
         for _ in range(args.rounds):
-            for out, flag in ((plain, False), (behind, True)):
-                one = sampler(graph, flag)
-                out.append(statistics.median(one() for _ in range(args.replays)))
+            for out, one in ((plain, plain_sample(graph)), (behind, st.replay_sample(torch, graph, CALLS))):
+                out.append(statistics.median(one(0) for _ in range(args.replays)))
         print(f"{label:44s} {statistics.median(plain):14.3f} {statistics.median(behind):15.3f}", flush=True)
         del graph
 
