@@ -66,6 +66,15 @@ namespace {
 
 __global__ void empty_kernel() {}
 
+// Spins for `cycles` SM clocks. Queued before a timed replay, it keeps the GPU
+// busy while the host launches the graph, so the start event is reached only
+// once the replay is queued (as the suite's replay_sample does).
+__global__ void hold_kernel(long long cycles) {
+  const long long start = clock64();
+  while (clock64() - start < cycles) {
+  }
+}
+
 // What specmeta's kernels do first under programmatic dependent launch: let
 // the next grid launch, then wait for the prior one.
 __device__ __forceinline__ void enter_after_prior_grid() {
@@ -151,8 +160,11 @@ cudaGraphExec_t capture_graph(cudaStream_t stream, int calls, Launch&& launch) {
 }
 
 // Replays `exec` `warmups` times untimed, then `replays` times each between
-// two CUDA events; returns each timed replay's milliseconds, in order.
-std::vector<float> replay_ms(cudaStream_t stream, cudaGraphExec_t exec, int warmups, int replays) {
+// two CUDA events, each after a hold_kernel of `hold_cycles` (0: none, the
+// start event then recorded on an idle GPU); returns each timed replay's
+// milliseconds, in order.
+std::vector<float> replay_ms(cudaStream_t stream, cudaGraphExec_t exec, int warmups, int replays,
+                             long long hold_cycles = 0) {
   cudaEvent_t start, stop;
   CUDA_CHECK(cudaEventCreate(&start));
   CUDA_CHECK(cudaEventCreate(&stop));
@@ -160,6 +172,10 @@ std::vector<float> replay_ms(cudaStream_t stream, cudaGraphExec_t exec, int warm
   std::vector<float> ms;
   ms.reserve(static_cast<size_t>(replays));
   for (int i = 0; i < replays; ++i) {
+    if (hold_cycles > 0) {
+      hold_kernel<<<1, 1, 0, stream>>>(hold_cycles);
+      CUDA_CHECK_LAUNCH();
+    }
     CUDA_CHECK(cudaEventRecord(start, stream));
     CUDA_CHECK(cudaGraphLaunch(exec, stream));
     CUDA_CHECK(cudaEventRecord(stop, stream));

@@ -48,7 +48,7 @@
 //
 //   specmeta_bench_metadata [--json=PATH] [--filter=SUBSTR] [--calls=100]
 //                           [--replays=200] [--seed=N] [--large] [--no-verify]
-//                           [--busy-streams=N]
+//                           [--busy-streams=N] [--hold-cycles=N]
 // (--help lists the case ids; --filter=ID runs that case alone, any other
 // value the cases whose id contains it. --large runs the large-table cases
 // instead: every mode's tables of 9 MB to 0.6 GB of live bytes, the shapes
@@ -57,7 +57,10 @@
 // process runs kernels on several streams (its default stream, its graph
 // capture stream, NCCL's), and after four such streams every small graph node
 // takes longer on an H100, about 0.2 us for the builder's small calls
-// (bench/probes/stream_state.cu). The suite measures in that state.)
+// (bench/probes/stream_state.cu). The suite measures in that state.
+// --hold-cycles=N queues a kernel spinning N clocks before each timed replay,
+// so the start event is not recorded on an idle GPU while the host still
+// launches the graph; the suite times its replays so, with 100000.)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -134,19 +137,20 @@ struct Timing {
 
 // Captures `calls` invocations of launch(i) (each enqueues one call on
 // `stream`) into one graph, replays it, and returns per-call times.
-Timing time_graph(cudaStream_t stream, int calls, int replays, const std::function<void(int)>& launch) {
+Timing time_graph(cudaStream_t stream, int calls, int replays, long long hold_cycles,
+                  const std::function<void(int)>& launch) {
   cudaGraphExec_t exec = bench::capture_graph(stream, calls, launch);
   CUDA_CHECK(cudaGraphUpload(exec, stream));
   std::vector<double> per_call;
   per_call.reserve(replays);
-  for (float ms : bench::replay_ms(stream, exec, kWarmupReplays, replays)) per_call.push_back(ms * 1000.0 / calls);
+  for (float ms : bench::replay_ms(stream, exec, kWarmupReplays, replays, hold_cycles)) per_call.push_back(ms * 1000.0 / calls);
   CUDA_CHECK(cudaGraphExecDestroy(exec));
   std::sort(per_call.begin(), per_call.end());
   return Timing{per_call[per_call.size() / 2], per_call.front()};
 }
 
 // One graph-captured device-to-device copy of `bytes`, per call.
-Timing time_copy(cudaStream_t stream, int64_t bytes, int calls, int replays) {
+Timing time_copy(cudaStream_t stream, int64_t bytes, int calls, int replays, long long hold_cycles) {
   void* src = nullptr;
   void* dst = nullptr;
   const size_t n = static_cast<size_t>(std::max<int64_t>(bytes, 4));
@@ -154,7 +158,7 @@ Timing time_copy(cudaStream_t stream, int64_t bytes, int calls, int replays) {
   CUDA_CHECK(cudaMalloc(&dst, n));
   CUDA_CHECK(cudaMemset(src, 1, n));
   CUDA_CHECK(cudaMemset(dst, 0, n));
-  const Timing t = time_graph(stream, calls, replays, [&](int) {
+  const Timing t = time_graph(stream, calls, replays, hold_cycles, [&](int) {
     CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, stream));
   });
   CUDA_CHECK(cudaFree(src));
@@ -259,8 +263,8 @@ std::vector<CaseSpec> all_cases() {
 
 // --large: one destination set; N 2 and 8 for target_verify, 2, 4 and 8 for
 // draft_extend, E 4 and 16 for extend; then 1024 requests of one or two rows
-// (decode, draft_extend N 1, extend E 1 and 2); then per-request rows far
-// beyond L2; every table at most 1 GiB.
+// (decode, draft_extend N 1, extend E 1 and 2); then 1024 requests of 8-16
+// short rows; then per-request rows far beyond L2; every table at most 1 GiB.
 std::vector<CaseSpec> large_cases() {
   std::vector<CaseSpec> cases;
   // n: N for target_verify and draft_extend, E for extend (decode: unused).
@@ -289,6 +293,11 @@ std::vector<CaseSpec> large_cases() {
     add(Mode::kDraftExtend, 1024, width, 1);
     for (int64_t e : {1, 2}) add(Mode::kExtend, 1024, width, e);
   }
+  // Many rows of short tables (1024 requests, W 4096): the suite's lowest
+  // many-pair cells (79-82% of the copy).
+  for (int64_t n : {8, 16}) add(Mode::kTargetVerify, 1024, 4096, n);
+  add(Mode::kDraftExtend, 1024, 4096, 16);
+  add(Mode::kExtend, 1024, 4096, 16);
   // Per-request rows far beyond L2, which the suite had under 85% of the copy.
   add(Mode::kDraftExtend, 1024, 131072, 1);
   add(Mode::kExtend, 1024, 131072, 1);
@@ -648,6 +657,7 @@ struct Options {
   bool large = false;
   bool verify = true;
   int busy_streams = 0;
+  long long hold_cycles = 0;
 };
 
 bool starts_with(const char* arg, const char* prefix, const char** value) {
@@ -678,10 +688,12 @@ bool parse(int argc, char** argv, Options* o, int* exit_status) {
       o->verify = false;
     } else if (starts_with(argv[i], "--busy-streams=", &v)) {
       o->busy_streams = std::atoi(v);
+    } else if (starts_with(argv[i], "--hold-cycles=", &v)) {
+      o->hold_cycles = std::atoll(v);
     } else {
       std::fprintf(stderr,
                    "usage: %s [--json=PATH] [--filter=SUBSTR] [--calls=100] [--replays=200] [--seed=N] [--large] "
-                   "[--no-verify] [--busy-streams=N]\n"
+                   "[--no-verify] [--busy-streams=N] [--hold-cycles=N]\n"
                    "cases (--filter=ID runs that case; any other value, the ids containing it):\n",
                    argv[0]);
       for (const CaseSpec& c : all_cases()) std::fprintf(stderr, "  %s\n", c.id.c_str());
@@ -691,8 +703,8 @@ bool parse(int argc, char** argv, Options* o, int* exit_status) {
       return false;
     }
   }
-  if (o->calls < 1 || o->replays < 1 || o->busy_streams < 0) {
-    std::fprintf(stderr, "--calls and --replays must be >= 1, --busy-streams >= 0\n");
+  if (o->calls < 1 || o->replays < 1 || o->busy_streams < 0 || o->hold_cycles < 0) {
+    std::fprintf(stderr, "--calls and --replays must be >= 1, --busy-streams and --hold-cycles >= 0\n");
     *exit_status = 2;
     return false;
   }
@@ -734,12 +746,13 @@ static int run(int argc, char** argv) {
   warm_up_clocks(stream);
 
   // Floors and the copy bandwidth, in this process, before the cases.
-  const Timing empty = time_graph(stream, opt.calls, opt.replays, [&](int) {
+  const Timing empty = time_graph(stream, opt.calls, opt.replays, opt.hold_cycles, [&](int) {
     empty_kernel<<<1, 1, 0, stream>>>();
     CUDA_CHECK_LAUNCH();
   });
-  const Timing empty_pdl = time_graph(stream, opt.calls, opt.replays, [&](int) { launch_empty_pdl(stream); });
-  const Timing big_copy = time_copy(stream, kCopyBytes, kCopiesPerGraph, kCopyReplays);
+  const Timing empty_pdl =
+      time_graph(stream, opt.calls, opt.replays, opt.hold_cycles, [&](int) { launch_empty_pdl(stream); });
+  const Timing big_copy = time_copy(stream, kCopyBytes, kCopiesPerGraph, kCopyReplays, opt.hold_cycles);
   const double copy_gbps = 2.0 * kCopyBytes / (big_copy.median_us * 1e3);
 
   const std::vector<CaseSpec> cases = opt.large ? large_cases() : all_cases();
@@ -779,7 +792,7 @@ static int run(int argc, char** argv) {
       r.rows += static_cast<double>(std::accumulate(h.qo.begin(), h.qo.end(), int64_t{0})) / opt.calls;
     }
 
-    r.t = time_graph(stream, opt.calls, opt.replays, [&](int i) {
+    r.t = time_graph(stream, opt.calls, opt.replays, opt.hold_cycles, [&](int i) {
       const specmeta::MetadataArgs a = args_for(s, i % kInputSets);
       status_check(specmeta::build_metadata_cuda(a, stream), "build_metadata_cuda (captured)");
     });
@@ -790,7 +803,7 @@ static int run(int argc, char** argv) {
 
     // The same volume as one plain device-to-device copy (half read, half written).
     const int64_t half = static_cast<int64_t>(r.bytes.total / 2);
-    r.same_copy = time_copy(stream, (half + 255) / 256 * 256, opt.calls, opt.replays);
+    r.same_copy = time_copy(stream, (half + 255) / 256 * 256, opt.calls, opt.replays, opt.hold_cycles);
     results.push_back(r);
   }
 
@@ -801,9 +814,9 @@ static int run(int argc, char** argv) {
               "topk %" PRId64 ", kpool %" PRId64 ", page size 64, N = %s, seq_lens and req_pool_indices int64, "
               "accept/extend lengths int32, contexts uniform in [1, W]. Live bytes: req_to_token read once per "
               "request, every output element a call writes (page tables: live prefixes only), the inputs. "
-              "Busy streams (a kernel run on each first): %d.\n\n",
+              "Busy streams (a kernel run on each first): %d. Clocks held before each timed replay: %lld.\n\n",
               opt.calls, kInputSets, opt.replays, kTopk, kKpool, opt.large ? "the id's -nN (extend: E = its -eE)" : "4",
-              opt.busy_streams);
+              opt.busy_streams, opt.hold_cycles);
   if (!opt.verify) std::printf("**Outputs not verified (--no-verify): timings of a diagnostic variant only.**\n\n");
   std::printf("| floor | us per call (median) | us per call (min) |\n| --- | --- | --- |\n");
   std::printf("| empty kernel <<<1,1>>> | %.2f | %.2f |\n", empty.median_us, empty.min_us);
@@ -838,8 +851,9 @@ static int run(int argc, char** argv) {
     std::fprintf(f, "{\n  \"device\": \"%s\",\n  \"sm\": \"%d%d\",\n  \"driver\": %d,\n  \"runtime\": %d,\n",
                  prop.name, prop.major, prop.minor, driver, runtime);
     std::fprintf(f, "  \"calls_per_graph\": %d,\n  \"replays\": %d,\n  \"input_sets\": %d,\n  \"seed\": %" PRIu64
-                 ",\n  \"topk\": %" PRId64 ",\n  \"kpool\": %" PRId64 ",\n  \"busy_streams\": %d,\n",
-                 opt.calls, opt.replays, kInputSets, opt.seed, kTopk, kKpool, opt.busy_streams);
+                 ",\n  \"topk\": %" PRId64 ",\n  \"kpool\": %" PRId64 ",\n  \"busy_streams\": %d,\n"
+                 "  \"hold_cycles\": %lld,\n",
+                 opt.calls, opt.replays, kInputSets, opt.seed, kTopk, kKpool, opt.busy_streams, opt.hold_cycles);
     std::fprintf(f, "  \"floors\": {\n    \"empty_kernel_us\": {\"median\": %.4f, \"min\": %.4f},\n"
                  "    \"empty_kernel_pdl_us\": {\"median\": %.4f, \"min\": %.4f},\n"
                  "    \"d2d_copy\": {\"bytes\": %" PRId64 ", \"copies_per_graph\": %d, \"median_us\": %.3f, "
