@@ -144,7 +144,7 @@ bool wants_request_block(const ExpandOutputs& o) {
 
 template <class KvT, class QoT, int kItems, bool kStreaming>
 void launch_in_order(const KernelParams& p, unsigned grid, cudaStream_t stream) {
-  if (launches_after_wait(grid)) {
+  if (launches_after_wait(grid, std::is_same_v<QoT, UniformQo>, p.bs)) {
     launch_programmatic(expand_kernel<KvT, QoT, kItems, kStreaming, true>, grid, kThreads, stream, p);
   } else {
     launch_programmatic(expand_kernel<KvT, QoT, kItems, kStreaming, false>, grid, kThreads, stream, p);
@@ -238,7 +238,9 @@ bool table_units_at_least(const ExpandArgs& a, int64_t units) {
   return row_units > 0 && passes >= (needed + row_units - 1) / row_units;
 }
 
-bool launches_after_wait(int64_t grid) { return grid <= kLaunchAfterWaitMaxBlocks; }
+bool launches_after_wait(int64_t grid, bool uniform_qo, int64_t bs) {
+  return grid <= kLaunchAfterWaitMaxBlocks && !(uniform_qo && bs >= kLaunchFirstUniformMinBatch);
+}
 
 BuilderGrid builder_grid(const ExpandArgs& a) {
   // At least one row block whenever a per-row output is wanted: row block 0

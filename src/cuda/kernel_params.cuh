@@ -126,6 +126,18 @@ constexpr int64_t kSpreadGridLimit = int64_t{1} << 20;
 // run-time branch at the entry cost large decode tables 8-13%). The
 // high-occupancy copy's tables have larger grids: it has the one order.
 constexpr int64_t kLaunchAfterWaitMaxBlocks = 384;
+// Uniform-qo calls of at least kLaunchFirstUniformMinBatch requests keep the
+// first order at every grid size. A graph replay queued behind other work
+// (as in a server, and in the suite, whose replays wait behind a sleeping
+// kernel) runs these small grids slower in the wait-first order, by about
+// 0.26 us a call: measured (H100, bench_metadata --hold-cycles=100000,
+// docs/perf-notes.md) target_verify W 4096 bs 16 1.98 -> 1.72 us, N 8
+// 2.18 -> 1.89, draft_extend_static bs 16 1.96 -> 1.72, launches on an idle
+// GPU unchanged. Per-request calls lose in the first order in both states
+// (0.82-0.89x), and so do uniform calls of one request (target_verify
+// W 131072 bs 1 N 8 2.79 -> 3.77 us, W 8192 1.52 -> 1.62); batches of 2-15
+// were not measured and keep the wait-first order.
+constexpr int64_t kLaunchFirstUniformMinBatch = 16;
 
 // Rows per request as the rules count them: qo_uniform, else max_qo, at
 // most ceil(capacity / bs). The batch's rows fit the capacity, so only a few
@@ -147,9 +159,10 @@ bool table_units_at_least(const ExpandArgs& a, int64_t units);
 bool streaming_table_stores(const ExpandArgs& a);
 // True when `a`'s table is copied by the kCopyMinBlocks instantiation.
 bool high_occupancy_table_copy(const ExpandArgs& a);
-// True when a builder grid of `grid` blocks lets the next grid launch only
-// after its own wait (kLaunchAfterWaitMaxBlocks).
-bool launches_after_wait(int64_t grid);
+// True when a builder grid of `grid` blocks for a batch of `bs` requests,
+// of uniform qo or not, lets the next grid launch only after its own wait
+// (kLaunchAfterWaitMaxBlocks, kLaunchFirstUniformMinBatch).
+bool launches_after_wait(int64_t grid, bool uniform_qo, int64_t bs);
 
 // How a call's page tables are copied: plainly, with streaming stores, or
 // plainly by the kernel compiled for kCopyMinBlocks blocks per multiprocessor.

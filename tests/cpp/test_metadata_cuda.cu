@@ -399,18 +399,30 @@ TEST(BuilderGridRule, RowBlocksThenTheRequestBlockThenTablePartsPerRequest) {
 }
 
 TEST(LaunchOrderRule, GridsOfAtMost384BlocksLaunchTheNextAfterTheirWait) {
-  EXPECT_TRUE(specmeta::cuda_detail::launches_after_wait(1));
-  EXPECT_TRUE(specmeta::cuda_detail::launches_after_wait(258));  // draft_extend bs 16, W 4096
-  EXPECT_TRUE(specmeta::cuda_detail::launches_after_wait(384));
-  EXPECT_FALSE(specmeta::cuda_detail::launches_after_wait(385));
-  EXPECT_FALSE(specmeta::cuda_detail::launches_after_wait(514));  // target_verify bs 16, W 8192
+  using specmeta::cuda_detail::launches_after_wait;
+  EXPECT_TRUE(launches_after_wait(1, false, 1));
+  EXPECT_TRUE(launches_after_wait(258, false, 16));  // draft_extend bs 16, W 4096
+  EXPECT_TRUE(launches_after_wait(384, false, 1024));
+  EXPECT_FALSE(launches_after_wait(385, false, 1));
+  EXPECT_FALSE(launches_after_wait(514, false, 16));  // target_verify bs 16, W 8192
 }
 
-// One decode call on the stream, then a second whose seq_lens are the last
-// of the first call's cache_seqlens, with no sync between: the second must
-// compute from the values the first wrote (each waits for the grid before
-// it; only when the next grid may launch depends on the size,
-// kLaunchAfterWaitMaxBlocks). The first call has 2^20 requests, whose
+TEST(LaunchOrderRule, UniformBatchesOfSixteenOrMoreLetTheNextLaunchFirst) {
+  using specmeta::cuda_detail::launches_after_wait;
+  EXPECT_TRUE(launches_after_wait(130, true, 1));    // target_verify bs 1, W 131072, N 8
+  EXPECT_TRUE(launches_after_wait(384, true, 15));
+  EXPECT_FALSE(launches_after_wait(66, true, 16));   // target_verify bs 16, W 4096
+  EXPECT_FALSE(launches_after_wait(258, true, 16));  // target_verify bs 16, W 4096, N 8 (row groups)
+  EXPECT_FALSE(launches_after_wait(514, true, 1));
+}
+
+// One draft_extend call on the stream, then a decode call whose seq_lens are
+// the last of the first call's cache_seqlens, with no sync between: the
+// second must compute from the values the first wrote (each waits for the
+// grid before it; only when the next grid may launch depends on the size and
+// the rows, kLaunchAfterWaitMaxBlocks and kLaunchFirstUniformMinBatch; the
+// first call's per-request rows keep the wait-first order open to its large
+// batch). The first call has 2^20 requests, whose
 // cache_seqlens its one request block writes in order over about a
 // millisecond, so a second call that read early would read the poison left
 // in the last ones. Chains: each launch order of the first grid (a one-column
@@ -431,12 +443,13 @@ TEST_F(MetadataCudaTest, ChainedCallsReadThePriorCallsOutputs) {
     seq[static_cast<size_t>(b)] = base.range(1, kMaxSeq);
     rpi[static_cast<size_t>(b)] = b;
   }
-  DeviceMem seq_d, rpi_d, pool_d, cache_d, table_d, second_pool_d, second_table_d, expanded_d;
+  DeviceMem seq_d, accept_d, rpi_d, pool_d, cache_d, table_d, second_pool_d, second_table_d, expanded_d;
   auto alloc = [](DeviceMem& m, int64_t bytes) {
     m.bytes = static_cast<size_t>(bytes);
     CHECK_CUDA(cudaMalloc(&m.p, m.bytes));
   };
   alloc(seq_d, kFirstBs * 8);
+  alloc(accept_d, kFirstBs * 4);
   alloc(rpi_d, kFirstBs * 8);
   alloc(pool_d, kFirstBs * 4);
   alloc(cache_d, kFirstBs * 4);
@@ -447,6 +460,7 @@ TEST_F(MetadataCudaTest, ChainedCallsReadThePriorCallsOutputs) {
   ASSERT_FALSE(HasFatalFailure());
   CHECK_CUDA(cudaMemcpy(seq_d.p, seq.data(), seq_d.bytes, cudaMemcpyHostToDevice));
   CHECK_CUDA(cudaMemcpy(rpi_d.p, rpi.data(), rpi_d.bytes, cudaMemcpyHostToDevice));
+  CHECK_CUDA(cudaMemset(accept_d.p, 0, accept_d.bytes));  // no rows: only cache_seqlens is read
   CHECK_CUDA(cudaMemset(pool_d.p, 0, pool_d.bytes));
   CHECK_CUDA(cudaMemset(second_pool_d.p, 0, second_pool_d.bytes));
 
@@ -458,10 +472,12 @@ TEST_F(MetadataCudaTest, ChainedCallsReadThePriorCallsOutputs) {
   };
   for (const bool first_table : {false, true}) {
     specmeta::MetadataArgs first;
-    first.mode = specmeta::Mode::kDecode;
+    first.mode = specmeta::Mode::kDraftExtend;
     first.bs = kFirstBs;
     first.capacity = kFirstBs;
+    first.num_draft_tokens = 1;
     first.seq_lens = {seq_d.p, specmeta::IntType::kInt64, kFirstBs};
+    first.accept_lens = {accept_d.p, specmeta::IntType::kInt32, kFirstBs};
     first.out.cache_seqlens = {static_cast<int32_t*>(cache_d.p), kFirstBs};
     if (first_table) {
       first.req_pool_indices = {rpi_d.p, specmeta::IntType::kInt64, kFirstBs};
@@ -486,8 +502,8 @@ TEST_F(MetadataCudaTest, ChainedCallsReadThePriorCallsOutputs) {
         second.width = kMaxSeq;
         second.out.page_table_1 = {static_cast<int32_t*>(second_table_d.p), bs, kMaxSeq, kMaxSeq};
       }
-      EXPECT_EQ(launches_after_wait(grid(first)), !first_table);
-      EXPECT_EQ(launches_after_wait(grid(second)), !second_table);
+      EXPECT_EQ(launches_after_wait(grid(first), false, kFirstBs), !first_table);
+      EXPECT_EQ(launches_after_wait(grid(second), true, bs), !second_table);
       std::vector<int32_t> expanded(static_cast<size_t>(bs));
       for (int repeat = 0; repeat < kRepeats; ++repeat) {
         CHECK_CUDA(cudaMemsetAsync(cache_d.p, 0xff, cache_d.bytes, stream_));
