@@ -143,7 +143,9 @@ Timing time_graph(cudaStream_t stream, int calls, int replays, long long hold_cy
   CUDA_CHECK(cudaGraphUpload(exec, stream));
   std::vector<double> per_call;
   per_call.reserve(replays);
-  for (float ms : bench::replay_ms(stream, exec, kWarmupReplays, replays, hold_cycles)) per_call.push_back(ms * 1000.0 / calls);
+  for (float ms : bench::replay_ms(stream, exec, kWarmupReplays, replays, hold_cycles)) {
+    per_call.push_back(ms * 1000.0 / calls);
+  }
   CUDA_CHECK(cudaGraphExecDestroy(exec));
   std::sort(per_call.begin(), per_call.end());
   return Timing{per_call[per_call.size() / 2], per_call.front()};
