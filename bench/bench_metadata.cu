@@ -260,7 +260,7 @@ std::vector<CaseSpec> all_cases() {
   add(Mode::kDraftExtend, 1, 131072, 1, none, "");
   add(Mode::kExtend, 1, 131072, 1, none, "", 4);
   add(Mode::kExtend, 4, 32768, 1, none, "", 4);
-  // Uniform batches of 4 and 8, at and above kLaunchFirstUniformMinBatch
+  // Uniform batches of 4 and 8, either side of kLaunchFirstUniformMinBatch
   // (src/cuda/kernel_params.cuh), where the launch-first order starts.
   add_n(Mode::kTargetVerify, 4, 4096, 16);
   add_n(Mode::kTargetVerify, 8, 4096, 8);

@@ -133,13 +133,14 @@ constexpr int64_t kLaunchAfterWaitMaxBlocks = 384;
 // 0.26 us a call: measured (H100, bench_metadata --hold-cycles=100000,
 // docs/perf-notes.md) target_verify W 4096 bs 16 1.98 -> 1.72 us, N 8
 // 2.18 -> 1.89, draft_extend_static bs 16 1.96 -> 1.72, launches on an idle
-// GPU unchanged; at bs 4 and 8 the gain is 1.5-2.9% (target_verify W 4096
-// bs 4 N 16 1.96 -> 1.93, bs 8 N 8 1.76 -> 1.72, draft_extend_static bs 8
-// 1.63 -> 1.59). Per-request calls lose in the first order in both states
-// (0.82-0.89x), and so do uniform calls of one request (target_verify
-// W 131072 bs 1 N 8 2.79 -> 3.77 us, W 8192 1.52 -> 1.62). Batches of 2 and
-// 3 were not measured and keep the wait-first order.
-constexpr int64_t kLaunchFirstUniformMinBatch = 4;
+// GPU unchanged. At bs 8 it gains 2.4-2.9% (target_verify W 4096 N 8
+// 1.76 -> 1.72, draft_extend_static 1.63 -> 1.59). At bs 4 it is a wash: the
+// suite's uniform cells there moved 0.945-1.038x, geometric mean 0.999. Per-
+// request calls lose in the first order in both states (0.82-0.89x), and so
+// do uniform calls of one request (target_verify W 131072 bs 1 N 8
+// 2.79 -> 3.77 us, W 8192 1.52 -> 1.62). Smaller batches therefore keep the
+// wait-first order.
+constexpr int64_t kLaunchFirstUniformMinBatch = 8;
 
 // Rows per request as the rules count them: qo_uniform, else max_qo, at
 // most ceil(capacity / bs). The batch's rows fit the capacity, so only a few

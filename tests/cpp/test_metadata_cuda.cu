@@ -407,11 +407,12 @@ TEST(LaunchOrderRule, GridsOfAtMost384BlocksLaunchTheNextAfterTheirWait) {
   EXPECT_FALSE(launches_after_wait(514, false, 16));  // target_verify bs 16, W 8192
 }
 
-TEST(LaunchOrderRule, UniformBatchesOfFourOrMoreLetTheNextLaunchFirst) {
+TEST(LaunchOrderRule, UniformBatchesOfEightOrMoreLetTheNextLaunchFirst) {
   using specmeta::cuda_detail::launches_after_wait;
   EXPECT_TRUE(launches_after_wait(130, true, 1));    // target_verify bs 1, W 131072, N 8
-  EXPECT_TRUE(launches_after_wait(384, true, 3));
-  EXPECT_FALSE(launches_after_wait(66, true, 4));
+  EXPECT_TRUE(launches_after_wait(384, true, 7));
+  EXPECT_TRUE(launches_after_wait(66, true, 4));
+  EXPECT_FALSE(launches_after_wait(66, true, 8));
   EXPECT_FALSE(launches_after_wait(66, true, 16));   // target_verify bs 16, W 4096
   EXPECT_FALSE(launches_after_wait(258, true, 16));  // target_verify bs 16, W 4096, N 8 (row groups)
   EXPECT_FALSE(launches_after_wait(514, true, 1));
