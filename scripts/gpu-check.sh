@@ -47,9 +47,16 @@ step() {
 gpu=$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -n 1)
 tests=build/cpp/tests/cpp/specmeta_tests
 # The CUDA tests, less the two that make CUDA API calls fail on purpose
-# (an invalid device ordinal), which compute-sanitizer would count as errors.
+# (an invalid device ordinal), which compute-sanitizer would count as errors,
+# and the chained-calls test: its first call has 2^20 requests so that, run
+# natively, a second call reading too early would see poison. Under memcheck
+# it takes about 4 minutes (H100), initcheck longer; its kernels' accesses are
+# those of the other tests at a larger batch. synccheck, which is fast, keeps it.
 sanitize() {
-  compute-sanitizer --tool "$1" --error-exitcode 1 "$tests" --gtest_brief=1 --gtest_filter='*Cuda*:-*UseCudaDevice*'
+  local skip=':*ChainedCallsReadThePriorCallsOutputs*'
+  [ "$1" = synccheck ] && skip=''
+  compute-sanitizer --tool "$1" --error-exitcode 1 "$tests" --gtest_brief=1 \
+    --gtest_filter="*Cuda*:-*UseCudaDevice*$skip"
 }
 graph_bench() { build/cpp/bench/specmeta_bench_graph | tee "$out/bench_graph.md"; }
 metadata_bench() {
