@@ -133,7 +133,7 @@ constexpr int64_t kLaunchAfterWaitMaxBlocks = 384;
 // 0.26 us a call: measured (H100, bench_metadata --hold-cycles=100000,
 // docs/perf-notes.md) target_verify W 4096 bs 16 1.98 -> 1.72 us, N 8
 // 2.18 -> 1.89, draft_extend_static bs 16 1.96 -> 1.72, launches on an idle
-// GPU unchanged. At bs 8 it gains 2.4-2.9% (target_verify W 4096 N 8
+// GPU unchanged. At bs 8 it gains 2.3-2.4% (target_verify W 4096 N 8
 // 1.76 -> 1.72, draft_extend_static 1.63 -> 1.59). At bs 4 it is a wash: the
 // suite's uniform cells there moved 0.945-1.038x, geometric mean 0.999. Per-
 // request calls lose in the first order in both states (0.82-0.89x), and so
