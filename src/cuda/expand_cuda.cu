@@ -38,6 +38,29 @@ union SharedStorage {
   PageTableStorage page_table;
 };
 
+// The request block of a uniform-qo call fetches into L2, before its wait,
+// the first line of each input array and of set 0's nine outputs before the
+// page tables. L2 is the point of coherence, so a line the prior grid still
+// writes reads right after the wait; what the fetch takes off the critical
+// path is each array's first miss and address translation, which after the
+// release cost 640-1010 cycles (docs/perf-notes.md). The request block alone:
+// with every block fetching the same lines, most calls were 3-34% slower.
+// Measured (H100, bench_metadata, two rounds behind a held GPU and one idle):
+// uniform calls of 1-4 requests 1.03-1.05x faster (target_verify W 131072
+// bs 1 2.05 -> 1.96 us), the others 0.99-1.01x; per-request calls lost up to
+// 1.6% (extend W 4096 bs 16), so their instantiations go without.
+__device__ __forceinline__ void prefetch_request_block_lines(const KernelParams& p) {
+  constexpr uint32_t kInputs = 3;   // kv_lens, qo_lens, req_pool_indices: KernelParams' first members
+  constexpr uint32_t kOutputs = 9;  // DestSet's members before page_table_1
+  static_assert(offsetof(KernelParams, req_pool_indices) == (kInputs - 1) * sizeof(void*), "inputs first");
+  static_assert(offsetof(DestSet, page_table_1) == kOutputs * sizeof(void*), "nine outputs first");
+  const uint32_t lane = threadIdx.x;
+  if (blockIdx.x != p.row_blocks || lane >= kInputs + kOutputs || p.bs == 0) return;
+  const void* address = lane < kInputs ? reinterpret_cast<const void* const*>(&p)[lane]
+                                       : reinterpret_cast<void* const*>(&p.sets[0])[lane - kInputs];
+  if (address != nullptr) asm volatile("prefetch.global.L2 [%0];" ::"l"(address));
+}
+
 // One block's role. kStreaming: the page-table stores carry the evict-first
 // hint (kernel_params.cuh). kLaunchAfterWait: the launch order of small grids
 // (kernel_params.cuh, kLaunchAfterWaitMaxBlocks). Template parameters, so
@@ -62,6 +85,7 @@ __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorag
     // With two grids on the GPU at a time the lines read here stay cached
     // until the wait ends, in every instantiation.
     warm_parameter_cache<kWarmBytes>(p);
+    if constexpr (std::is_same_v<QoT, UniformQo>) prefetch_request_block_lines(p);
     enter_after_prior_grid_then_launch_next();
   } else {
     if constexpr (std::is_same_v<QoT, UniformQo>) {
@@ -70,6 +94,7 @@ __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorag
       // 1% slower); calls of per-request qo launched this way were 0.1-0.3 us
       // slower with it, so their instantiations go without here.
       warm_parameter_cache<kWarmBytes>(p);
+      prefetch_request_block_lines(p);
     }
     enter_after_prior_grid();
   }
