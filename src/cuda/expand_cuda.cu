@@ -86,6 +86,7 @@ __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorag
     // until the wait ends, in every instantiation.
     warm_parameter_cache<kWarmBytes>(p);
     if constexpr (std::is_same_v<QoT, UniformQo>) prefetch_request_block_lines(p);
+    if (blockIdx.x > p.row_blocks) prefetch_first_pass(p, blockIdx.x - p.row_blocks - 1);
     enter_after_prior_grid_then_launch_next();
   } else {
     if constexpr (std::is_same_v<QoT, UniformQo>) {

@@ -234,6 +234,47 @@ __device__ __forceinline__ void copy_in_layout(const KernelParams& p, const int3
   }
 }
 
+// Before the wait, a page-table block of a wait-first grid (kLaunchAfterWait,
+// which sits on the GPU for a microsecond or more before the prior grid
+// ends) fetches into L2 the lines its first pass will load: its columns of
+// the request's row and, where it copies real_page_table, its pages. The
+// request's pool index is read for that before the wait, so it may be stale
+// (the prior grid may still write it): it serves only this prefetch, checked
+// against the pool and the width so that any value names lines of
+// req_to_token, and the copy reads it again after the wait. It bypasses L1
+// (ld.global.cg), so no line read before the wait is read from L1 after it.
+// Measured (H100, bench_metadata behind --hold-cycles=100000, two rounds;
+// the same with a plain load in another device call): small per-request
+// calls up to 3.1% faster (extend W 4096 bs 4 E 16 2.05 -> 1.99 us, W 32768
+// bs 4 E 4 2.08 -> 2.02, draft_extend W 32768 bs 1 1.75 -> 1.72), draft_extend
+// at bs 16 unchanged, the other calls 0.996-1.015x. Without the hold (one
+// round), target_verify W 131072 bs 1 was 2-5% slower. A block trace shows
+// the gain before the block's first load after the wait, not in the row's
+// load itself; a prefetch of the request's kv, qo and pool index lines alone
+// (nothing read before the wait) lost up to 5% at bs 16.
+// Grids that let the next launch first go without: their later blocks start
+// after the release, where the read would only add a round trip.
+__device__ __forceinline__ void prefetch_first_pass(const KernelParams& p, uint32_t index) {
+  constexpr uint32_t kLineCols = 32;  // int32 columns of a 128-byte line
+  if (p.req_to_token == nullptr) return;
+  const uint32_t lane_bits = p.row_groups ? kThreadBits - kRowGroupShift : kThreadBits;
+  const uint32_t lane = threadIdx.x;
+  if (lane >> lane_bits) return;  // group 0 loads what every group of the block loads
+  const uint32_t b = index / p.parts_per_request;
+  const uint32_t part = index % p.parts_per_request;
+  const int64_t pool_index = p.rpi_int64 ? __ldcg(static_cast<const int64_t*>(p.req_pool_indices) + b)
+                                         : __ldcg(static_cast<const int32_t*>(p.req_pool_indices) + b);
+  if (pool_index < 0 || pool_index >= p.pool_rows) return;
+  const int32_t* src = pool_row(p, pool_index);
+  // The first pass's column and page of this lane, as copy_request_rows counts them.
+  const uint32_t c = (part << (lane_bits + kColsPerThreadShift)) + lane * kColsPerThread;
+  if (c % kLineCols == 0 && c < p.width) asm volatile("prefetch.global.L2 [%0];" ::"l"(src + c));
+  const uint64_t page_col = (static_cast<uint64_t>(part << lane_bits) + lane) * p.page_size;
+  if (p.sets[0].real_page_table && page_col < p.width) {
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(src + page_col));
+  }
+}
+
 // kSumAfterFirstLoads: per-request blocks sum the rows before their request
 // after their first pass's loads (RowsAfterFirstLoads); expand_cuda.cu says
 // which kernels do.
