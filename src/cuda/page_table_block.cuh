@@ -247,11 +247,16 @@ __device__ __forceinline__ void copy_in_layout(const KernelParams& p, const int3
 // the same with a plain load in another device call): small per-request
 // calls up to 3.1% faster (extend W 4096 bs 4 E 16 2.05 -> 1.99 us, W 32768
 // bs 4 E 4 2.08 -> 2.02, draft_extend W 32768 bs 1 1.75 -> 1.72), draft_extend
-// at bs 16 unchanged, the other calls 0.996-1.015x. Without the hold (one
-// round), target_verify W 131072 bs 1 was 2-5% slower. A block trace shows
-// the gain before the block's first load after the wait, not in the row's
-// load itself; a prefetch of the request's kv, qo and pool index lines alone
-// (nothing read before the wait) lost up to 5% at bs 16.
+// at bs 16 unchanged, the other calls 0.99-1.015x. A block trace shows the
+// gain before the block's first load after the wait, not in the row's load
+// itself; a prefetch of the request's kv, qo and pool index lines alone
+// (nothing read before the wait) lost up to 5% at bs 16. In two suite runs
+// against one without it: per-request cells at bs 1-16 under 1 MB 1.017x
+// at the geometric mean (up to 1.048x); but per-request cells at bs 64 W 4096
+// N 1-8 (1-3 MB) 0.945-0.996x and draft_extend bs 1 N 8 W 131072 0.93x, where
+// the prefetch's traffic presumably meets the prior grid's copy
+// (docs/perf-notes.md). A rule by batch and table size is still to be
+// measured.
 // Grids that let the next launch first go without: their later blocks start
 // after the release, where the read would only add a round trip.
 __device__ __forceinline__ void prefetch_first_pass(const KernelParams& p, uint32_t index) {
