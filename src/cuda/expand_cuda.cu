@@ -58,7 +58,7 @@ __device__ __forceinline__ void prefetch_request_block_lines(const KernelParams&
   if (blockIdx.x != p.row_blocks || lane >= kInputs + kOutputs || p.bs == 0) return;
   const void* address = lane < kInputs ? reinterpret_cast<const void* const*>(&p)[lane]
                                        : reinterpret_cast<void* const*>(&p.sets[0])[lane - kInputs];
-  if (address != nullptr) asm volatile("prefetch.global.L2 [%0];" ::"l"(address));
+  if (address != nullptr) prefetch_l2(address);
 }
 
 // One block's role. kStreaming: the page-table stores carry the evict-first

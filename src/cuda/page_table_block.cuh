@@ -274,11 +274,9 @@ __device__ __forceinline__ void prefetch_first_pass(const KernelParams& p, uint3
   const int32_t* src = pool_row(p, pool_index);
   // The first pass's column and page of this lane, as copy_request_rows counts them.
   const uint32_t c = (part << (lane_bits + kColsPerThreadShift)) + lane * kColsPerThread;
-  if (c % kLineCols == 0 && c < p.width) asm volatile("prefetch.global.L2 [%0];" ::"l"(src + c));
+  if (c % kLineCols == 0 && c < p.width) prefetch_l2(src + c);
   const uint64_t page_col = (static_cast<uint64_t>(part << lane_bits) + lane) * p.page_size;
-  if (p.sets[0].real_page_table && page_col < p.width) {
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(src + page_col));
-  }
+  if (p.sets[0].real_page_table && page_col < p.width) prefetch_l2(src + page_col);
 }
 
 // kSumAfterFirstLoads: per-request blocks sum the rows before their request
