@@ -1,6 +1,6 @@
 """PNG plots of a benchmark-suite run, from its results.json (matplotlib; no GPU, no torch).
 
-  python bench/plot.py DIR     (reads DIR/results.json, writes DIR/*.png)
+  python bench/plot.py DIR     (reads DIR/results.json or its .gz, writes DIR/*.png)
 
   seqlens_cost_vs_bs.png    seqlens_expanded alone: us per call against batch size, one line per variant,
                             call + sync / eager / in-graph, log-log, at N = 4 (or the nearest N run)
@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -236,15 +235,14 @@ def save(plt, fig, out_dir, name):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        raise SystemExit("usage: python bench/plot.py DIR   (DIR holds results.json from bench/bench_suite.py)")
+        raise SystemExit("usage: python bench/plot.py DIR   (DIR holds bench/bench_suite.py's results.json or .json.gz)")
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out_dir = argv[0]
-    with open(os.path.join(out_dir, "results.json")) as f:
-        result = json.load(f)
+    result = suite_report.read(out_dir)
     written = [p for p in (seqlens_plot(plt, result, out_dir), metadata_plot(plt, result, out_dir),
                            bandwidth_plot(plt, result, out_dir), scaling_plot(plt, result, out_dir)) if p]
     for path in written:

@@ -1,4 +1,5 @@
-"""Issue 3's must-show counts, from a suite's results.json (bench/bench_suite.py), as the results files quote them.
+"""Issue 3's must-show counts, from a suite's results.json or .json.gz (bench/bench_suite.py), as the results
+files quote them.
 
     python3 bench/suite_must_show.py DIR [DIR_BEFORE]
 
@@ -14,7 +15,6 @@ With DIR_BEFORE, each count of that run too, and the geometric mean of before / 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import statistics
@@ -33,8 +33,7 @@ MODES = ("decode", "target_verify", "draft_extend", "draft_extend_static", "exte
 
 
 def load(directory):
-    with open(os.path.join(directory, "results.json")) as f:
-        result = json.load(f)
+    result = suite_report.read(directory)
     rows = [r for r in result["rows"] if r["kind"] == "metadata"]
     builder = suite_report.reference_rows(rows)  # the bound Builder, by cell
     build = {suite_report.cell_key(r): r for r in rows if r["variant"] == "specmeta build_metadata"}

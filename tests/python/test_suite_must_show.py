@@ -3,6 +3,7 @@ cells outside every class count nowhere, and the before / now comparison."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 from pathlib import Path
@@ -60,6 +61,18 @@ def test_before_and_now(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| small | 3 of 3, median 2.00 us | 2 of 3, median 2.00 us |" in out
     assert "geometric mean over 3: 1.000" in out  # (2/1 * 2/2 * 2/4) ** (1/3)
+
+
+def test_archived_run_reads_the_same(tmp_path):
+    """An archived run keeps results.json.gz alone (bench/results/); its counts are the plain file's."""
+    write_run(tmp_path / "run", (1.9, 2.0, 2.1))
+    plain = tmp_path / "run" / "results.json"
+    with gzip.open(tmp_path / "run" / "results.json.gz", "wt") as f:
+        f.write(plain.read_text())
+    before = suite_must_show.counts(str(tmp_path / "run"))
+    plain.unlink()
+    assert suite_must_show.counts(str(tmp_path / "run")) == before
+    assert before[0]["small"] == "2 of 3, median 2.00 us"
 
 
 def test_usage(capsys):
