@@ -270,6 +270,11 @@ std::vector<CaseSpec> all_cases() {
   add(Mode::kDraftExtend, 64, 4096, 1, none, "");
   add(Mode::kExtend, 64, 4096, 1, none, "", 8);
   add_n(Mode::kDraftExtend, 1, 131072, 8);
+  // The smallest per-request calls: one request of one row, four of up to
+  // four rows.
+  add(Mode::kExtend, 1, 4096, 1, none, "", 1);
+  add_n(Mode::kDraftExtend, 1, 4096, 1);
+  add(Mode::kExtend, 4, 4096, 1, none, "", 4);
   return cases;
 }
 

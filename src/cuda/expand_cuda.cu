@@ -86,7 +86,7 @@ __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorag
     // until the wait ends, in every instantiation.
     warm_parameter_cache<kWarmBytes>(p);
     if constexpr (std::is_same_v<QoT, UniformQo>) prefetch_request_block_lines(p);
-    if (blockIdx.x > p.row_blocks) prefetch_first_pass(p, blockIdx.x - p.row_blocks - 1);
+    if (p.prefetch_first_pass && blockIdx.x > p.row_blocks) prefetch_first_pass(p, blockIdx.x - p.row_blocks - 1);
     enter_after_prior_grid_then_launch_next();
   } else {
     if constexpr (std::is_same_v<QoT, UniformQo>) {
@@ -268,6 +268,10 @@ bool launches_after_wait(int64_t grid, bool uniform_qo, int64_t bs) {
   return grid <= kLaunchAfterWaitMaxBlocks && !(uniform_qo && bs >= kLaunchFirstUniformMinBatch);
 }
 
+bool prefetches_first_pass(const ExpandArgs& a) {
+  return a.bs <= kPrefetchMaxBatch && a.capacity * a.width <= kPrefetchMaxTableCells;
+}
+
 BuilderGrid builder_grid(const ExpandArgs& a) {
   // At least one row block whenever a per-row output is wanted: row block 0
   // also writes sparse_cu_seqlens_k[0], even at capacity 0.
@@ -346,6 +350,7 @@ Status detail::expand_cuda_general(const ExpandArgs& a, cudaStream_t stream) {
   p.row_blocks = g.row_blocks;
   p.parts_per_request = g.layout.parts_per_request;
   p.row_groups = g.layout.row_groups;
+  p.prefetch_first_pass = prefetches_first_pass(a);
   const int64_t grid = g.blocks;
   constexpr int64_t kMaxGrid = 2147483647;  // gridDim.x limit
   if (grid > kMaxGrid) {

@@ -142,6 +142,19 @@ constexpr int64_t kLaunchAfterWaitMaxBlocks = 384;
 // 2.79 -> 3.77 us, W 8192 1.52 -> 1.62). Smaller batches therefore keep the
 // wait-first order.
 constexpr int64_t kLaunchFirstUniformMinBatch = 8;
+// Page-table blocks of wait-first grids prefetch their first pass before the
+// wait (page_table_block.cuh, prefetch_first_pass) only for batches of at
+// most kPrefetchMaxBatch requests whose table bound, capacity x width, is at
+// most kPrefetchMaxTableCells: in the suite (H100, two runs) the prefetch
+// made per-request calls at bs 1-16 under 1 MB 1.017x faster, but bs 64
+// W 4096 0.945-0.996x and bs 1 N 8 W 131072 0.93x (2^20 cells). With the
+// rule (and rows_before's warp sum), a suite run had those 1-16 MB
+// per-request cells 1.03x faster than both runs with the prefetch
+// everywhere, its small cells unchanged (1.003x). In bench_metadata alone
+// the rule measured mixed: W 131072 bs 1 N 8 0.98-0.99x behind the hold,
+// 0.98-1.04x idle; bs 64 W 4096 0.99x behind the hold, 1.016x idle.
+constexpr int64_t kPrefetchMaxBatch = 16;
+constexpr int64_t kPrefetchMaxTableCells = int64_t{1} << 19;
 
 // Rows per request as the rules count them: qo_uniform, else max_qo, at
 // most ceil(capacity / bs). The batch's rows fit the capacity, so only a few
@@ -167,6 +180,9 @@ bool high_occupancy_table_copy(const ExpandArgs& a);
 // of uniform qo or not, lets the next grid launch only after its own wait
 // (kLaunchAfterWaitMaxBlocks, kLaunchFirstUniformMinBatch).
 bool launches_after_wait(int64_t grid, bool uniform_qo, int64_t bs);
+// True when the page-table blocks of `a` prefetch their first pass before the
+// wait (kPrefetchMaxBatch, kPrefetchMaxTableCells; wait-first grids only).
+bool prefetches_first_pass(const ExpandArgs& a);
 
 // How a call's page tables are copied: plainly, with streaming stores, or
 // plainly by the kernel compiled for kCopyMinBlocks blocks per multiprocessor.
@@ -246,6 +262,7 @@ struct KernelParams {
   bool check_pool_indices;
   bool full_width;
   bool vector_copy;  // every table row start is 16-byte aligned
+  bool prefetch_first_pass;  // prefetches_first_pass
   // sparse_cu_seqlens_k is wanted and could pass INT32_MAX: capacity rows of
   // at most topk + kpool - 1 each. False for any realistic configuration,
   // which spares the request block a closed-form sum per request.

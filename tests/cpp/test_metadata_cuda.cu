@@ -419,6 +419,21 @@ TEST(LaunchOrderRule, UniformBatchesOfEightOrMoreLetTheNextLaunchFirst) {
   EXPECT_TRUE(launches_after_wait(258, false, 16));  // per-request rows keep the wait-first order
 }
 
+TEST(PrefetchRule, SmallBatchesOfSmallTablesPrefetchTheirFirstPass) {
+  using specmeta::cuda_detail::prefetches_first_pass;
+  auto call = [](int64_t bs, int64_t capacity, int64_t width) {
+    specmeta::ExpandArgs a = uniform_table_call(bs, width, 1, 0);
+    a.capacity = capacity;
+    return a;
+  };
+  EXPECT_TRUE(prefetches_first_pass(call(4, 64, 4096)));       // extend bs 4 E 16 W 4096
+  EXPECT_TRUE(prefetches_first_pass(call(16, 128, 4096)));     // draft_extend bs 16 N 8 W 4096
+  EXPECT_TRUE(prefetches_first_pass(call(1, 4, 131072)));      // 2^19 cells
+  EXPECT_FALSE(prefetches_first_pass(call(1, 8, 131072)));     // draft_extend bs 1 N 8 W 131072
+  EXPECT_FALSE(prefetches_first_pass(call(17, 17, 4096)));
+  EXPECT_FALSE(prefetches_first_pass(call(64, 64, 4096)));     // bs 64 W 4096, one row each
+}
+
 // One draft_extend call on the stream, then a decode call whose seq_lens are
 // the last of the first call's cache_seqlens, with no sync between: the
 // second must compute from the values the first wrote (each waits for the
