@@ -78,3 +78,19 @@ def test_archived_run_reads_the_same(tmp_path):
 def test_usage(capsys):
     assert suite_must_show.main(["suite_must_show.py"]) == 2
     assert "DIR_BEFORE" in capsys.readouterr().err
+
+
+def test_groups_compare_runs(tmp_path):
+    """bench/suite_groups.py: before / now per group, over the Builder cells of both runs."""
+    import suite_groups
+
+    write_run(tmp_path / "before", (2.0, 2.0, 2.0))
+    write_run(tmp_path / "now", (1.0, 2.0, 4.0))
+    lines = suite_groups.table(str(tmp_path / "before"), [str(tmp_path / "now")]).splitlines()
+    by_group = {line.split(" | ")[0].lstrip("| "): line for line in lines[2:]}
+    # extend bs 1 (4.0 us now): the one per-request cell under 1 MB.
+    assert by_group["per-request qo, bs 1-16, under 1 MB"].endswith("| 1 | 0.500 | 0.500-0.500 |")
+    # decode and target_verify bs 1 (1.0 and 2.0 us now): geometric mean of 2 and 1.
+    assert by_group["uniform qo, bs 1-4, under 1 MB"].endswith(f"| 2 | {2 ** 0.5:.3f} | 1.000-2.000 |")
+    assert by_group["over 16 MB"].endswith("| 2 | 1.000 | 1.000-1.000 |")
+    assert suite_groups.main(["suite_groups.py"]) == 2
