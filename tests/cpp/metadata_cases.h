@@ -22,9 +22,12 @@ namespace specmeta_test {
 constexpr int kMaxSets = specmeta::kMaxDestinationSets;
 constexpr int64_t kMetaBackGuard = 4;
 
-// Batch sizes the brief names: around the CUDA block sizes of 256 and 1024 requests.
+// Batch sizes the brief names: around the CUDA block sizes of 256 and 1024
+// requests; and either side of the page-table blocks' switches: the prefetch
+// before the wait up to 16 requests (kPrefetchMaxBatch), the rows before a
+// request summed per warp up to request 32 (rows_before).
 inline const std::vector<int64_t>& meta_batch_sizes() {
-  static const std::vector<int64_t> sizes = {0, 1, 255, 256, 257, 1023, 1024, 1025, 4096};
+  static const std::vector<int64_t> sizes = {0, 1, 16, 17, 32, 33, 34, 255, 256, 257, 1023, 1024, 1025, 4096};
   return sizes;
 }
 
