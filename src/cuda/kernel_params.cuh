@@ -147,12 +147,12 @@ constexpr int64_t kLaunchFirstUniformMinBatch = 8;
 // most kPrefetchMaxBatch requests whose table bound, capacity x width, is at
 // most kPrefetchMaxTableCells: in the suite (H100, two runs) the prefetch
 // made per-request calls at bs 1-16 under 1 MB 1.017x faster, but bs 64
-// W 4096 0.945-0.996x and bs 1 N 8 W 131072 0.93x (2^20 cells). With the
-// rule (and rows_before's warp sum), a suite run had those 1-16 MB
-// per-request cells 1.03x faster than both runs with the prefetch
-// everywhere, its small cells unchanged (1.003x). In bench_metadata alone
-// the rule measured mixed: W 131072 bs 1 N 8 0.98-0.99x behind the hold,
-// 0.98-1.04x idle; bs 64 W 4096 0.99x behind the hold, 1.016x idle.
+// W 4096 0.945-0.996x. With the rule (and rows_before's warp sum), two
+// suite runs had the per-request cells of 1-16 MB 1.03x faster than both
+// runs with the prefetch everywhere, the small cells unchanged
+// (1.003-1.004x). In bench_metadata alone the rule measured mixed: W 131072
+// bs 1 N 8 (2^20 cells) 0.98-0.99x behind the hold, 0.98-1.04x idle; bs 64
+// W 4096 0.99x behind the hold, 1.016x idle.
 constexpr int64_t kPrefetchMaxBatch = 16;
 constexpr int64_t kPrefetchMaxTableCells = int64_t{1} << 19;
 

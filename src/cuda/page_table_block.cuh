@@ -271,11 +271,9 @@ __device__ __forceinline__ void copy_in_layout(const KernelParams& p, const int3
 // (nothing read before the wait) lost up to 5% at bs 16. In two suite runs
 // against one without it: per-request cells at bs 1-16 under 1 MB 1.017x
 // at the geometric mean (up to 1.048x); but per-request cells at bs 64 W 4096
-// N 1-8 (1-3 MB) 0.945-0.996x and draft_extend bs 1 N 8 W 131072 0.93x (the
-// bound Builder; build_metadata, the same kernel on other buffers, 0.98x),
-// where the prefetch's traffic presumably meets the prior grid's copy
-// (docs/perf-notes.md). Hence only small batches of small tables prefetch
-// (kernel_params.cuh, kPrefetchMaxBatch).
+// N 1-8 (1-3 MB) 0.945-0.996x, where the prefetch's traffic presumably
+// meets the prior grid's copy (docs/perf-notes.md). Hence only small batches
+// of small tables prefetch (kernel_params.cuh, kPrefetchMaxBatch).
 // Grids that let the next launch first go without: their later blocks start
 // after the release, where the read would only add a round trip.
 __device__ __forceinline__ void prefetch_first_pass(const KernelParams& p, uint32_t index) {
