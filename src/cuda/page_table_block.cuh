@@ -35,6 +35,14 @@ struct PageTableStorage {
 // (H100, bench_metadata, two rounds behind --hold-cycles=100000 and one
 // idle): per-request calls at bs 1-64 1.01-1.037x faster (extend W 4096 bs 4
 // E 16 1.99 -> 1.95 us), the uniform ones (which never sum) 0.994-1.004x.
+// The sum over the warp of one value per lane, each under 2^31: two
+// __reduce_add_sync of its 16-bit halves, which cannot overflow (32 x 2^16).
+__device__ __forceinline__ uint64_t warp_sum_halves(uint32_t value) {
+  const uint32_t high = __reduce_add_sync(kFullWarp, value >> 16);
+  const uint32_t low = __reduce_add_sync(kFullWarp, value & 0xffffu);
+  return (static_cast<uint64_t>(high) << 16) + low;
+}
+
 template <class QoT>
 __device__ __forceinline__ uint64_t rows_before(const KernelParams& p, uint32_t b, PageTableStorage& smem) {
   if constexpr (std::is_same_v<QoT, UniformQo>) {
@@ -47,16 +55,13 @@ __device__ __forceinline__ uint64_t rows_before(const KernelParams& p, uint32_t 
     // exact, which is all the callers need.
     int32_t ignored = 0;
     if (b <= kWarpThreads) {
-      // Each term at most the capacity (< 2^31), summed as 16-bit halves:
-      // exact.
+      // Each term at most the capacity (< 2^31): the sum is exact.
       const uint32_t lane = threadIdx.x % kWarpThreads;
       const uint32_t qo =
           lane < b ? min(static_cast<uint32_t>(detail::checked_qo(load_qo<QoT>(p, lane), p.max_qo, ignored)),
                          p.capacity)
                    : 0u;
-      const uint32_t high = __reduce_add_sync(kFullWarp, qo >> 16);
-      const uint32_t low = __reduce_add_sync(kFullWarp, qo & 0xffffu);
-      return (static_cast<uint64_t>(high) << 16) + low;
+      return warp_sum_halves(qo);
     }
     uint32_t sum = 0;
 #pragma unroll 4
@@ -64,11 +69,8 @@ __device__ __forceinline__ uint64_t rows_before(const KernelParams& p, uint32_t 
       const uint32_t qo = static_cast<uint32_t>(detail::checked_qo(load_qo<QoT>(p, i), p.max_qo, ignored));
       sum = min(sum + qo, p.capacity);
     }
-    const uint32_t high = __reduce_add_sync(kFullWarp, sum >> 16);
-    const uint32_t low = __reduce_add_sync(kFullWarp, sum & 0xffffu);
-    if (threadIdx.x % kWarpThreads == 0) {
-      smem.warp_sums[threadIdx.x / kWarpThreads] = (static_cast<uint64_t>(high) << 16) + low;
-    }
+    const uint64_t warp_sum = warp_sum_halves(sum);
+    if (threadIdx.x % kWarpThreads == 0) smem.warp_sums[threadIdx.x / kWarpThreads] = warp_sum;
     __syncthreads();
     uint64_t total = 0;
 #pragma unroll
@@ -85,6 +87,15 @@ __device__ __forceinline__ void store_table(T* dst, const T& value) {
   } else {
     *dst = value;
   }
+}
+
+// The first of the kColsPerThread columns, and the page, that lane `lane`
+// of a group of 2^lane_bits lanes copies in pass `pass`.
+__device__ __forceinline__ uint32_t pass_column(uint32_t pass, uint32_t lane, uint32_t lane_bits) {
+  return (pass << (lane_bits + kColsPerThreadShift)) + lane * kColsPerThread;
+}
+__device__ __forceinline__ uint32_t pass_page(uint32_t pass, uint32_t lane, uint32_t lane_bits) {
+  return (pass << lane_bits) + lane;
 }
 
 // Copies one request's share of its row: the passes part, part + parts, ...
@@ -134,8 +145,8 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
   const uint32_t passes = max((col_end + kColsPerGroupPass - 1) / kColsPerGroupPass,
                               (pages + kPagesPerGroupPass - 1) / kPagesPerGroupPass);
   for (uint32_t pass = part; pass < passes; pass += p.parts_per_request) {
-    const uint32_t c = pass * kColsPerGroupPass + lane * kColsPerThread;
-    const uint32_t page = pass * kPagesPerGroupPass + lane;
+    const uint32_t c = pass_column(pass, lane, kLaneBits);
+    const uint32_t page = pass_page(pass, lane, kLaneBits);
     const bool full_vector = p.vector_copy && c + kColsPerThread <= col_end;
     int4 cols = make_int4(0, 0, 0, 0);
     if (full_vector) {
@@ -289,9 +300,9 @@ __device__ __forceinline__ void prefetch_first_pass(const KernelParams& p, uint3
   if (pool_index < 0 || pool_index >= p.pool_rows) return;
   const int32_t* src = pool_row(p, pool_index);
   // The first pass's column and page of this lane, as copy_request_rows counts them.
-  const uint32_t c = (part << (lane_bits + kColsPerThreadShift)) + lane * kColsPerThread;
+  const uint32_t c = pass_column(part, lane, lane_bits);
   if (c % kLineCols == 0 && c < p.width) prefetch_l2(src + c);
-  const uint64_t page_col = (static_cast<uint64_t>(part << lane_bits) + lane) * p.page_size;
+  const uint64_t page_col = static_cast<uint64_t>(pass_page(part, lane, lane_bits)) * p.page_size;
   if (p.sets[0].real_page_table && page_col < p.width) prefetch_l2(src + page_col);
 }
 
