@@ -74,8 +74,11 @@ __device__ __forceinline__ void prefetch_request_block_lines(const KernelParams&
 // first pass's loads (page_table_block.cuh, RowsAfterFirstLoads). Measured
 // (H100, bench_metadata, docs/perf-notes.md): draft_extend W 8192 bs 256
 // 7.27 -> 6.62 us. In every per-request instantiation, small calls took
-// 0.87-0.98x, hence only where the grid is large; in the high-occupancy
-// kernel too, extend E 1 at bs 1024 W 32768 lost 1.5%.
+// 0.87-0.98x, hence only where the grid is large. The high-occupancy kernel
+// does it too since its per-request grids have half the blocks
+// (kPerRequestBlockTarget): together, one or two rows per request at bs 1024
+// W 4096 1.05-1.20x, W 32768 and 131072 draft_extend 1.015-1.028x, extend E 1
+// there 0.991-0.993x (on its own, before the smaller target: 0.985x).
 template <class KvT, class QoT, int kItems, bool kStreaming, bool kLaunchAfterWait, bool kFewPairs = false>
 __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorage& smem) {
   // The parameter lines read before the wait: the scalars and the first
@@ -108,7 +111,7 @@ __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorag
   } else if (blockIdx.x == p.row_blocks) {
     request_block<KvT, QoT, kItems>(p, smem.requests);
   } else {
-    constexpr bool kSumAfterFirstLoads = !kLaunchAfterWait && !kFewPairs;
+    constexpr bool kSumAfterFirstLoads = !kLaunchAfterWait;
     page_table_block<KvT, QoT, kStreaming, kFewPairs, kSumAfterFirstLoads>(p, blockIdx.x - p.row_blocks - 1,
                                                                           smem.page_table);
   }
@@ -215,7 +218,7 @@ void launch_kv(const ExpandArgs& a, const KernelParams& p, TableCopy copy, unsig
 
 // The page-table layout: its row-group shift (kernel_params.cuh explains the
 // choice) and its blocks per request, enough to approach
-// kPageTableBlockTarget blocks in all, or on large tables about
+// page_table_block_target blocks in all, or on large tables about
 // kUnitsPerTableBlock units per block, never more than the widest row has
 // column passes. (Fewer, fuller blocks measured slower: a block's stores are
 // its cost, so they are best spread over many multiprocessors; see
@@ -229,11 +232,15 @@ PageTableLayout page_table_layout(const ExpandArgs& a) {
   const bool row_groups = pairs >= (int64_t{1} << kRowGroupShift) && bs * fine_passes <= grid_limit;
   const int64_t cols = row_groups ? fine_cols : kColsPerPass;
   const int64_t passes = (a.width + cols - 1) / cols;
-  const int64_t target = (kPageTableBlockTarget + bs - 1) / bs;
+  const int64_t target = (page_table_block_target(a) + bs - 1) / bs;
   const int64_t passes_per_block = std::max<int64_t>(1, kUnitsPerTableBlock / (1 + average_table_pairs(a)));
   const int64_t spread = std::min((passes + passes_per_block - 1) / passes_per_block, kSpreadGridLimit / bs);
   const int64_t wanted = std::max(target, spread);
   return {row_groups, static_cast<uint32_t>(std::max<int64_t>(1, std::min(wanted, passes)))};
+}
+
+int64_t page_table_block_target(const ExpandArgs& a) {
+  return a.uniform_qo() ? kPageTableBlockTarget : kPerRequestBlockTarget;
 }
 
 int64_t table_pairs(const ExpandArgs& a) {

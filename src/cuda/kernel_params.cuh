@@ -34,6 +34,14 @@ constexpr int kColsPerPass = kThreads * kColsPerThread;
 // enough that a block's fixed cost (finding its request's first row) stays
 // small against its share of the copy.
 constexpr int64_t kPageTableBlockTarget = 2048;
+// Grids whose qo is per request aim at half as many: each of their
+// page-table blocks first sums the rows of the requests before its own
+// (page_table_block.cuh, rows_before), a fixed cost that fewer, longer
+// blocks pay less often. Measured (H100, bench_metadata, with the
+// high-occupancy kernel's sum after its first loads, expand_cuda.cu):
+// draft_extend W 8192 bs 256 6.48 -> 5.88 us, one or two rows per request at
+// bs 1024 W 4096 1.05-1.20x, the other cases within 1% (docs/perf-notes.md).
+constexpr int64_t kPerRequestBlockTarget = kPageTableBlockTarget / 2;
 // The row-group layout of the page-table blocks: 2^kRowGroupShift groups of
 // threads per block, each loading the same quarter-width column chunk and
 // storing a share of the request's (set, row) pairs: four times the blocks,
@@ -183,6 +191,10 @@ bool launches_after_wait(int64_t grid, bool uniform_qo, int64_t bs);
 // True when the page-table blocks of `a` prefetch their first pass before the
 // wait (kPrefetchMaxBatch, kPrefetchMaxTableCells; wait-first grids only).
 bool prefetches_first_pass(const ExpandArgs& a);
+
+// The page-table blocks `a`'s grid aims at: kPageTableBlockTarget, or
+// kPerRequestBlockTarget where qo is per request.
+int64_t page_table_block_target(const ExpandArgs& a);
 
 // How a call's page tables are copied: plainly, with streaming stores, or
 // plainly by the kernel compiled for kCopyMinBlocks blocks per multiprocessor.

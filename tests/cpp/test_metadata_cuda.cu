@@ -344,6 +344,10 @@ TEST(PageTableLayoutRule, LargeTablesSpreadEachRowOverMoreBlocks) {
   EXPECT_EQ(ragged(256, 131072, 8, 2048), 64u);   // N 8: 4
   EXPECT_EQ(ragged(256, 32768, specmeta::kNoMaxQo, 1024), 11u);  // extend: capacity / bs = 4 rows, 2 pairs
   EXPECT_EQ(ragged(256, 32768, specmeta::kNoMaxQo, 4096), 32u);  // 16 rows, 8 pairs
+  // Per-request qo: a block target of 1024.
+  EXPECT_EQ(ragged(256, 8192, 4, 1024), 4u);     // draft_extend N 4: the target (the spread: 3)
+  EXPECT_EQ(ragged(1024, 4096, 1, 1024), 1u);    // N 1 at bs 1024: one block per request
+  EXPECT_EQ(ragged(1023, 4096, 1, 1023), 2u);    // one request fewer: two
 }
 
 TEST(PageTableLayoutRule, RowGroupsWithinOneGridLimitByPairs) {
@@ -594,12 +598,15 @@ TEST_F(MetadataCudaTest, HighOccupancyPageSizes) {
 TEST_F(MetadataCudaTest, LargeTableSpread) {
   SKIP_WITHOUT_CUDA();
   // One pair: 5 passes a block, so 1024 requests of 12 passes take 3 blocks
-  // each against the target's 2; of 10 passes, 2. Eight or more pairs: one
-  // pass a block, so 64 requests of 40 passes take 40 against 32.
+  // each against the target's 2 (1 where qo is per request); of 10 passes, 2.
+  // Eight or more pairs: one pass a block, so 64 requests of 40 passes take
+  // 40 against 32 (16).
   const TableShape shapes[] = {{1024, 12, 1}, {1024, 10, 1}, {64, 40, 8}, {64, 32, 8}};
   auto spreads = [](const MetaCase& c) {
-    const int64_t parts = specmeta::cuda_detail::page_table_layout(expansion_of(c)).parts_per_request;
-    return parts > (specmeta::cuda_detail::kPageTableBlockTarget + c.bs() - 1) / c.bs() ? 1 : 0;
+    const specmeta::ExpandArgs a = expansion_of(c);
+    const int64_t parts = specmeta::cuda_detail::page_table_layout(a).parts_per_request;
+    const int64_t target = specmeta::cuda_detail::page_table_block_target(a);
+    return parts > (target + c.bs() - 1) / c.bs() ? 1 : 0;
   };
   const std::array<int, 2> seen = sweep_shapes_every_api<2>(shapes, spreads, 1);
   if (HasFailure()) return;
