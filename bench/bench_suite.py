@@ -60,7 +60,10 @@ GIB = 1 << 30
 # the best specmeta entry point alternately, CLOSE_ROUNDS times each, and both
 # rows take the median of their rounds. One measurement each, minutes apart in
 # a run, differs by 1-2% on the same code; alternating spreads clock and
-# thermal drift over both, so the verdict is the code's.
+# thermal drift over both, so the verdict is the code's. Twins apart
+# (suite_report.TWIN_MARGIN: the Builder and build_metadata, one kernel in a
+# graph, timed far apart) are measured again the same way, first, so that a
+# close call compares the twins' second measurement.
 CLOSE_ROUNDS = 7
 CLOSE_ROUND_BUDGET_S = 0.05
 
@@ -148,13 +151,14 @@ def measure(clock, budget, cell, bench, variant, notes):
     return row
 
 
-def remeasure_close_calls(clock, cell_rows, variants):
-    """Measures each close call's two variants again, alternately; both rows keep the median of their rounds."""
+def remeasure_alternately(clock, pairs, variants, note):
+    """Measures each (metric, row, row) pair's two variants again, alternately; both rows keep the median of their
+    rounds, and say so under their key `note`."""
     by_name = {v.name: v for v in variants}
-    for metric, best, rival in suite_report.baselines_near_best(cell_rows, suite_report.CLOSE_MARGIN):
-        rounds = {best["variant"]: [], rival["variant"]: []}
+    for metric, first, second in pairs:
+        rounds = {first["variant"]: [], second["variant"]: []}
         for _ in range(CLOSE_ROUNDS):
-            for row in (best, rival):
+            for row in (first, second):
                 fn = by_name[row["variant"]].fn
                 if metric == "graph_us":
                     (us, _, _), error = st.graph_us(clock, fn, sc.INPUT_SETS, CLOSE_ROUND_BUDGET_S)
@@ -163,10 +167,10 @@ def remeasure_close_calls(clock, cell_rows, variants):
                     error = None
                 if error is None:
                     rounds[row["variant"]].append(us)
-        for row in (best, rival):
+        for row in (first, second):
             if rounds[row["variant"]]:
                 row[metric] = statistics.median(rounds[row["variant"]])
-                row.setdefault("close_call", []).append(f"{metric}: {len(rounds[row['variant']])} alternate rounds")
+                row.setdefault(note, []).append(f"{metric}: {len(rounds[row['variant']])} alternate rounds")
 
 
 def floors(clock):
@@ -245,7 +249,9 @@ def run(args):
                     variants.append(variant)
             cell_rows = [measure(clock, budget, cell, bench, variant, notes) for variant in variants]
             if cuda:
-                remeasure_close_calls(clock, cell_rows, variants)
+                remeasure_alternately(clock, suite_report.twins_apart(cell_rows), variants, "twin_check")
+                close = suite_report.baselines_near_best(cell_rows, suite_report.CLOSE_MARGIN)
+                remeasure_alternately(clock, close, variants, "close_call")
             rows += cell_rows
         except Exception as e:  # noqa: BLE001 - out of memory, a failed launch: report the cell, go on
             if cuda and isinstance(e, torch.cuda.OutOfMemoryError):

@@ -179,6 +179,58 @@ def test_report_lists_rows_measured_again():
     assert "Close calls" in text and text.count("graph_us: 7 alternate rounds") == 2
 
 
+def test_twins_apart_pair_the_builder_with_build_metadata_beyond_the_margin():
+    cells = [suite_cells.Cell("metadata", "draft_extend", 64, 4, 8192),
+             suite_cells.Cell("seqlens_expanded", "draft_extend", 64, 4, None)]
+    rows = fake_result(cells, [])["rows"]
+    meta = {r["variant"]: r for r in rows if r["kind"] == "metadata"}
+    seqlens = {r["variant"]: r for r in rows if r["kind"] == "seqlens_expanded"}
+    builder, build = meta["specmeta Builder"], meta["specmeta build_metadata"]
+    seqlens["specmeta Builder"]["graph_us"] = 9.0  # another cell, no twin there: never paired
+    builder["graph_us"], build["graph_us"] = 2.0, 2.0 * (1 + suite_report.TWIN_MARGIN) - 1e-6
+    assert suite_report.twins_apart(rows) == []
+    build["graph_us"] = 2.0 * (1 + suite_report.TWIN_MARGIN) + 1e-6
+    assert [(m, a["variant"], b["variant"]) for m, a, b in suite_report.twins_apart(rows)] == [
+        ("graph_us", "specmeta Builder", "specmeta build_metadata")]
+    builder["graph_us"], build["graph_us"] = 7.48, 1.79  # the Builder the slow one: apart either way
+    assert len(suite_report.twins_apart(rows)) == 1
+    build["graph_us"] = None  # no graph time: nothing to compare
+    assert suite_report.twins_apart(rows) == []
+
+
+def test_remeasure_alternately_keeps_each_rows_median_of_its_rounds(monkeypatch):
+    cells = [suite_cells.Cell("metadata", "draft_extend", 64, 4, 8192)]
+    rows = fake_result(cells, [])["rows"]
+    builder, build = (next(r for r in rows if r["variant"] == name) for name in suite_report.TWINS)
+    builder["graph_us"], build["graph_us"] = 7.48, 1.79
+    variants = [suite_cells.Variant(name, fn=name, syncs=False) for name in suite_report.TWINS]
+    order = []
+    times = {"specmeta Builder": iter([1.80, 1.81, 9.0, 1.79, 1.80, 1.82, 1.78]),
+             "specmeta build_metadata": iter([1.79, 1.78, 1.80, 1.81, 5.0, 1.79, 1.80])}
+
+    def fake_graph_us(clock, fn, sets, budget_s):
+        order.append(fn)
+        return (next(times[fn]), 100, 10), None
+
+    monkeypatch.setattr(bench_suite.st, "graph_us", fake_graph_us)
+    bench_suite.remeasure_alternately(None, suite_report.twins_apart(rows), variants, "twin_check")
+    assert order == list(suite_report.TWINS) * bench_suite.CLOSE_ROUNDS  # alternately
+    assert builder["graph_us"] == pytest.approx(1.80) and build["graph_us"] == pytest.approx(1.80)
+    assert builder["twin_check"] == build["twin_check"] == [f"graph_us: {bench_suite.CLOSE_ROUNDS} alternate rounds"]
+    assert suite_report.twins_apart(rows) == []
+
+
+def test_report_lists_twins_measured_again():
+    cells = [suite_cells.Cell("metadata", "draft_extend", 64, 4, 8192)]
+    result = fake_result(cells, [])
+    for r in result["rows"]:
+        if r["variant"] in suite_report.TWINS:
+            r["twin_check"] = ["graph_us: 7 alternate rounds"]
+    text = suite_report.markdown(result)
+    assert "Twins apart" in text and text.count("graph_us: 7 alternate rounds") == 2
+    assert "Close calls" not in text
+
+
 def test_plots_from_fake_json(tmp_path):
     pytest.importorskip("matplotlib", reason="matplotlib is not installed")
     import plot
