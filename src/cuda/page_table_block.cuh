@@ -210,6 +210,16 @@ __device__ __forceinline__ uint32_t rows_within_capacity(const KernelParams& p, 
   return static_cast<uint32_t>(min(qo, p.capacity - first_row));
 }
 
+// Page-table block `index` (counted from the first after the request block)
+// copies part `part` of request `b`'s row.
+struct TableBlockRequest {
+  uint32_t b;
+  uint32_t part;
+};
+__device__ __forceinline__ TableBlockRequest table_block_request(const KernelParams& p, uint32_t index) {
+  return {index / p.parts_per_request, index % p.parts_per_request};
+}
+
 // The request's row of req_to_token; its pool index is checked.
 __device__ __forceinline__ const int32_t* pool_row(const KernelParams& p, int64_t pool_index) {
   return p.req_to_token + static_cast<uint64_t>(pool_index) * p.req_to_token_stride;
@@ -293,8 +303,7 @@ __device__ __forceinline__ void prefetch_first_pass(const KernelParams& p, uint3
   const uint32_t lane_bits = p.row_groups ? kThreadBits - kRowGroupShift : kThreadBits;
   const uint32_t lane = threadIdx.x;
   if (lane >> lane_bits) return;  // group 0 loads what every group of the block loads
-  const uint32_t b = index / p.parts_per_request;
-  const uint32_t part = index % p.parts_per_request;
+  const auto [b, part] = table_block_request(p, index);
   const int64_t pool_index = p.rpi_int64 ? __ldcg(static_cast<const int64_t*>(p.req_pool_indices) + b)
                                          : __ldcg(static_cast<const int32_t*>(p.req_pool_indices) + b);
   if (pool_index < 0 || pool_index >= p.pool_rows) return;
@@ -311,8 +320,7 @@ __device__ __forceinline__ void prefetch_first_pass(const KernelParams& p, uint3
 // which kernels do.
 template <class KvT, class QoT, bool kStreaming, bool kFewPairs, bool kSumAfterFirstLoads>
 __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t index, PageTableStorage& smem) {
-  const uint32_t b = index / p.parts_per_request;
-  const uint32_t part = index % p.parts_per_request;
+  const auto [b, part] = table_block_request(p, index);
   const int64_t kv = detail::offset_kv(static_cast<const KvT*>(p.kv_lens)[b], p.kv_offset);
   const int64_t raw_qo = load_qo<QoT>(p, b);
   const int64_t pool_index = load_pool_index(p, b);
