@@ -132,6 +132,19 @@ def not_fastest(result):
 # --- formatting ------------------------------------------------------------------------------------
 
 
+def remeasured_section(rows, key, what, partner):
+    """Markdown lines listing the rows bench_suite measured again under `key` (none: no lines)."""
+    again = [r for r in rows if r.get(key)]
+    if not again:
+        return []
+    return [f"{what}: {len(again)} rows were measured again, alternately with their {partner}, and keep the median "
+            "of those rounds:", "",
+            *table(["kind", "mode", "bs", "N", "W", "variant", "re-measured"],
+                   [[r["kind"], r["mode"], r["bs"], fmt_dash(r["n"]), fmt_dash(r["width"]), r["variant"],
+                     "; ".join(r[key])] for r in again]),
+            ""]
+
+
 def fmt_us(v, note=None):
     if v is None:
         return note or "n/a"
@@ -266,24 +279,13 @@ def markdown(result):
                      [[r["kind"], r["mode"], r["bs"], fmt_dash(r["n"]), fmt_dash(r["width"]), r["variant"],
                        METRIC_LABELS[metric], fmt_x(x)] for r, metric, x in losses])
         out.append("")
-    close = [r for r in result["rows"] if r.get("close_call")]
-    if close:
-        out += [f"Close calls (a baseline within {CLOSE_MARGIN:.0%} of the best specmeta entry point, or faster): "
-                f"{len(close)} rows were "
-                "measured again, alternately with their rival, and keep the median of those rounds:", ""]
-        out += table(["kind", "mode", "bs", "N", "W", "variant", "re-measured"],
-                     [[r["kind"], r["mode"], r["bs"], fmt_dash(r["n"]), fmt_dash(r["width"]), r["variant"],
-                       "; ".join(r["close_call"])] for r in close])
-        out.append("")
-    twins = [r for r in result["rows"] if r.get("twin_check")]
-    if twins:
-        out += [f"Twins apart (the bound Builder and build_metadata, one kernel and grid in a graph, more than "
-                f"{TWIN_MARGIN:.0%} apart): {len(twins)} rows were measured again, alternately with their twin, and "
-                "keep the median of those rounds:", ""]
-        out += table(["kind", "mode", "bs", "N", "W", "variant", "re-measured"],
-                     [[r["kind"], r["mode"], r["bs"], fmt_dash(r["n"]), fmt_dash(r["width"]), r["variant"],
-                       "; ".join(r["twin_check"])] for r in twins])
-        out.append("")
+    out += remeasured_section(
+        result["rows"], "close_call",
+        f"Close calls (a baseline within {CLOSE_MARGIN:.0%} of the best specmeta entry point, or faster)", "rival")
+    out += remeasured_section(
+        result["rows"], "twin_check",
+        "Twins apart (the bound Builder and build_metadata, one kernel and grid in a graph, more than "
+        f"{TWIN_MARGIN:.0%} apart)", "twin")
     notes = m.get("notes") or []
     skipped = result.get("skipped") or []
     if notes or skipped:
