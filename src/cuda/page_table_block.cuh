@@ -19,6 +19,14 @@ struct PageTableStorage {
   uint64_t warp_sums[kWarps];
 };
 
+// The sum over the warp of one value per lane, each under 2^31: two
+// __reduce_add_sync of its 16-bit halves, which cannot overflow (32 x 2^16).
+__device__ __forceinline__ uint64_t warp_sum_halves(uint32_t value) {
+  const uint32_t high = __reduce_add_sync(kFullWarp, value >> 16);
+  const uint32_t low = __reduce_add_sync(kFullWarp, value & 0xffffu);
+  return (static_cast<uint64_t>(high) << 16) + low;
+}
+
 // Rows before request b: the checked qo of requests [0, b), summed by the
 // whole block (uniform qo needs no sum). Each warp reduces its share and
 // every thread adds up the warps' sums after one barrier: against
@@ -35,14 +43,6 @@ struct PageTableStorage {
 // (H100, bench_metadata, two rounds behind --hold-cycles=100000 and one
 // idle): per-request calls at bs 1-64 1.01-1.037x faster (extend W 4096 bs 4
 // E 16 1.99 -> 1.95 us), the uniform ones (which never sum) 0.994-1.004x.
-// The sum over the warp of one value per lane, each under 2^31: two
-// __reduce_add_sync of its 16-bit halves, which cannot overflow (32 x 2^16).
-__device__ __forceinline__ uint64_t warp_sum_halves(uint32_t value) {
-  const uint32_t high = __reduce_add_sync(kFullWarp, value >> 16);
-  const uint32_t low = __reduce_add_sync(kFullWarp, value & 0xffffu);
-  return (static_cast<uint64_t>(high) << 16) + low;
-}
-
 template <class QoT>
 __device__ __forceinline__ uint64_t rows_before(const KernelParams& p, uint32_t b, PageTableStorage& smem) {
   if constexpr (std::is_same_v<QoT, UniformQo>) {
