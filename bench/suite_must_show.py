@@ -16,7 +16,6 @@ With DIR_BEFORE, each count of that run too, and the geometric mean of before / 
 from __future__ import annotations
 
 import math
-import os
 import statistics
 import sys
 
