@@ -98,7 +98,7 @@ def baselines_near_best(rows, margin=0.0):
 
 
 # The bound Builder and build_metadata replay the same kernel with the same grid in a graph, so their graph times
-# are twins: in two H100 suite runs of one code (459 cells each) they agreed within 1% at the 1st and 99th
+# are twins: in two H100 suite runs of one code (459 cells each) they agreed within 1.2% at the 1st and 99th
 # percentiles and 0.945-1.097x at the extremes. A third run had nine cells over 10% apart, one of them 7.48 against
 # 1.79 us: a passing slow state of the process or the GPU, not the code. Twins further apart than TWIN_MARGIN are
 # measured again (bench_suite.remeasure_alternately).
