@@ -63,7 +63,8 @@ GIB = 1 << 30
 # thermal drift over both, so the verdict is the code's. Twins apart
 # (suite_report.TWIN_MARGIN: the Builder and build_metadata, one kernel in a
 # graph, timed far apart) are measured again the same way, first, so that a
-# close call compares the twins' second measurement.
+# close call compares the twins' second measurement. So are eager times of a
+# stalled host (suite_report.EAGER_STALL_FACTOR), each alone.
 CLOSE_ROUNDS = 7
 CLOSE_ROUND_BUDGET_S = 0.05
 
@@ -151,14 +152,14 @@ def measure(clock, budget, cell, bench, variant, notes):
     return row
 
 
-def remeasure_alternately(clock, pairs, variants, note):
-    """Measures each (metric, row, row) pair's two variants again, alternately; both rows keep the median of their
-    rounds, and say so under their key `note`."""
+def remeasure_alternately(clock, groups, variants, note):
+    """Measures each (metric, row, ...) group's variants again, alternately, CLOSE_ROUNDS rounds; each row keeps the
+    median of its rounds, and says so under its key `note`, with the time it read first."""
     by_name = {v.name: v for v in variants}
-    for metric, first, second in pairs:
-        rounds = {first["variant"]: [], second["variant"]: []}
+    for metric, *rows in groups:
+        rounds = {row["variant"]: [] for row in rows}
         for _ in range(CLOSE_ROUNDS):
-            for row in (first, second):
+            for row in rows:
                 fn = by_name[row["variant"]].fn
                 if metric == "graph_us":
                     (us, _, _), error = st.graph_us(clock, fn, sc.INPUT_SETS, CLOSE_ROUND_BUDGET_S)
@@ -167,10 +168,12 @@ def remeasure_alternately(clock, pairs, variants, note):
                     error = None
                 if error is None:
                     rounds[row["variant"]].append(us)
-        for row in (first, second):
+        how = "alternate rounds" if len(rows) > 1 else "rounds"
+        for row in rows:
             if rounds[row["variant"]]:
-                row[metric] = statistics.median(rounds[row["variant"]])
-                row.setdefault(note, []).append(f"{metric}: {len(rounds[row['variant']])} alternate rounds")
+                first, row[metric] = row[metric], statistics.median(rounds[row["variant"]])
+                row.setdefault(note, []).append(
+                    f"{metric}: {len(rounds[row['variant']])} {how}, first {suite_report.fmt_us(first)}")
 
 
 def floors(clock):
@@ -235,6 +238,7 @@ def run(args):
     meta["floors"] = floors(clock)
     gc.disable()  # a collection inside a timed loop is noise, not cost
     rows, mismatches = [], []
+    eager_history = suite_report.EagerHistory()
     for index, cell in enumerate(cells):
         t0 = time.perf_counter()
         try:
@@ -250,6 +254,8 @@ def run(args):
             cell_rows = [measure(clock, budget, cell, bench, variant, notes) for variant in variants]
             if cuda:
                 remeasure_alternately(clock, suite_report.twins_apart(cell_rows), variants, "twin_check")
+                remeasure_alternately(clock, eager_history.stalled(cell_rows), variants, "eager_check")
+                eager_history.add(cell_rows)
                 close = suite_report.baselines_near_best(cell_rows, suite_report.CLOSE_MARGIN)
                 remeasure_alternately(clock, close, variants, "close_call")
             rows += cell_rows

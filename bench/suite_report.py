@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import statistics
 
 METRICS = ("call_sync_us", "eager_us", "graph_us")
 METRIC_LABELS = {"call_sync_us": "call + sync", "eager_us": "eager per call", "graph_us": "in-graph per call"}
@@ -105,6 +106,42 @@ def baselines_near_best(rows, margin=0.0):
 TWIN_MARGIN = 0.05
 TWINS = ("specmeta Builder", "specmeta build_metadata")
 
+# Where the device keeps up (graph time under the eager time), a specmeta entry point's eager time is its host cost:
+# about one value per entry point over a run (D3, H100: the Builder's median 6.7 us over 458 such rows, from 16
+# samples at the median). D3 also read the Builder at 9-50 us and build_metadata at 16-195 us in some cells (36
+# rows by the rule below), many from 3-12 samples, with call + sync times of up to 180 us: the host stalled for
+# milliseconds there, not the code. An eager time over EAGER_STALL_FACTOR x what the run leads one to expect, the
+# entry point's median over the host-bound rows of the cells before (once there are EAGER_HISTORY_MIN), or its own
+# graph time where that is larger, is measured again (bench_suite.remeasure_alternately).
+EAGER_STALL_FACTOR = 1.5
+EAGER_HISTORY_MIN = 8
+
+
+class EagerHistory:
+    """The eager times of the specmeta entry points in the host-bound cells measured so far, by kind and variant."""
+
+    def __init__(self):
+        self._seen = {}
+
+    def add(self, rows):
+        for row in rows:
+            if is_specmeta(row) and row["eager_us"] is not None and row["graph_us"] is not None \
+                    and row["graph_us"] < row["eager_us"]:
+                self._seen.setdefault((row["kind"], row["variant"]), []).append(row["eager_us"])
+
+    def typical(self, row):
+        seen = self._seen.get((row["kind"], row["variant"]), [])
+        return statistics.median(seen) if len(seen) >= EAGER_HISTORY_MIN else None
+
+    def stalled(self, rows):
+        """("eager_us", row) for each specmeta row whose eager time is over EAGER_STALL_FACTOR x its expected time."""
+        out = []
+        for row in rows:
+            typical = self.typical(row) if is_specmeta(row) and row["eager_us"] is not None else None
+            if typical is not None and row["eager_us"] > EAGER_STALL_FACTOR * max(typical, row["graph_us"] or 0.0):
+                out.append(("eager_us", row))
+        return out
+
 
 def twins_apart(rows, margin=TWIN_MARGIN):
     """("graph_us", Builder row, build_metadata row) for each cell whose two graph times, one kernel and grid
@@ -137,8 +174,8 @@ def remeasured_section(rows, key, what, partner):
     again = [r for r in rows if r.get(key)]
     if not again:
         return []
-    return [f"{what}: {len(again)} rows were measured again, alternately with their {partner}, and keep the median "
-            "of those rounds:", "",
+    how = f", alternately with their {partner}," if partner else ""
+    return [f"{what}: {len(again)} rows were measured again{how} and keep the median of those rounds:", "",
             *table(["kind", "mode", "bs", "N", "W", "variant", "re-measured"],
                    [[r["kind"], r["mode"], r["bs"], fmt_dash(r["n"]), fmt_dash(r["width"]), r["variant"],
                      "; ".join(r[key])] for r in again]),
@@ -286,6 +323,10 @@ def markdown(result):
         result["rows"], "twin_check",
         "Twins apart (the bound Builder and build_metadata, one kernel and grid in a graph, more than "
         f"{TWIN_MARGIN:.0%} apart)", "twin")
+    out += remeasured_section(
+        result["rows"], "eager_check",
+        f"Eager times over {EAGER_STALL_FACTOR:g}x the entry point's median in the host-bound cells before them "
+        "(or their own graph time where larger): a stalled host", None)
     notes = m.get("notes") or []
     skipped = result.get("skipped") or []
     if notes or skipped:

@@ -216,8 +216,61 @@ def test_remeasure_alternately_keeps_each_rows_median_of_its_rounds(monkeypatch)
     bench_suite.remeasure_alternately(None, suite_report.twins_apart(rows), variants, "twin_check")
     assert order == list(suite_report.TWINS) * bench_suite.CLOSE_ROUNDS  # alternately
     assert builder["graph_us"] == pytest.approx(1.80) and build["graph_us"] == pytest.approx(1.80)
-    assert builder["twin_check"] == build["twin_check"] == [f"graph_us: {bench_suite.CLOSE_ROUNDS} alternate rounds"]
+    assert builder["twin_check"] == [f"graph_us: {bench_suite.CLOSE_ROUNDS} alternate rounds, first 7.48"]
+    assert build["twin_check"] == [f"graph_us: {bench_suite.CLOSE_ROUNDS} alternate rounds, first 1.79"]
     assert suite_report.twins_apart(rows) == []
+
+
+def host_bound_rows(variant, eager_times, graph_us=1.5, kind="metadata"):
+    return [dict(kind=kind, mode="decode", bs=bs, n=None, width=4096, variant=variant, eager_us=us, graph_us=graph_us)
+            for bs, us in enumerate(eager_times)]
+
+
+def test_eager_history_flags_a_stalled_host_only_against_enough_earlier_cells():
+    history = suite_report.EagerHistory()
+    builder = host_bound_rows("specmeta Builder", [4.6] * (suite_report.EAGER_HISTORY_MIN - 1))
+    history.add(builder)
+    slow = host_bound_rows("specmeta Builder", [43.7])
+    assert history.stalled(slow) == []  # too few cells before it to know what to expect
+    history.add(host_bound_rows("specmeta Builder", [4.6]))
+    limit = suite_report.EAGER_STALL_FACTOR * 4.6
+    assert history.stalled(slow) == [("eager_us", slow[0])]
+    assert history.stalled(host_bound_rows("specmeta Builder", [limit - 1e-6])) == []
+    assert len(history.stalled(host_bound_rows("specmeta Builder", [limit + 1e-6]))) == 1
+    # The same time from another entry point, another kind or a baseline: each has its own history, or none.
+    assert history.stalled(host_bound_rows("specmeta build_metadata", [43.7])) == []
+    assert history.stalled(host_bound_rows("specmeta Builder", [43.7], kind="seqlens_expanded")) == []
+    assert history.stalled(host_bound_rows("seed before", [43.7])) == []
+    # Where the device sets the pace, the graph time is what to expect.
+    assert history.stalled(host_bound_rows("specmeta Builder", [40.0], graph_us=38.0)) == []
+    assert len(history.stalled(host_bound_rows("specmeta Builder", [60.0], graph_us=38.0))) == 1
+    assert history.stalled(host_bound_rows("specmeta Builder", [None])) == []
+
+
+def test_eager_history_learns_only_from_host_bound_rows():
+    history = suite_report.EagerHistory()
+    history.add(host_bound_rows("specmeta Builder", [40.0] * 20, graph_us=45.0))  # device-bound: not the host's cost
+    history.add(host_bound_rows("specmeta Builder", [4.0] * (suite_report.EAGER_HISTORY_MIN - 1)))
+    assert history.stalled(host_bound_rows("specmeta Builder", [30.0])) == []
+    history.add(host_bound_rows("specmeta Builder", [4.0]))
+    assert len(history.stalled(host_bound_rows("specmeta Builder", [30.0]))) == 1
+
+
+def test_a_stalled_eager_time_is_measured_again_alone(monkeypatch):
+    rows = host_bound_rows("specmeta Builder", [43.7])
+    rows[0]["call_sync_us"] = 15.0
+    variants = [suite_cells.Variant("specmeta Builder", fn="builder", syncs=False)]
+    calls = []
+
+    def fake_eager_us(clock, fn, sets, budget_s, hint_us):
+        calls.append((fn, hint_us))
+        return 4.5 + 0.01 * len(calls), 16, 88
+
+    monkeypatch.setattr(bench_suite.st, "eager_us", fake_eager_us)
+    bench_suite.remeasure_alternately(None, [("eager_us", rows[0])], variants, "eager_check")
+    assert calls == [("builder", 15.0)] * bench_suite.CLOSE_ROUNDS
+    assert rows[0]["eager_us"] == pytest.approx(4.5 + 0.01 * (bench_suite.CLOSE_ROUNDS + 1) / 2)
+    assert rows[0]["eager_check"] == [f"eager_us: {bench_suite.CLOSE_ROUNDS} rounds, first 43.7"]
 
 
 def test_report_lists_twins_measured_again():
@@ -228,7 +281,19 @@ def test_report_lists_twins_measured_again():
             r["twin_check"] = ["graph_us: 7 alternate rounds"]
     text = suite_report.markdown(result)
     assert "Twins apart" in text and text.count("graph_us: 7 alternate rounds") == 2
-    assert "Close calls" not in text
+    assert "Close calls" not in text and "stalled host" not in text
+
+
+def test_report_lists_eager_times_measured_again():
+    cells = [suite_cells.Cell("metadata", "draft_extend", 64, 4, 8192)]
+    result = fake_result(cells, [])
+    builder = next(r for r in result["rows"] if r["variant"] == "specmeta Builder")
+    builder["eager_check"] = ["eager_us: 7 rounds, first 43.7"]
+    text = suite_report.markdown(result)
+    section = text[text.index("stalled host"):]
+    assert "1 rows were measured again and keep the median" in section and "eager_us: 7 rounds, first 43.7" in section
+    assert "alternately" not in section.splitlines()[0]
+    assert "Twins apart" not in text
 
 
 def test_plots_from_fake_json(tmp_path):
