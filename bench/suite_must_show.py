@@ -9,7 +9,8 @@ Whole-metadata cells, the bound `Builder` (the suite's reference variant) unless
     where the run measured them, the same cells against an eager copy of their own live bytes: not the must-show's
     measure, but what separates the kernel's shortfall from the copy's own rate at that size);
   - eager Python cost back to back, on the cells whose graph time is under 5 us (where the host, not the
-    device, sets the eager time): the `Builder` at most 8 us, `build_metadata` at most 20 us.
+    device, sets the eager time): the `Builder` at most 8 us, `build_metadata` at most 20 us;
+  - how many of those rows' times bench_suite measured again (twins apart, a stalled host).
 With DIR_BEFORE, each count of that run too, and the geometric mean of before / now over the small cells.
 """
 
@@ -68,6 +69,10 @@ def counts(directory):
     eager = [build[k]["eager_us"] for k in host if k in build and build[k]["eager_us"] is not None]
     median = statistics.median(eager)
     lines["build_metadata eager"] = f"{at_most(eager, BUILD_METADATA_EAGER_US)}, median {median:.1f} us"
+    both = list(builder.values()) + list(build.values())
+    lines["measured again"] = (f"{sum(bool(r.get('twin_check')) for r in both)} graph times (twins apart), "
+                               f"{sum(bool(r.get('eager_check')) for r in both)} eager times (a stalled host), "
+                               f"of {len(both)} Builder and build_metadata rows")
     floor = meta["floors"].get("eager per call", 0)
     lines["copy reference"] = f"{meta['copy_gbps']:.0f} GB/s; empty-kernel eager floor {floor:.2f} us"
     return lines, small

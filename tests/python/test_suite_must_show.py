@@ -35,6 +35,9 @@ def write_run(directory, small_graph_us):
     # Not a metadata cell: ignored.
     rows.append(dict(kind="seqlens_expanded", mode="target_verify", bs=1, n=4, width=None, variant="specmeta Builder",
                      reference=True, live_bytes=8, graph_us=9.0, eager_us=9.0, pct_copy=None))
+    rows[0]["twin_check"] = ["graph_us: 7 alternate rounds, first 7.48"]
+    rows[1]["eager_check"] = ["eager_us: 7 rounds, first 43.7"]
+    rows[-1]["eager_check"] = ["eager_us: 7 rounds, first 9.9"]  # not a metadata row: not counted
     meta = dict(copy_gbps=3000.0, floors={"eager per call": 5.5})
     directory.mkdir()
     (directory / "results.json").write_text(json.dumps(dict(meta=meta, rows=rows, skipped=[])))
@@ -51,6 +54,8 @@ def test_counts_at_each_threshold(tmp_path):
     # Cells under 5 us in a graph: the three small ones.
     assert lines["builder eager"] == "2 of 3, median 8.00 us"
     assert lines["build_metadata eager"] == "2 of 3, median 20.0 us"
+    assert lines["measured again"] == ("1 graph times (twins apart), 1 eager times (a stalled host), "
+                                       "of 12 Builder and build_metadata rows")
     assert len(small) == 3
 
 
