@@ -238,7 +238,7 @@ def run(args):
     meta["floors"] = floors(clock)
     gc.disable()  # a collection inside a timed loop is noise, not cost
     rows, mismatches = [], []
-    eager_history = suite_report.EagerHistory()
+    eager_history = suite_report.EagerHistory(meta["floors"].get("eager per call"))
     for index, cell in enumerate(cells):
         t0 = time.perf_counter()
         try:

@@ -111,8 +111,11 @@ TWINS = ("specmeta Builder", "specmeta build_metadata")
 # samples at the median). D3 also read the Builder at 9-50 us and build_metadata at 16-195 us in some cells (36
 # rows by the rule below), many from 3-12 samples, with call + sync times of up to 180 us: the host stalled for
 # milliseconds there, not the code. An eager time over EAGER_STALL_FACTOR x what the run leads one to expect, the
-# entry point's median over the host-bound rows of the cells before (once there are EAGER_HISTORY_MIN), or its own
-# graph time where that is larger, is measured again (bench_suite.remeasure_alternately).
+# entry point's median over the host-bound rows of the cells before (until there are EAGER_HISTORY_MIN of them, the
+# run's eager floor, an empty kernel's launch), or its own graph time where that is larger, is measured again
+# (bench_suite.remeasure_alternately). The floor read 7.2-9.7 us in F1 and F2, where the Builder's median was 4.3-4.5
+# and build_metadata's 10.3-10.7: without it, F2's first build_metadata cell kept a stalled 25.8 us (call + sync
+# 57 us, twice its median).
 EAGER_STALL_FACTOR = 1.5
 EAGER_HISTORY_MIN = 8
 
@@ -120,7 +123,8 @@ EAGER_HISTORY_MIN = 8
 class EagerHistory:
     """The eager times of the specmeta entry points in the host-bound cells measured so far, by kind and variant."""
 
-    def __init__(self):
+    def __init__(self, floor_us=None):
+        self._floor_us = floor_us
         self._seen = {}
 
     def add(self, rows):
@@ -131,7 +135,7 @@ class EagerHistory:
 
     def typical(self, row):
         seen = self._seen.get((row["kind"], row["variant"]), [])
-        return statistics.median(seen) if len(seen) >= EAGER_HISTORY_MIN else None
+        return statistics.median(seen) if len(seen) >= EAGER_HISTORY_MIN else self._floor_us
 
     def stalled(self, rows):
         """("eager_us", row) for each specmeta row whose eager time is over EAGER_STALL_FACTOR x its expected time."""

@@ -247,6 +247,16 @@ def test_eager_history_flags_a_stalled_host_only_against_enough_earlier_cells():
     assert history.stalled(host_bound_rows("specmeta Builder", [None])) == []
 
 
+def test_eager_history_expects_the_eager_floor_until_it_has_enough_cells():
+    history = suite_report.EagerHistory(floor_us=7.2)
+    limit = suite_report.EAGER_STALL_FACTOR * 7.2
+    assert history.stalled(host_bound_rows("specmeta build_metadata", [limit - 1e-6])) == []
+    assert len(history.stalled(host_bound_rows("specmeta build_metadata", [limit + 1e-6]))) == 1
+    history.add(host_bound_rows("specmeta build_metadata", [12.0] * suite_report.EAGER_HISTORY_MIN))
+    assert history.stalled(host_bound_rows("specmeta build_metadata", [limit + 1e-6])) == []  # its own median now
+    assert len(history.stalled(host_bound_rows("specmeta build_metadata", [18.0 + 1e-6]))) == 1
+
+
 def test_eager_history_learns_only_from_host_bound_rows():
     history = suite_report.EagerHistory()
     history.add(host_bound_rows("specmeta Builder", [40.0] * 20, graph_us=45.0))  # device-bound: not the host's cost
