@@ -243,7 +243,7 @@ def test_eager_history_flags_a_stalled_host_only_against_enough_earlier_cells():
     assert history.stalled(host_bound_rows("seed before", [43.7])) == []
     # Where the device sets the pace, the graph time is what to expect.
     assert history.stalled(host_bound_rows("specmeta Builder", [40.0], graph_us=38.0)) == []
-    assert len(history.stalled(host_bound_rows("specmeta Builder", [60.0], graph_us=38.0))) == 1
+    assert len(history.stalled(host_bound_rows("specmeta Builder", [80.0], graph_us=38.0))) == 1
     assert history.stalled(host_bound_rows("specmeta Builder", [None])) == []
 
 
@@ -254,15 +254,17 @@ def test_eager_history_expects_the_eager_floor_until_it_has_enough_cells():
     assert len(history.stalled(host_bound_rows("specmeta build_metadata", [limit + 1e-6]))) == 1
     history.add(host_bound_rows("specmeta build_metadata", [12.0] * suite_report.EAGER_HISTORY_MIN))
     assert history.stalled(host_bound_rows("specmeta build_metadata", [limit + 1e-6])) == []  # its own median now
-    assert len(history.stalled(host_bound_rows("specmeta build_metadata", [18.0 + 1e-6]))) == 1
+    assert len(history.stalled(host_bound_rows("specmeta build_metadata",
+                                               [suite_report.EAGER_STALL_FACTOR * 12.0 + 1e-6]))) == 1
 
 
 def test_eager_history_learns_only_from_host_bound_rows():
     history = suite_report.EagerHistory()
     history.add(host_bound_rows("specmeta Builder", [40.0] * 20, graph_us=45.0))  # device-bound: not the host's cost
+    history.add(host_bound_rows("specmeta Builder", [40.0] * 20, graph_us=20.5))  # just over half: not host-bound
     history.add(host_bound_rows("specmeta Builder", [4.0] * (suite_report.EAGER_HISTORY_MIN - 1)))
     assert history.stalled(host_bound_rows("specmeta Builder", [30.0])) == []
-    history.add(host_bound_rows("specmeta Builder", [4.0]))
+    history.add(host_bound_rows("specmeta Builder", [4.0], graph_us=1.99))  # just under half: host-bound
     assert len(history.stalled(host_bound_rows("specmeta Builder", [30.0]))) == 1
 
 
