@@ -110,13 +110,13 @@ TWINS = ("specmeta Builder", "specmeta build_metadata")
 # the entry point's host cost: about one value per entry point over a run (D3, H100: the Builder's median 5.2 us over
 # 126 such rows, build_metadata's 11.6 over 243). D3 also read the Builder at 10-50 us in 8 metadata cells and
 # build_metadata at 23-125 us in 14 (26 rows of the run by the rule below), 14 of them from at most 11 samples where
-# 16 were usual, with call + sync times of up to 180 us: the host stalled for milliseconds there, not the code. An eager time over EAGER_STALL_FACTOR x
-# what the run leads one to expect is measured again (bench_suite.remeasure_alternately): the larger of the row's
-# own graph time and the entry point's median over the host-bound rows before it, or, until there are
-# EAGER_HISTORY_MIN of those, the run's eager floor (an empty kernel's launch: 7.2-9.7 us in F1 and F2, where the
-# Builder's median was 4.3-4.5 and build_metadata's 10.3-10.7; without it, F2's first build_metadata cell kept a
-# stalled 25.8 us, its call + sync at 57 us). Twice, not less: build_metadata's host cost differs by mode, and an
-# unstalled time near a must-show bound stays as measured.
+# 16 were usual, with call + sync times of up to 180 us: the host stalled for milliseconds there, not the code. An
+# eager time over EAGER_STALL_FACTOR x what the run leads one to expect is measured again
+# (bench_suite.remeasure_alternately): the larger of the row's own graph time and the entry point's median over the
+# host-bound rows before it, or, until there are EAGER_HISTORY_MIN of those, the run's eager floor (an empty kernel's
+# launch: 7.2-9.7 us in F1 and F2, where the Builder's median was 4.3-4.5 and build_metadata's 10.3-10.7; without it,
+# F2's first build_metadata cell kept a stalled 25.8 us, its call + sync at 57 us). Twice, not less: build_metadata's
+# host cost differs by mode, and an unstalled time near a must-show bound stays as measured.
 EAGER_STALL_FACTOR = 2.0
 EAGER_HISTORY_MIN = 8
 HOST_BOUND_SHARE = 0.5
@@ -331,8 +331,8 @@ def markdown(result):
         f"{TWIN_MARGIN:.0%} apart)", "twin")
     out += remeasured_section(
         result["rows"], "eager_check",
-        f"Eager times over {EAGER_STALL_FACTOR:g}x the entry point's median in the host-bound cells before them "
-        "(or their own graph time where larger): a stalled host", None)
+        f"Eager times over {EAGER_STALL_FACTOR:g}x the entry point's median in the host-bound cells before them (the "
+        "run's eager floor before there are enough; their own graph time where larger): a stalled host", None)
     notes = m.get("notes") or []
     skipped = result.get("skipped") or []
     if notes or skipped:
