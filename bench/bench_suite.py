@@ -17,7 +17,12 @@ sync, eager and in-graph times (bench/suite_timing.py), live bytes, GB/s
 against a device-to-device copy measured in the same run, and every ratio to
 specmeta. Cells whose page table would exceed --max-table-gib are skipped and
 listed. The run is budgeted to --minutes: each measurement gets an equal
-share of the time left, so slow cells get fewer repetitions.
+share of the time left, so slow cells get fewer repetitions. Three kinds of
+time are measured again, seven rounds each, and keep the median of those
+rounds (results.md lists them with the time they read first): graph times of
+the two specmeta entry points that replay one kernel and grid, where they are
+more than 5% apart; eager times of a stalled host; and close calls, where a
+baseline comes within 3% of specmeta or beats it.
 
 Writes DIR/results.md and DIR/results.json; exits 1 if any variant differed.
 """
