@@ -124,8 +124,8 @@ __global__ void __launch_bounds__(kThreads) expand_kernel(const __grid_constant_
 }
 
 // The same, compiled for kCopyMinBlocks resident blocks per multiprocessor
-// (kernel_params.cuh): large tables of one or two pairs per request, too few
-// for row groups, whose code it leaves out (measured, E5: per-request tables
+// (kernel_params.cuh): large tables of about two pairs per request or fewer,
+// laid out without row groups, whose code it leaves out (measured, E5: per-request tables
 // of one or two rows at bs 1024 1.006-1.025x faster, bench_metadata --large),
 // and storing real_page_table from the copying threads' own columns
 // (page_table_block.cuh, kFewPairs).
@@ -292,16 +292,18 @@ BuilderGrid builder_grid(const ExpandArgs& a) {
 }
 
 bool streaming_table_stores(const ExpandArgs& a) {
-  return table_pairs(a) >= kStreamingStoreMinPairs && table_units_at_least(a, kStreamingStoreMinUnits);
+  return table_pairs(a) >= kStreamingStoreMinPairs && table_units_at_least(a, kStreamingStoreMinUnits) &&
+         !high_occupancy_table_copy(a);
 }
 
 bool high_occupancy_table_copy(const ExpandArgs& a) {
-  return table_pairs(a) <= kCopyMaxPairs && table_units_at_least(a, kCopyMinUnits);
+  return average_table_pairs(a) <= kCopyMaxPairs && table_units_at_least(a, kCopyMinUnits) &&
+         !page_table_layout(a).row_groups;
 }
 
 TableCopy table_copy(const ExpandArgs& a) {
-  if (streaming_table_stores(a)) return TableCopy::kStreaming;
-  return high_occupancy_table_copy(a) ? TableCopy::kHighOccupancy : TableCopy::kPlain;
+  if (high_occupancy_table_copy(a)) return TableCopy::kHighOccupancy;
+  return streaming_table_stores(a) ? TableCopy::kStreaming : TableCopy::kPlain;
 }
 
 }  // namespace cuda_detail

@@ -132,7 +132,7 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
   // written, the thread whose first column starts a page stores that page
   // from its own registers instead: no gather (which re-reads lines beyond
   // L2 on large tables), but a store instruction per warp and row in every
-  // pass. Only the high-occupancy kernel (one or two pairs) takes it.
+  // pass. Only the high-occupancy kernel (about two pairs or fewer) takes it.
   // Measured (H100, docs/perf-notes.md): its large tables 1.02-1.05x faster
   // (decode W 131072 bs 256 55.1 -> 53.2 us), its other calls within 1.5%;
   // in every kernel (an earlier form, testing each of a thread's columns in
@@ -260,7 +260,7 @@ __device__ __forceinline__ uint64_t copied_columns(const KernelParams& p, int64_
 }
 
 // kFewPairs: the high-occupancy kernel's tables (at most kCopyMaxPairs
-// pairs): no row-group layout (they never take it) and own pages.
+// pairs on average): no row-group layout (they never take it) and own pages.
 template <bool kStreaming, bool kFewPairs, class Rows>
 __device__ __forceinline__ void copy_in_layout(const KernelParams& p, const int32_t* src, uint32_t part, Rows rows,
                                                uint64_t live) {

@@ -279,17 +279,20 @@ TEST(StreamingTableStoresRule, StartsAt2048UnitsOfThreeOrMorePairs) {
   EXPECT_FALSE(ragged(1, 131072, 16, 16));  // draft_extend bs 1, N 16: 2048 units
   EXPECT_TRUE(ragged(2, 131072, 16, 32));
   EXPECT_FALSE(ragged(64, 8192, 4, 256));   // the same call as uniform(64, 8192, 4, 0)
-  EXPECT_TRUE(ragged(128, 8192, 4, 512));
+  EXPECT_FALSE(ragged(128, 8192, 4, 512));  // about two pairs on average: the high-occupancy kernel's
+  EXPECT_TRUE(ragged(128, 8192, 6, 768));   // three on average
+  EXPECT_FALSE(ragged(85, 8192, 6, 510));   // 4080 units
   EXPECT_FALSE(ragged(4, 8192, specmeta::kNoMaxQo, 511));  // extend: 511 rows x 8 passes
   EXPECT_TRUE(ragged(4, 8192, specmeta::kNoMaxQo, 512));
   EXPECT_TRUE(ragged(1, 8192, specmeta::kNoMaxQo, 512));    // one request of up to 512 rows
   EXPECT_FALSE(ragged(4096, 8192, specmeta::kNoMaxQo, 2));  // one row per request, counted
-  EXPECT_TRUE(ragged(1024, 8192, specmeta::kNoMaxQo, 3072));   // extend: 3 rows per request
+  EXPECT_TRUE(ragged(1024, 8192, specmeta::kNoMaxQo, 6144));   // extend: 6 rows per request
+  EXPECT_FALSE(ragged(1024, 8192, specmeta::kNoMaxQo, 5120));  // 5: the high-occupancy kernel's
   EXPECT_FALSE(ragged(1024, 8192, specmeta::kNoMaxQo, 2048));  // 2
   EXPECT_FALSE(ragged(4096, 1048576, 2, 1 << 20));            // two pairs per request
 }
 
-TEST(HighOccupancyCopyRule, StartsAt2048UnitsOfAtMostTwoPairs) {
+TEST(HighOccupancyCopyRule, StartsAt2048UnitsOfAtMostTwoPairsOnAverage) {
   auto uniform = [](int64_t bs, int64_t width, int64_t rows, int32_t extra_sets) {
     return specmeta::cuda_detail::high_occupancy_table_copy(uniform_table_call(bs, width, rows, extra_sets));
   };
@@ -301,6 +304,7 @@ TEST(HighOccupancyCopyRule, StartsAt2048UnitsOfAtMostTwoPairs) {
   EXPECT_TRUE(uniform(128, 8192, 2, 0));    // two rows
   EXPECT_TRUE(uniform(128, 8192, 1, 1));    // one row, two sets
   EXPECT_FALSE(uniform(1024, 8192, 3, 0));  // three pairs: the streaming rule's
+  EXPECT_FALSE(uniform(1024, 8192, 4, 0));  // uniform rows count at their number, not half
   EXPECT_FALSE(uniform(512, 8192, 1, 2));
   EXPECT_FALSE(uniform(0, 1048576, 1, 0));
   auto ragged = [](int64_t bs, int64_t width, int64_t max_qo, int64_t capacity) {
@@ -310,10 +314,17 @@ TEST(HighOccupancyCopyRule, StartsAt2048UnitsOfAtMostTwoPairs) {
   EXPECT_FALSE(ragged(255, 8192, 2, 510));
   EXPECT_FALSE(ragged(256, 8192, 1, 256));  // draft_extend N 1: 256 x 8 = 2048, needs 4096
   EXPECT_TRUE(ragged(512, 8192, 1, 512));
+  // Rows that vary count at half their bound: up to a bound of 5.
+  EXPECT_TRUE(ragged(1024, 4096, 4, 4096));  // draft_extend N 4 at bs 1024
+  EXPECT_TRUE(ragged(128, 8192, 4, 512));   // 512 x 8 = 4096 units
+  EXPECT_FALSE(ragged(127, 8192, 4, 508));
+  EXPECT_TRUE(ragged(1024, 4096, 5, 5120));
+  EXPECT_FALSE(ragged(1024, 4096, 6, 6144));  // three pairs on average
   // extend: its rows count at most ceil(capacity / bs) per request.
   EXPECT_TRUE(ragged(4096, 8192, specmeta::kNoMaxQo, 4096));   // one row per request
   EXPECT_TRUE(ragged(1024, 8192, specmeta::kNoMaxQo, 2048));   // two
-  EXPECT_FALSE(ragged(1024, 8192, specmeta::kNoMaxQo, 2049));  // three
+  EXPECT_TRUE(ragged(1024, 8192, specmeta::kNoMaxQo, 5120));   // five
+  EXPECT_FALSE(ragged(1024, 8192, specmeta::kNoMaxQo, 5121));  // six
   EXPECT_FALSE(ragged(1, 8192, specmeta::kNoMaxQo, 4096));     // one request of up to 4096 rows
   EXPECT_FALSE(ragged(4096, 1048576, specmeta::kNoMaxQo, 2));  // too few units
 }
@@ -587,6 +598,39 @@ TEST_F(MetadataCudaTest, HighOccupancyPageSizes) {
         ASSERT_EQ(specmeta::cuda_detail::table_copy(expansion_of(c)), specmeta::cuda_detail::TableCopy::kHighOccupancy);
         run_meta_and_compare(backend(), c);
         if (meta_failed()) return;
+      }
+    }
+  }
+}
+
+// The high-occupancy kernel on rows that vary per request up to a bound of
+// 4 and 5, about two pairs on average (kernel_params.cuh, kCopyMaxPairs):
+// draft_extend N 4 and 5, and extend with a capacity of 4 and 5 rows per
+// request (its lengths run to 16, so most requests lie past the capacity);
+// every output and the tables alone, page sizes that take own pages and
+// those that gather.
+TEST_F(MetadataCudaTest, HighOccupancyVariableRows) {
+  SKIP_WITHOUT_CUDA();
+  CaseGen base;
+  SCOPED_TRACE(base.seed_text());
+  MetaGen gen(base);
+  const unsigned tables = (1u << kMPageTable1) | (1u << kMRealPageTable);
+  for (int param : {static_cast<int>(MetaMode::kDraftExtend), static_cast<int>(MetaMode::kExtend)}) {
+    for (int64_t bound : {4, 5}) {
+      for (int64_t ps : {1, 3, 16, 64}) {
+        for (unsigned wanted : {kAllMetaOutputs, tables}) {
+          // 256 requests x 4 passes x up to 4-5 rows: 4096-5120 units, the
+          // rule's 2 x 2048 for rows that vary.
+          MetaOptions o = table_shape_options(base, param, {256, 4, bound});
+          o.capacity = bound * 256;
+          o.wanted = wanted;
+          o.page_size = ps;
+          const MetaCase c = gen.make(o);
+          SCOPED_TRACE(c.describe());
+          ASSERT_EQ(specmeta::cuda_detail::table_copy(expansion_of(c)), specmeta::cuda_detail::TableCopy::kHighOccupancy);
+          run_meta_and_compare(backend(), c);
+          if (meta_failed()) return;
+        }
       }
     }
   }
