@@ -47,12 +47,13 @@
 // sets a call's time.
 //
 //   specmeta_bench_metadata [--json=PATH] [--filter=SUBSTR] [--calls=100]
-//                           [--replays=200] [--seed=N] [--large] [--no-verify]
-//                           [--busy-streams=N] [--hold-cycles=N]
+//                           [--replays=200] [--seed=N] [--large] [--cases=ID,...]
+//                           [--no-verify] [--busy-streams=N] [--hold-cycles=N]
 // (--help lists the case ids; --filter=ID runs that case alone, any other
 // value the cases whose id contains it. --large runs the large-table cases
 // instead: every mode's tables of 9 MB to 0.6 GB of live bytes, the shapes
-// the page-table layout of large tables is chosen on. --busy-streams=N first
+// the page-table layout of large tables is chosen on. --cases=ID,... runs the
+// cases those ids name instead, listed or not (case_from_id says the form). --busy-streams=N first
 // runs a kernel on each of N streams of its own, kept to the end: a server's
 // process runs kernels on several streams (its default stream, its graph
 // capture stream, NCCL's), and after four such streams every small graph node
@@ -71,7 +72,9 @@
 #include <cstring>
 #include <functional>
 #include <numeric>
+#include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -277,6 +280,43 @@ std::vector<CaseSpec> all_cases() {
   add_n(Mode::kDraftExtend, 1, 4096, 1);
   add(Mode::kExtend, 4, 4096, 1, none, "", 4);
   return cases;
+}
+
+// The case an id names, listed or not (--cases): "MODE-wW-bsB", then "-eE"
+// (extend's E, required there), "-nN" (else N = kDefaultN), "-xS" (S
+// destination sets), in case_id's order; page size 64. Empty when the id is
+// not of that form.
+std::optional<CaseSpec> case_from_id(const std::string& id) {
+  const size_t dash = id.find('-');
+  if (dash == std::string::npos) return std::nullopt;
+  const std::string name = id.substr(0, dash);
+  std::optional<Mode> mode;
+  for (Mode m : {Mode::kDecode, Mode::kTargetVerify, Mode::kDraftExtend, Mode::kDraftExtendStatic, Mode::kExtend}) {
+    if (name == mode_name(m)) mode = m;
+  }
+  if (!mode) return std::nullopt;
+  int64_t width = 0, bs = 0, n = 0, extend_max = 0, sets = 1;
+  std::istringstream fields(id.substr(dash + 1));
+  for (std::string field; std::getline(fields, field, '-');) {
+    const size_t digits = field.find_first_of("0123456789");
+    if (digits == 0 || digits == std::string::npos) return std::nullopt;
+    const std::string key = field.substr(0, digits);
+    char* end = nullptr;
+    const long long value = std::strtoll(field.c_str() + digits, &end, 10);
+    if (*end != '\0' || value < 1) return std::nullopt;
+    if (key == "w") width = value;
+    else if (key == "bs") bs = value;
+    else if (key == "e") extend_max = value;
+    else if (key == "n") n = value;
+    else if (key == "x") sets = value;
+    else return std::nullopt;
+  }
+  const bool extend = *mode == Mode::kExtend;
+  if (width == 0 || bs == 0 || extend != (extend_max > 0) || sets > specmeta::kMaxDestinationSets) return std::nullopt;
+  CaseSpec c{case_id(*mode, bs, width, n, extend_max, static_cast<int>(sets)), *mode, bs, width, 64,
+             n > 0 ? n : kDefaultN, extend_max, static_cast<int>(sets), -1, ""};
+  if (c.id != id) return std::nullopt;  // fields out of case_id's order, or a leading zero
+  return c;
 }
 
 // --large: one destination set; N 2 and 8 for target_verify, 2, 4 and 8 for
@@ -681,6 +721,7 @@ struct Options {
   int replays = 200;
   uint64_t seed = 20261126;
   bool large = false;
+  std::vector<CaseSpec> cases;  // --cases
   bool verify = true;
   int busy_streams = 0;
   long long hold_cycles = 0;
@@ -710,6 +751,18 @@ bool parse(int argc, char** argv, Options* o, int* exit_status) {
       o->seed = std::strtoull(v, nullptr, 10);
     } else if (std::strcmp(argv[i], "--large") == 0) {
       o->large = true;
+    } else if (starts_with(argv[i], "--cases=", &v)) {
+      std::istringstream ids(v);
+      for (std::string id; std::getline(ids, id, ',');) {
+        const std::optional<CaseSpec> c = case_from_id(id);
+        if (!c) {
+          std::fprintf(stderr, "--cases: expected ids such as draft_extend-w131072-bs64-n4 or extend-w4096-bs16-e4, "
+                               "got %s\n", id.c_str());
+          *exit_status = 2;
+          return false;
+        }
+        o->cases.push_back(*c);
+      }
     } else if (std::strcmp(argv[i], "--no-verify") == 0) {
       o->verify = false;
     } else if (starts_with(argv[i], "--busy-streams=", &v)) {
@@ -719,7 +772,7 @@ bool parse(int argc, char** argv, Options* o, int* exit_status) {
     } else {
       std::fprintf(stderr,
                    "usage: %s [--json=PATH] [--filter=SUBSTR] [--calls=100] [--replays=200] [--seed=N] [--large] "
-                   "[--no-verify] [--busy-streams=N] [--hold-cycles=N]\n"
+                   "[--cases=ID,...] [--no-verify] [--busy-streams=N] [--hold-cycles=N]\n"
                    "cases (--filter=ID runs that case; any other value, the ids containing it):\n",
                    argv[0]);
       for (const CaseSpec& c : all_cases()) std::fprintf(stderr, "  %s\n", c.id.c_str());
@@ -781,7 +834,7 @@ static int run(int argc, char** argv) {
   const Timing big_copy = time_copy(stream, kCopyBytes, kCopiesPerGraph, kCopyReplays, opt.hold_cycles);
   const double copy_gbps = 2.0 * kCopyBytes / (big_copy.median_us * 1e3);
 
-  const std::vector<CaseSpec> cases = opt.large ? large_cases() : all_cases();
+  const std::vector<CaseSpec> cases = !opt.cases.empty() ? opt.cases : opt.large ? large_cases() : all_cases();
   std::vector<Result> results;
   int index = 0;
   for (const CaseSpec& c : cases) {
