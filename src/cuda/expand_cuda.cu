@@ -297,8 +297,9 @@ bool streaming_table_stores(const ExpandArgs& a) {
 }
 
 bool high_occupancy_table_copy(const ExpandArgs& a) {
-  return average_table_pairs(a) <= kCopyMaxPairs && table_units_at_least(a, kCopyMinUnits) &&
-         !page_table_layout(a).row_groups;
+  if (average_table_pairs(a) > kCopyMaxPairs) return false;
+  const int64_t units = table_pairs(a) <= kCopyMaxPairs ? kCopyMinUnits : kCopyAveragedMinUnits;
+  return table_units_at_least(a, units) && !page_table_layout(a).row_groups;
 }
 
 TableCopy table_copy(const ExpandArgs& a) {

@@ -87,7 +87,8 @@ constexpr int64_t kVariableRowsFactor = 2;
 // Tables of at most kCopyMaxPairs (set, row) pairs per request on average
 // (average_table_pairs: decode, N of 1 or 2, and rows that vary per request
 // up to a bound of 5, such as draft_extend N 4 and extend E 4), laid out
-// without row groups and of at least kCopyMinUnits units (counted as above),
+// without row groups and of at least kCopyMinUnits units (counted as above;
+// kCopyAveragedMinUnits where only the average is within kCopyMaxPairs),
 // are copied by an instantiation of the kernel whose registers allow
 // kCopyMinBlocks blocks per multiprocessor (40 registers, some spilled)
 // instead of the compiler's choice (52-70: 3-4 blocks): a copy that stores each
@@ -97,14 +98,22 @@ constexpr int64_t kVariableRowsFactor = 2;
 // suite's cells of one or two rows per request that take it; on every call
 // it was slower on small calls (0.1-0.6 us: the row and request blocks
 // spill) and on tables of many pairs (up to 14%), hence the thresholds.
-// Rows that vary per request counted at their average rather than their
-// bound (G1, H100, bench_metadata --large): draft_extend and extend N 4 at
-// bs 1024 1.12-1.15x faster (W 4096 and 32768; they took streaming stores
-// before), at bs 256 1.03-1.04x, extend W 1048576 bs 64 E 4 1.03x, every
-// other case unchanged (0.999-1.005x).
+//
+// Rows that vary per request count at their average, not their bound: the
+// tables of draft_extend and extend of up to 3-5 rows, which took streaming
+// stores before. Measured (H100, bench_metadata, docs/perf-notes.md), of at
+// least 16384 units: 1.12-1.14x faster at bs 1024 (W 4096 and 32768),
+// 1.04-1.05x at bs 256 (W 32768 and 131072), 1.003-1.035x at bs 4-64
+// (W 131072 and 1048576); of 4096-8192 units, 0.93-0.996x (W 131072 bs 16,
+// W 1048576 bs 1, W 32768 bs 64), though W 4096 bs 256 1.01-1.04x. Such
+// tables therefore need kCopyAveragedMinUnits (units counted as above, so
+// 16384 rows x passes). With kCopyMaxPairs 4 (uniform rows of 3-4 and
+// the averages of bounds up to 9 too), small uniform tables were up to 9%
+// slower (target_verify W 8192 bs 64 N 4 0.935x, four-set decode 0.912x).
 constexpr int kCopyMinBlocks = 6;
 constexpr int64_t kCopyMaxPairs = 2;
 constexpr int64_t kCopyMinUnits = 2048;
+constexpr int64_t kCopyAveragedMinUnits = 4 * kCopyMinUnits;
 
 // Large tables spread each request's row over more blocks than the block
 // target gives: each block copies about kUnitsPerTableBlock units (a 1024-

@@ -252,7 +252,7 @@ inline MetaOptions table_shape_options(CaseGen& base, int param, const TableShap
   o.sets = 1;
   o.wanted = kAllMetaOutputs;
   o.page_inputs = true;
-  o.table_budget = int64_t{1} << 25;
+  o.table_budget = int64_t{1} << 26;
   return o;
 }
 
@@ -289,12 +289,13 @@ std::array<int, kSides> sweep_table_shapes(Backend&& backend, const TableShape (
 // switch) and bs 63 / 64 (draft_extend's), 4 rows x 4 passes x bs 127 / 128,
 // and 4 rows x 255 / 256 passes x bs 2 (the bandwidth layout). The
 // high-occupancy kernel (at most 2 pairs on average, rows that vary at half
-// their bound; 2048 units, twice that where rows vary): 1 row x 8 passes x
-// bs 255 / 256, and 4 rows x 4 passes x bs 255 / 256 (draft_extend's switch;
-// the uniform modes stream there). For sweep_table_shapes.
+// their bound; 2048 units, twice that where rows vary, 8192 where only the
+// average is within 2 pairs): 1 row x 8 passes x bs 255 / 256, and 4 rows x
+// 8 passes x bs 511 / 512 (draft_extend's switch; the uniform modes stream
+// there). For sweep_table_shapes.
 inline constexpr TableShape kTableCopyThresholdShapes[] = {
     {31, 4, 16}, {32, 4, 16}, {63, 4, 16}, {64, 4, 16}, {127, 4, 4}, {128, 4, 4},
-    {2, 255, 4}, {2, 256, 4}, {255, 8, 1}, {256, 8, 1}, {255, 4, 4}, {256, 4, 4}};
+    {2, 255, 4}, {2, 256, 4}, {255, 8, 1}, {256, 8, 1}, {511, 8, 4}, {512, 8, 4}};
 
 // Each output alone, then random subsets of the eleven.
 template <class Backend>

@@ -279,7 +279,8 @@ TEST(StreamingTableStoresRule, StartsAt2048UnitsOfThreeOrMorePairs) {
   EXPECT_FALSE(ragged(1, 131072, 16, 16));  // draft_extend bs 1, N 16: 2048 units
   EXPECT_TRUE(ragged(2, 131072, 16, 32));
   EXPECT_FALSE(ragged(64, 8192, 4, 256));   // the same call as uniform(64, 8192, 4, 0)
-  EXPECT_FALSE(ragged(128, 8192, 4, 512));  // about two pairs on average: the high-occupancy kernel's
+  EXPECT_TRUE(ragged(128, 8192, 4, 512));   // two pairs on average, too few units for the high-occupancy kernel
+  EXPECT_FALSE(ragged(512, 8192, 4, 2048));  // 16384 units: the high-occupancy kernel's
   EXPECT_TRUE(ragged(128, 8192, 6, 768));   // three on average
   EXPECT_FALSE(ragged(85, 8192, 6, 510));   // 4080 units
   EXPECT_FALSE(ragged(4, 8192, specmeta::kNoMaxQo, 511));  // extend: 511 rows x 8 passes
@@ -314,10 +315,12 @@ TEST(HighOccupancyCopyRule, StartsAt2048UnitsOfAtMostTwoPairsOnAverage) {
   EXPECT_FALSE(ragged(255, 8192, 2, 510));
   EXPECT_FALSE(ragged(256, 8192, 1, 256));  // draft_extend N 1: 256 x 8 = 2048, needs 4096
   EXPECT_TRUE(ragged(512, 8192, 1, 512));
-  // Rows that vary count at half their bound: up to a bound of 5.
-  EXPECT_TRUE(ragged(1024, 4096, 4, 4096));  // draft_extend N 4 at bs 1024
-  EXPECT_TRUE(ragged(128, 8192, 4, 512));   // 512 x 8 = 4096 units
-  EXPECT_FALSE(ragged(127, 8192, 4, 508));
+  // Rows that vary count at half their bound, up to a bound of 5; beyond 2
+  // they need 4 x 2048 units (counted twice: rows x passes of 16384).
+  EXPECT_TRUE(ragged(1024, 4096, 4, 4096));  // draft_extend N 4 at bs 1024: 4096 x 4
+  EXPECT_TRUE(ragged(512, 8192, 4, 2048));   // 2048 x 8
+  EXPECT_FALSE(ragged(511, 8192, 4, 2044));
+  EXPECT_FALSE(ragged(128, 8192, 4, 512));   // 4096 units: enough for bounds of 1-2 only
   EXPECT_TRUE(ragged(1024, 4096, 5, 5120));
   EXPECT_FALSE(ragged(1024, 4096, 6, 6144));  // three pairs on average
   // extend: its rows count at most ceil(capacity / bs) per request.
@@ -325,6 +328,8 @@ TEST(HighOccupancyCopyRule, StartsAt2048UnitsOfAtMostTwoPairsOnAverage) {
   EXPECT_TRUE(ragged(1024, 8192, specmeta::kNoMaxQo, 2048));   // two
   EXPECT_TRUE(ragged(1024, 8192, specmeta::kNoMaxQo, 5120));   // five
   EXPECT_FALSE(ragged(1024, 8192, specmeta::kNoMaxQo, 5121));  // six
+  EXPECT_TRUE(ragged(256, 16384, specmeta::kNoMaxQo, 1024));   // four: 1024 x 16 = 16384
+  EXPECT_FALSE(ragged(256, 8192, specmeta::kNoMaxQo, 1024));   // 8192
   EXPECT_FALSE(ragged(1, 8192, specmeta::kNoMaxQo, 4096));     // one request of up to 4096 rows
   EXPECT_FALSE(ragged(4096, 1048576, specmeta::kNoMaxQo, 2));  // too few units
 }
@@ -619,10 +624,10 @@ TEST_F(MetadataCudaTest, HighOccupancyVariableRows) {
     for (int64_t bound : {4, 5}) {
       for (int64_t ps : {1, 3, 16, 64}) {
         for (unsigned wanted : {kAllMetaOutputs, tables}) {
-          // 256 requests x 4 passes x up to 4-5 rows: 4096-5120 units, the
-          // rule's 2 x 2048 for rows that vary.
-          MetaOptions o = table_shape_options(base, param, {256, 4, bound});
-          o.capacity = bound * 256;
+          // 1024 requests x 4 passes x up to 4-5 rows: 16384-20480 units,
+          // the rule's 2 x 8192 for averaged rows.
+          MetaOptions o = table_shape_options(base, param, {1024, 4, bound});
+          o.capacity = bound * 1024;
           o.wanted = wanted;
           o.page_size = ps;
           const MetaCase c = gen.make(o);
