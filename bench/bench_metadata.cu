@@ -33,8 +33,11 @@
 // so kv_b = seq_b + N <= W), accept lengths uniform in [0, N] (seq_b >= accept),
 // extend lengths uniform in [1, E] (seq_b >= extend length). Each request's
 // req_to_token row is a distinct random row of a pool of bs * kInputSets rows
-// filled with page-structured slot ids (page id * ps + offset, random page
-// ids), so real_page_table values are the page ids.
+// (bs * --pool-rows=K with it) filled with page-structured slot ids (page id *
+// ps + offset, random page ids), so real_page_table values are the page ids.
+// --pool-rows=1 gives every set the same bs rows (as bench/bench_suite.py's
+// cells do): a pool small enough then stays in L2 from call to call, where a
+// server's, read once per forward pass, would not.
 //
 // Every case is checked twice against a host computation: once on input set 0
 // after poisoning every output, and again after timing against the set of the
@@ -49,6 +52,7 @@
 //   specmeta_bench_metadata [--json=PATH] [--filter=SUBSTR] [--calls=100]
 //                           [--replays=200] [--seed=N] [--large] [--cases=ID,...]
 //                           [--no-verify] [--busy-streams=N] [--hold-cycles=N]
+//                           [--pool-rows=K]
 // (--help lists the case ids; --filter=ID runs that case alone, any other
 // value the cases whose id contains it. --large runs the large-table cases
 // instead: every mode's tables of 9 MB to 0.6 GB of live bytes, the shapes
@@ -581,11 +585,11 @@ specmeta::MetadataArgs args_for(const CaseState& s, int set) {
   return a;
 }
 
-CaseState prepare(const CaseSpec& c, int index, uint64_t seed, cudaStream_t stream) {
+CaseState prepare(const CaseSpec& c, int index, uint64_t seed, int pool_rows, cudaStream_t stream) {
   CaseState s;
   s.spec = &c;
   s.capacity = capacity_of(c);
-  s.pool = c.bs * kInputSets;
+  s.pool = c.bs * pool_rows;
   s.pt_cols = c.width;
   s.rpt_cols = (c.width + c.page_size - 1) / c.page_size;
   s.req_to_token = device_alloc_i32(s.pool * c.width);
@@ -725,6 +729,7 @@ struct Options {
   bool verify = true;
   int busy_streams = 0;
   long long hold_cycles = 0;
+  int pool_rows = kInputSets;  // req_to_token rows per request
 };
 
 bool starts_with(const char* arg, const char* prefix, const char** value) {
@@ -769,10 +774,12 @@ bool parse(int argc, char** argv, Options* o, int* exit_status) {
       o->busy_streams = std::atoi(v);
     } else if (starts_with(argv[i], "--hold-cycles=", &v)) {
       o->hold_cycles = std::atoll(v);
+    } else if (starts_with(argv[i], "--pool-rows=", &v)) {
+      o->pool_rows = std::atoi(v);
     } else {
       std::fprintf(stderr,
                    "usage: %s [--json=PATH] [--filter=SUBSTR] [--calls=100] [--replays=200] [--seed=N] [--large] "
-                   "[--cases=ID,...] [--no-verify] [--busy-streams=N] [--hold-cycles=N]\n"
+                   "[--cases=ID,...] [--no-verify] [--busy-streams=N] [--hold-cycles=N] [--pool-rows=K]\n"
                    "cases (--filter=ID runs that case; any other value, the ids containing it):\n",
                    argv[0]);
       for (const CaseSpec& c : all_cases()) std::fprintf(stderr, "  %s\n", c.id.c_str());
@@ -782,8 +789,8 @@ bool parse(int argc, char** argv, Options* o, int* exit_status) {
       return false;
     }
   }
-  if (o->calls < 1 || o->replays < 1 || o->busy_streams < 0 || o->hold_cycles < 0) {
-    std::fprintf(stderr, "--calls and --replays must be >= 1, --busy-streams and --hold-cycles >= 0\n");
+  if (o->calls < 1 || o->replays < 1 || o->pool_rows < 1 || o->busy_streams < 0 || o->hold_cycles < 0) {
+    std::fprintf(stderr, "--calls, --replays and --pool-rows must be >= 1, --busy-streams and --hold-cycles >= 0\n");
     *exit_status = 2;
     return false;
   }
@@ -845,7 +852,7 @@ static int run(int argc, char** argv) {
       if (exact ? c.id != opt.filter : c.id.find(opt.filter) == std::string::npos) continue;
     }
     std::fprintf(stderr, "[%d] %s ...\n", index, c.id.c_str());
-    CaseState s = prepare(c, index, opt.seed, stream);
+    CaseState s = prepare(c, index, opt.seed, opt.pool_rows, stream);
 
     // Check once on set 0, from poisoned outputs.
     poison(s, stream);
@@ -893,9 +900,10 @@ static int run(int argc, char** argv) {
               "topk %" PRId64 ", kpool %" PRId64 ", page size 64, N = %s, seq_lens and req_pool_indices int64, "
               "accept/extend lengths int32, contexts uniform in [1, W]. Live bytes: req_to_token read once per "
               "request, every output element a call writes (page tables: live prefixes only), the inputs. "
-              "Busy streams (a kernel run on each first): %d. Clocks held before each timed replay: %lld.\n\n",
+              "Busy streams (a kernel run on each first): %d. Clocks held before each timed replay: %lld. "
+              "req_to_token rows per request: %d.\n\n",
               opt.calls, kInputSets, opt.replays, kTopk, kKpool, opt.large ? "the id's -nN (extend: E = its -eE)" : "4",
-              opt.busy_streams, opt.hold_cycles);
+              opt.busy_streams, opt.hold_cycles, opt.pool_rows);
   if (!opt.verify) std::printf("**Outputs not verified (--no-verify): timings of a diagnostic variant only.**\n\n");
   std::printf("| floor | us per call (median) | us per call (min) |\n| --- | --- | --- |\n");
   std::printf("| empty kernel <<<1,1>>> | %.2f | %.2f |\n", empty.median_us, empty.min_us);
@@ -931,8 +939,9 @@ static int run(int argc, char** argv) {
                  prop.name, prop.major, prop.minor, driver, runtime);
     std::fprintf(f, "  \"calls_per_graph\": %d,\n  \"replays\": %d,\n  \"input_sets\": %d,\n  \"seed\": %" PRIu64
                  ",\n  \"topk\": %" PRId64 ",\n  \"kpool\": %" PRId64 ",\n  \"busy_streams\": %d,\n"
-                 "  \"hold_cycles\": %lld,\n",
-                 opt.calls, opt.replays, kInputSets, opt.seed, kTopk, kKpool, opt.busy_streams, opt.hold_cycles);
+                 "  \"hold_cycles\": %lld,\n  \"pool_rows_per_request\": %d,\n",
+                 opt.calls, opt.replays, kInputSets, opt.seed, kTopk, kKpool, opt.busy_streams, opt.hold_cycles,
+                 opt.pool_rows);
     std::fprintf(f, "  \"floors\": {\n    \"empty_kernel_us\": {\"median\": %.4f, \"min\": %.4f},\n"
                  "    \"empty_kernel_pdl_us\": {\"median\": %.4f, \"min\": %.4f},\n"
                  "    \"d2d_copy\": {\"bytes\": %" PRId64 ", \"copies_per_graph\": %d, \"median_us\": %.3f, "
