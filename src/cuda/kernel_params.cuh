@@ -101,15 +101,17 @@ constexpr int64_t kVariableRowsFactor = 2;
 //
 // Rows that vary per request count at their average, not their bound: the
 // tables of draft_extend and extend of up to 3-5 rows, which took streaming
-// stores before. Measured (H100, bench_metadata, docs/perf-notes.md), of at
-// least 16384 units: 1.12-1.14x faster at bs 1024 (W 4096 and 32768),
-// 1.04-1.05x at bs 256 (W 32768 and 131072), 1.003-1.035x at bs 4-64
-// (W 131072 and 1048576); of 4096-8192 units, 0.93-0.996x (W 131072 bs 16,
+// stores before. Measured (H100, bench_metadata, docs/perf-notes.md), with
+// at least 16384 rows x passes: 1.11-1.15x faster at bs 1024 (W 4096 and
+// 32768), 1.04-1.05x at bs 256 (W 32768 and 131072), 1.003-1.036x at bs 4-64
+// (W 131072 and 1048576); with 4096-8192, 0.93-0.996x (W 131072 bs 16,
 // W 1048576 bs 1, W 32768 bs 64), though W 4096 bs 256 1.01-1.04x. Such
-// tables therefore need kCopyAveragedMinUnits (units counted as above, so
-// 16384 rows x passes). With kCopyMaxPairs 4 (uniform rows of 3-4 and
-// the averages of bounds up to 9 too), small uniform tables were up to 9%
-// slower (target_verify W 8192 bs 64 N 4 0.935x, four-set decode 0.912x).
+// tables therefore need kCopyAveragedMinUnits (counted as above: 16384 rows
+// x passes). With kCopyMaxPairs 4 (uniform rows of 3-4 and the averages of
+// bounds up to 9 too), small uniform tables were up to 9% slower
+// (target_verify W 8192 bs 64 N 4 0.935x, four-set decode 0.912x). Where a
+// small req_to_token pool stays in L2 from call to call, as in the suite,
+// the streaming stores keep its lines there and win (docs/perf-notes.md).
 constexpr int kCopyMinBlocks = 6;
 constexpr int64_t kCopyMaxPairs = 2;
 constexpr int64_t kCopyMinUnits = 2048;
