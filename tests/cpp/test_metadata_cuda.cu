@@ -132,10 +132,39 @@ void run_meta_cuda(const MetaCase& c, MetaObserved* obs, cudaStream_t stream) {
   d.expect_inputs_unchanged(obs->buffers, stream);
 }
 
+// The expansion a case's call makes, to ask the page-table rules about it.
+specmeta::ExpandArgs expansion_of(const MetaCase& c) {
+  MetaBuffers buffers = make_host_buffers(c);
+  MetaCallArgs a;
+  make_call_args(c, host_pointers(buffers), &a);
+  if (c.direct) return a.expand;
+  specmeta::ExpandArgs e;
+  EXPECT_TRUE(specmeta::to_expand_args(a.meta, &e).ok());
+  return e;
+}
+
 class MetadataCudaTest : public CudaStreamTest {
  protected:
   auto backend() {
     return [this](const MetaCase& c, MetaObserved* obs) { run_meta_cuda(c, obs, stream_); };
+  }
+
+  // One case of `shape` for API `param`, with a capacity of shape.draft_tokens
+  // rows per request, page size `ps` and the outputs `wanted`: it must take
+  // the high-occupancy copy, and is compared with the reference. False once
+  // a check has failed.
+  bool high_occupancy_case(MetaGen& gen, CaseGen& base, int param, const TableShape& shape, int64_t ps,
+                           unsigned wanted) {
+    MetaOptions o = table_shape_options(base, param, shape);
+    o.capacity = shape.draft_tokens * shape.bs;
+    o.page_size = ps;
+    o.wanted = wanted;
+    const MetaCase c = gen.make(o);
+    SCOPED_TRACE(c.describe());
+    EXPECT_EQ(specmeta::cuda_detail::table_copy(expansion_of(c)), specmeta::cuda_detail::TableCopy::kHighOccupancy);
+    if (HasFailure()) return false;
+    run_meta_and_compare(backend(), c);
+    return !meta_failed();
   }
 
   // sweep_table_shapes over every API, `per` cases of each shape: how many
@@ -211,17 +240,6 @@ TEST_P(MetadataCuda, CapacityAboveTotal) {
 TEST_P(MetadataCuda, DataFaults) {
   SKIP_WITHOUT_CUDA();
   sweep_data_faults(backend(), GetParam(), 20);
-}
-
-// The expansion a case's call makes, to ask the page-table rules about it.
-specmeta::ExpandArgs expansion_of(const MetaCase& c) {
-  MetaBuffers buffers = make_host_buffers(c);
-  MetaCallArgs a;
-  make_call_args(c, host_pointers(buffers), &a);
-  if (c.direct) return a.expand;
-  specmeta::ExpandArgs e;
-  EXPECT_TRUE(specmeta::to_expand_args(a.meta, &e).ok());
-  return e;
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, MetadataCuda, ::testing::Range(0, kApiParams), api_param_name);
@@ -592,17 +610,10 @@ TEST_F(MetadataCudaTest, HighOccupancyPageSizes) {
     for (int64_t ps : {1, 2, 3, 4, 16, 48, 64}) {
       for (unsigned wanted : {kAllMetaOutputs, tables, 1u << kMRealPageTable}) {
         // 256 requests x 8 passes x 1-2 rows: 2048-4096 units, so the high-
-        // occupancy copy. A fixed capacity keeps the tables within the
-        // budget, so the width is never halved below 8 passes.
-        MetaOptions o = table_shape_options(base, param, {256, 8, 2});
-        o.capacity = 2 * 256;
-        o.wanted = wanted;
-        o.page_size = ps;
-        const MetaCase c = gen.make(o);
-        SCOPED_TRACE(c.describe());
-        ASSERT_EQ(specmeta::cuda_detail::table_copy(expansion_of(c)), specmeta::cuda_detail::TableCopy::kHighOccupancy);
-        run_meta_and_compare(backend(), c);
-        if (meta_failed()) return;
+        // occupancy copy. A fixed capacity (2 rows per request) keeps the
+        // tables within the budget, so the width is never halved below 8
+        // passes.
+        if (!high_occupancy_case(gen, base, param, {256, 8, 2}, ps, wanted)) return;
       }
     }
   }
@@ -626,15 +637,7 @@ TEST_F(MetadataCudaTest, HighOccupancyVariableRows) {
         for (unsigned wanted : {kAllMetaOutputs, tables}) {
           // 1024 requests x 4 passes x up to 4-5 rows: 16384-20480 units,
           // the rule's 2 x 8192 for averaged rows.
-          MetaOptions o = table_shape_options(base, param, {1024, 4, bound});
-          o.capacity = bound * 1024;
-          o.wanted = wanted;
-          o.page_size = ps;
-          const MetaCase c = gen.make(o);
-          SCOPED_TRACE(c.describe());
-          ASSERT_EQ(specmeta::cuda_detail::table_copy(expansion_of(c)), specmeta::cuda_detail::TableCopy::kHighOccupancy);
-          run_meta_and_compare(backend(), c);
-          if (meta_failed()) return;
+          if (!high_occupancy_case(gen, base, param, {1024, 4, bound}, ps, wanted)) return;
         }
       }
     }
