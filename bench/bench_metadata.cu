@@ -56,13 +56,14 @@
 // (--help lists the case ids; --filter=ID runs that case alone, any other
 // value the cases whose id contains it. --large runs the large-table cases
 // instead: every mode's tables of 9 MB to 0.6 GB of live bytes, the shapes
-// the page-table layout of large tables is chosen on. --cases=ID,... runs the
-// cases those ids name instead, listed or not (case_from_id says the form). --busy-streams=N first
-// runs a kernel on each of N streams of its own, kept to the end: a server's
-// process runs kernels on several streams (its default stream, its graph
-// capture stream, NCCL's), and after four such streams every small graph node
-// takes longer on an H100, about 0.2 us for the builder's small calls
-// (bench/probes/stream_state.cu). The suite measures in that state.
+// the page-table layout of large tables is chosen on. --cases=ID,... runs
+// the cases those ids name instead, listed or not (case_from_id says the
+// form). --busy-streams=N first runs a kernel on each of N streams of its
+// own, kept to the end: a server's process runs kernels on several streams
+// (its default stream, its graph capture stream, NCCL's), and after four such
+// streams every small graph node takes longer on an H100, about 0.2 us for
+// the builder's small calls (bench/probes/stream_state.cu). The suite
+// measures in that state.
 // --hold-cycles=N queues a kernel spinning N clocks before each timed replay,
 // so the start event is not recorded on an idle GPU while the host still
 // launches the graph; the suite times its replays so, with 100000.)
