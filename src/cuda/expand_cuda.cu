@@ -291,9 +291,16 @@ BuilderGrid builder_grid(const ExpandArgs& a) {
   return g;
 }
 
+namespace {
+// The streaming rule's pairs and units, before the high-occupancy kernel
+// takes its tables (table_copy asks that first).
+bool streaming_pairs_and_units(const ExpandArgs& a) {
+  return table_pairs(a) >= kStreamingStoreMinPairs && table_units_at_least(a, kStreamingStoreMinUnits);
+}
+}  // namespace
+
 bool streaming_table_stores(const ExpandArgs& a) {
-  return table_pairs(a) >= kStreamingStoreMinPairs && table_units_at_least(a, kStreamingStoreMinUnits) &&
-         !high_occupancy_table_copy(a);
+  return streaming_pairs_and_units(a) && !high_occupancy_table_copy(a);
 }
 
 bool high_occupancy_table_copy(const ExpandArgs& a) {
@@ -304,7 +311,7 @@ bool high_occupancy_table_copy(const ExpandArgs& a) {
 
 TableCopy table_copy(const ExpandArgs& a) {
   if (high_occupancy_table_copy(a)) return TableCopy::kHighOccupancy;
-  return streaming_table_stores(a) ? TableCopy::kStreaming : TableCopy::kPlain;
+  return streaming_pairs_and_units(a) ? TableCopy::kStreaming : TableCopy::kPlain;
 }
 
 }  // namespace cuda_detail
