@@ -85,10 +85,15 @@ def parse_args(argv=None):
     p.add_argument("--minutes", type=float, default=None, help="time budget of the whole run (default 4; smoke 0.3)")
     p.add_argument("--max-table-gib", type=float, default=2.0,
                    help="skip metadata cells whose page_table_1 (capacity x W int32) exceeds this many GiB")
+    p.add_argument("--pool-rows", type=int, default=sc.POOL_ROWS_PER_REQUEST,
+                   help="req_to_token rows per request (default %(default)s, one per input set; 1: every set reads "
+                        "the same bs rows, which small pools keep in L2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cpu-smoke", action="store_true",
                    help="run on CPU torch tensors (specmeta's CPU backend), a tiny grid: checks the suite, times nothing useful")
     args = p.parse_args(argv)
+    if args.pool_rows < 1:
+        p.error(f"--pool-rows: expected at least 1, got {args.pool_rows}")
     grid = SMOKE_GRID if args.cpu_smoke else dict(bs=BS, n=NS, widths=WIDTHS)
     for key, default in grid.items():
         if getattr(args, key) is None:
@@ -197,10 +202,10 @@ def floors(clock):
             "in-graph per call": graph if error is None else None}
 
 
-def build_cell(torch, device, cell, rng, triton_ok):
+def build_cell(torch, device, cell, rng, triton_ok, pool_rows):
     if cell.kind == "seqlens_expanded":
         return sc.SeqlensCell(torch, device, cell, rng, triton_ok)
-    return sc.MetadataCell(torch, device, cell, rng)
+    return sc.MetadataCell(torch, device, cell, rng, pool_rows)
 
 
 def run(args):
@@ -233,7 +238,8 @@ def run(args):
         torch=torch.__version__, triton=_triton_version() if triton_ok else None, specmeta=specmeta.__version__,
         date=datetime.datetime.now().isoformat(timespec="seconds"), commit=source_commit(),
         command="python bench/bench_suite.py " + " ".join(sys.argv[1:]),
-        input_sets=sc.INPUT_SETS, topk=sc.TOPK, page_size=sc.PAGE_SIZE, workload=sc.WORKLOAD,
+        input_sets=sc.INPUT_SETS, topk=sc.TOPK, page_size=sc.PAGE_SIZE, workload=sc.workload(args.pool_rows),
+        pool_rows_per_request=args.pool_rows,
         grid=dict(bs=ints(args.bs), n=ints(args.n), widths=ints(args.widths), modes=builder_modes, kinds=args.kinds),
         minutes=args.minutes, notes=notes,
     )
@@ -247,7 +253,7 @@ def run(args):
     for index, cell in enumerate(cells):
         t0 = time.perf_counter()
         try:
-            bench = build_cell(torch, device, cell, rng, triton_ok)
+            bench = build_cell(torch, device, cell, rng, triton_ok, args.pool_rows)
             variants = []
             for variant in bench.variants:
                 problems = bench.check(variant)  # also the warm-up (Triton compiles here)

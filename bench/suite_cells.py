@@ -21,6 +21,11 @@ import syncfree_torch
 import triton_expand
 
 INPUT_SETS = 4  # rotated, so one set's cache lines do not stay hot
+# req_to_token rows per request. A server's pool holds every running request's row and reads each from DRAM once per
+# forward pass; with one row per set, no set reads a row another set has left in L2. 1 is the suite's pool before
+# 2026-11-28: every set permuted the same bs rows, so pools up to about 40 MB stayed in L2 from call to call
+# (docs/perf-notes.md, "the suite's pools stay in L2").
+POOL_ROWS_PER_REQUEST = INPUT_SETS
 TOPK = 2048  # DeepSeek-V3.2's indexer top-k
 PAGE_SIZE = 64
 SEED_CONTEXT = (1024, 32768)  # seq_lens of the seqlens_expanded cells (as SPEC section 7's measurements)
@@ -32,13 +37,27 @@ NON_TABLE = ("cache_seqlens", "cu_seqlens_k", "cu_seqlens_q", "seqlens_expanded"
              "sparse_cu_seqlens_k", "row_to_req", "num_rows", "status")
 TABLES = ("page_table_1", "real_page_table")
 
-WORKLOAD = (
-    f"Workload: seqlens_expanded cells draw seq_lens (int64) uniform in [{SEED_CONTEXT[0]}, {SEED_CONTEXT[1]}]; "
-    "metadata cells draw seq_lens uniform in [N + 1, W - N] (so every kv_b fits the table), req_pool_indices "
-    "(int64) a random permutation of a pool of bs rows of random slot ids. Accept lengths (draft_extend) and "
-    "extend lengths (extend) are int32, uniform in [1, N]; capacity is bs * N rows (bs in decode). "
-    f"topk {TOPK}, page size {PAGE_SIZE}, kpool 1."
-)
+def workload(pool_rows=POOL_ROWS_PER_REQUEST):
+    """The workload's description, as results.md states it."""
+    pool = ("a random permutation of a pool of bs rows of random slot ids, the same rows in every set"
+            if pool_rows == 1 else
+            f"a random permutation of bs rows of a pool of {pool_rows} x bs rows of random slot ids, set i taking "
+            f"rows [(i mod {pool_rows}) bs, (i mod {pool_rows} + 1) bs)")
+    return (
+        f"Workload: seqlens_expanded cells draw seq_lens (int64) uniform in [{SEED_CONTEXT[0]}, {SEED_CONTEXT[1]}]; "
+        "metadata cells draw seq_lens uniform in [N + 1, W - N] (so every kv_b fits the table), req_pool_indices "
+        f"(int64) {pool}. Accept lengths (draft_extend) and "
+        "extend lengths (extend) are int32, uniform in [1, N]; capacity is bs * N rows (bs in decode). "
+        f"topk {TOPK}, page size {PAGE_SIZE}, kpool 1."
+    )
+
+
+def request_rows(rng, bs, set_index, pool_rows):
+    """Input set `set_index`'s req_pool_indices: its own bs rows of a pool of pool_rows x bs, in random order.
+
+    The draws are those of a pool of bs rows (one permutation per set), so seq_lens and lengths drawn after them
+    do not depend on pool_rows."""
+    return (set_index % pool_rows) * bs + rng.permutation(bs)
 
 
 @dataclass(frozen=True)
@@ -194,18 +213,18 @@ class SeqlensCell:
 class MetadataCell:
     """The whole metadata: specmeta (bound Builder and build_metadata), sync-free torch, SGLang's replay path."""
 
-    def __init__(self, torch, device, cell, rng):
+    def __init__(self, torch, device, cell, rng, pool_rows=POOL_ROWS_PER_REQUEST):
         import specmeta
 
         self.cell, self.torch = cell, torch
         mode, bs, n, width = cell.mode, cell.bs, cell.n, cell.width
         self.n_arg = None if mode in ("decode", "extend") else n
-        self.table = torch.randint(0, TABLE_VALUE_LIMIT, (bs, width), dtype=torch.int32, device=device)
+        self.table = torch.randint(0, TABLE_VALUE_LIMIT, (pool_rows * bs, width), dtype=torch.int32, device=device)
         lo, hi = (n or 0) + 1, width - (n or 0)
         self.sets = []
-        for _ in range(INPUT_SETS):
+        for i in range(INPUT_SETS):
             seq = rng.integers(lo, hi, size=bs, endpoint=True)
-            rpi = rng.permutation(bs)
+            rpi = request_rows(rng, bs, i, pool_rows)
             qo = rng.integers(1, n, size=bs, endpoint=True) if mode in ("draft_extend", "extend") else None
             self.sets.append(dict(
                 seq=torch.tensor(seq, dtype=torch.int64, device=device),

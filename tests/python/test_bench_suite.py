@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -75,6 +76,35 @@ def test_plan_covers_the_grid_and_skips_only_large_tables():
         assert (s["mode"], s["bs"], s["n"], s["width"]) not in planned
     assert len(planned) + len(skipped) == 6 * 4 + 4 * 6 * 5 * 4  # decode has no N
     assert bench_suite.planned_measurements(cells, True) > bench_suite.planned_measurements(cells, False)
+
+
+@pytest.mark.parametrize("bs", [1, 5, 64])
+def test_each_input_set_reads_its_own_pool_rows(bs):
+    """By default no set reads a row another set reads; with --pool-rows 1 every set permutes the same bs rows.
+    Either way the draws are one permutation per set, so what a cell draws after them is the same."""
+    sets = suite_cells.INPUT_SETS
+    by_pool = {}
+    for pool_rows in (1, 2, suite_cells.POOL_ROWS_PER_REQUEST):
+        rng = np.random.default_rng(7)
+        rows = [suite_cells.request_rows(rng, bs, i, pool_rows) for i in range(sets)]
+        by_pool[pool_rows] = (rows, rng.integers(0, 1 << 30, size=4))
+        for i, r in enumerate(rows):
+            start = (i % pool_rows) * bs
+            assert sorted(r.tolist()) == list(range(start, start + bs))
+    default_rows = by_pool[suite_cells.POOL_ROWS_PER_REQUEST][0]
+    assert len(set(np.concatenate(default_rows).tolist())) == sets * bs
+    assert all(sorted(r.tolist()) == list(range(bs)) for r in by_pool[1][0])
+    assert len(set(np.concatenate(by_pool[2][0]).tolist())) == 2 * bs
+    after = [draws.tolist() for _, draws in by_pool.values()]
+    assert after[0] == after[1] == after[2]
+    assert [(r % bs).tolist() for r in default_rows] == [r.tolist() for r in by_pool[1][0]]
+
+
+def test_pool_rows_are_checked_and_recorded_in_the_workload():
+    with pytest.raises(SystemExit):
+        bench_suite.parse_args(["--out", "unused", "--pool-rows", "0"])
+    assert bench_suite.parse_args(["--out", "unused"]).pool_rows == suite_cells.INPUT_SETS
+    assert "4 x bs rows" in suite_cells.workload(4) and "the same rows in every set" in suite_cells.workload(1)
 
 
 def test_budget_shares_the_time_left():
