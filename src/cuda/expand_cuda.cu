@@ -314,6 +314,13 @@ TableCopy table_copy(const ExpandArgs& a) {
   return streaming_pairs_and_units(a) ? TableCopy::kStreaming : TableCopy::kPlain;
 }
 
+bool prefetches_next_pass(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout) {
+  if (a.uniform_qo() || copy == TableCopy::kPlain || average_table_pairs(a) > kPrefetchNextPassMaxPairs) return false;
+  const int64_t cols = layout.row_groups ? kColsPerPass >> kRowGroupShift : kColsPerPass;
+  const int64_t passes = (a.width + cols - 1) / cols;
+  return (passes + layout.parts_per_request - 1) / layout.parts_per_request >= kPrefetchNextPassMinPasses;
+}
+
 }  // namespace cuda_detail
 
 Status expand_cuda(const ExpandArgs& a, cudaStream_t stream) {
@@ -376,6 +383,7 @@ Status detail::expand_cuda_general(const ExpandArgs& a, cudaStream_t stream) {
                                     std::to_string(grid));
   }
   const TableCopy copy = page_tables ? table_copy(a) : TableCopy::kPlain;
+  p.prefetch_next_pass = prefetches_next_pass(a, copy, g.layout);
   if (a.kv_lens.type == IntType::kInt64) {
     launch_kv<int64_t>(a, p, copy, static_cast<unsigned>(grid), stream);
   } else {

@@ -14,6 +14,8 @@
 namespace specmeta {
 namespace cuda_detail {
 
+constexpr uint32_t kLineCols = 32;  // int32 columns of a 128-byte line
+
 // A page-table block's shared memory; one member of the kernel's shared union.
 struct PageTableStorage {
   uint64_t warp_sums[kWarps];
@@ -144,7 +146,18 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
                              : 0;
   const uint32_t passes = max((col_end + kColsPerGroupPass - 1) / kColsPerGroupPass,
                               (pages + kPagesPerGroupPass - 1) / kPagesPerGroupPass);
+  // The next pass's page_table_1 lines, into L2 (kernel_params.cuh,
+  // prefetches_next_pass). Only the large-table kernels' blocks that sum the
+  // rows before their request after their first loads have the code.
+  constexpr bool kMayPrefetch = (kStreaming || kOwnPages) && Rows::kAfterFirstLoads;
+  const uint32_t prefetch_passes = kMayPrefetch && p.prefetch_next_pass && group == 0 ? passes : 0;
   for (uint32_t pass = part; pass < passes; pass += p.parts_per_request) {
+    if constexpr (kMayPrefetch) {
+      // next_c is used only where next < passes, whose columns fit 32 bits.
+      const uint32_t next = pass + p.parts_per_request;
+      const uint32_t next_c = pass_column(next, lane, kLaneBits);
+      if (next < prefetch_passes && next_c < col_end && next_c % kLineCols == 0) prefetch_l2(src + next_c);
+    }
     const uint32_t c = pass_column(pass, lane, kLaneBits);
     const uint32_t page = pass_page(pass, lane, kLaneBits);
     const bool full_vector = p.vector_copy && c + kColsPerThread <= col_end;
@@ -298,7 +311,6 @@ __device__ __forceinline__ void copy_in_layout(const KernelParams& p, const int3
 // Grids that let the next launch first go without: their later blocks start
 // after the release, where the read would only add a round trip.
 __device__ __forceinline__ void prefetch_first_pass(const KernelParams& p, uint32_t index) {
-  constexpr uint32_t kLineCols = 32;  // int32 columns of a 128-byte line
   if (p.req_to_token == nullptr) return;
   const uint32_t lane_bits = p.row_groups ? kThreadBits - kRowGroupShift : kThreadBits;
   const uint32_t lane = threadIdx.x;

@@ -472,6 +472,36 @@ TEST(PrefetchRule, SmallBatchesOfSmallTablesPrefetchTheirFirstPass) {
   EXPECT_FALSE(prefetches_first_pass(call(64, 64, 4096)));     // bs 64 W 4096, one row each
 }
 
+TEST(PrefetchRule, PerRequestLargeTablesOfFewPairsPrefetchTheirNextPass) {
+  using specmeta::cuda_detail::page_table_layout;
+  using specmeta::cuda_detail::prefetches_next_pass;
+  using specmeta::cuda_detail::table_copy;
+  // Rows per request, at most 4 pairs on average, the high-occupancy kernel
+  // or streaming stores, and at least 2 passes a block:
+  // ceil(ceil(width / 1024) / parts_per_request).
+  auto next = [](const specmeta::ExpandArgs& a) { return prefetches_next_pass(a, table_copy(a), page_table_layout(a)); };
+  auto ragged = [&](int64_t bs, int64_t width, int64_t max_qo, int64_t capacity) {
+    return next(ragged_table_call(bs, width, max_qo, capacity));
+  };
+  EXPECT_TRUE(ragged(1024, 4096, 1, 1024));    // draft_extend N 1 bs 1024, high occupancy: 1 block of 4 passes
+  EXPECT_TRUE(ragged(1024, 4096, 4, 4096));    // N 4: 2 blocks of 2
+  EXPECT_TRUE(ragged(256, 16384, 1, 256));     // 4 blocks of 4
+  EXPECT_TRUE(ragged(2048, 2048, 1, 2048));    // 1 block of 2
+  EXPECT_FALSE(ragged(8192, 1024, 1, 8192));   // one pass
+  EXPECT_TRUE(ragged(256, 16384, 8, 2048));    // N 8, 4 pairs on average, streaming stores: 8 blocks of 2
+  EXPECT_TRUE(ragged(16, 131072, 4, 64));      // streaming stores: 64 blocks of 2
+  EXPECT_FALSE(ragged(256, 16384, 10, 2560));  // 5 pairs on average
+  EXPECT_FALSE(ragged(1024, 2048, 1, 1024));   // 2048 units: the small calls' kernel
+  // The small calls' kernel never prefetches, whatever its passes, nor do
+  // uniform rows.
+  const specmeta::ExpandArgs a = ragged_table_call(256, 16384, 1, 256);
+  EXPECT_FALSE(prefetches_next_pass(a, specmeta::cuda_detail::TableCopy::kPlain, page_table_layout(a)));
+  auto uniform = [&](int64_t bs, int64_t width, int64_t rows) { return next(uniform_table_call(bs, width, rows, 0)); };
+  EXPECT_FALSE(uniform(256, 32768, 1));  // decode bs 256, high occupancy: 8 blocks of 4 passes
+  EXPECT_FALSE(uniform(64, 131072, 2));  // target_verify N 2
+  EXPECT_FALSE(uniform(4096, 1048576, 4));
+}
+
 // One draft_extend call on the stream, then a decode call whose seq_lens are
 // the last of the first call's cache_seqlens, with no sync between: the
 // second must compute from the values the first wrote (each waits for the
@@ -664,6 +694,30 @@ TEST_F(MetadataCudaTest, LargeTableSpread) {
   if (HasFailure()) return;
   EXPECT_GT(seen[1], 0) << "no case took the spread of large tables";
   EXPECT_GT(seen[0], 0) << "no case took the block target";
+}
+
+// Every API on tables around the next-pass prefetch (kernel_params.cuh,
+// prefetches_next_pass), which must leave every output exact: 1024 requests
+// over 1 and 4 passes (where the rows vary, the high-occupancy kernel's 1
+// block of 1 or 4 passes), 256 over 16 (4 blocks of 4) and up to 8 rows a
+// request over 16 (streaming stores, 8 blocks of 2 where the rows vary).
+// Which side a case is on: 0 none, 1 the high-occupancy kernel's prefetch,
+// 2 the streaming kernel's.
+TEST_F(MetadataCudaTest, NextPassPrefetch) {
+  SKIP_WITHOUT_CUDA();
+  const TableShape shapes[] = {{1024, 1, 1}, {1024, 4, 1}, {256, 16, 1}, {256, 16, 8}};
+  auto side = [](const MetaCase& c) {
+    using specmeta::cuda_detail::TableCopy;
+    const specmeta::ExpandArgs a = expansion_of(c);
+    const TableCopy copy = specmeta::cuda_detail::table_copy(a);
+    if (!specmeta::cuda_detail::prefetches_next_pass(a, copy, specmeta::cuda_detail::page_table_layout(a))) return 0;
+    return copy == TableCopy::kHighOccupancy ? 1 : 2;
+  };
+  const std::array<int, 3> seen = sweep_shapes_every_api<3>(shapes, side, 1);
+  if (HasFailure()) return;
+  EXPECT_GT(seen[0], 0) << "no case went without the prefetch";
+  EXPECT_GT(seen[1], 0) << "no high-occupancy case prefetched";
+  EXPECT_GT(seen[2], 0) << "no streaming case prefetched";
 }
 
 // Every API on tables around the row-group switches (kernel_params.cuh): 16
