@@ -190,8 +190,8 @@ constexpr int64_t kPrefetchMaxTableCells = int64_t{1} << 19;
 // row at the width. Measured (H100, bench_metadata, rows read from a pool of
 // 8 rows per request, docs/perf-notes.md): per-request tables of up to 4
 // pairs 0.996-1.070x (draft_extend W 32768 bs 1024 N 1 31.05 -> 29.03 us;
-// two passes a block 1.016-1.021x). Uniform tables went without:
-// the same code made those of 1-2 passes a block 0.955-0.985x (decode W 4096
+// two passes a block 0.998-1.021x). Uniform tables went without:
+// the same code made those of 1-2 passes a block 0.955-0.992x (decode W 4096
 // bs 1024 8.07 -> 8.45 us), whether the rule then prefetched or not, against
 // 1.015-1.038x from 3; the small calls' kernel lost 1-3% with it too.
 // The rule needs no launch order: a per-request grid whose blocks have two
