@@ -22,9 +22,9 @@ import triton_expand
 
 INPUT_SETS = 4  # rotated, so one set's cache lines do not stay hot
 # req_to_token rows per request. A server's pool holds every running request's row and reads each from DRAM once per
-# forward pass; with one row per set, no set reads a row another set has left in L2. 1 is the suite's pool before
-# 2026-11-28: every set permuted the same bs rows, so pools up to about 40 MB stayed in L2 from call to call
-# (docs/perf-notes.md, "the suite's pools stay in L2").
+# forward pass; with one row per set, no set reads a row another set has left in L2. 1 is the pool of every suite
+# run before this constant: every set permuted the same bs rows, so pools up to about 40 MB stayed in L2 from call
+# to call (docs/perf-notes.md, "the suite's pools stay in L2").
 POOL_ROWS_PER_REQUEST = INPUT_SETS
 TOPK = 2048  # DeepSeek-V3.2's indexer top-k
 PAGE_SIZE = 64
