@@ -696,28 +696,46 @@ TEST_F(MetadataCudaTest, LargeTableSpread) {
   EXPECT_GT(seen[0], 0) << "no case took the block target";
 }
 
-// Every API on tables around the next-pass prefetch (kernel_params.cuh,
-// prefetches_next_pass), which must leave every output exact: 1024 requests
-// over 1 and 4 passes (where the rows vary, the high-occupancy kernel's 1
-// block of 1 or 4 passes), 256 over 16 (4 blocks of 4) and up to 8 rows a
-// request over 16 (streaming stores, 8 blocks of 2 where the rows vary).
-// Which side a case is on: 0 none, 1 the high-occupancy kernel's prefetch,
-// 2 the streaming kernel's.
+// The next-pass prefetch (kernel_params.cuh, prefetches_next_pass) on both
+// sides of the rule, every output compared with the reference: draft_extend
+// and extend with a capacity of `rows` per request (the row bound), and
+// target_verify (uniform rows: never). Each case asserts its side first: 0
+// none, 1 the high-occupancy kernel's prefetch, 2 the streaming kernel's.
 TEST_F(MetadataCudaTest, NextPassPrefetch) {
   SKIP_WITHOUT_CUDA();
-  const TableShape shapes[] = {{1024, 1, 1}, {1024, 4, 1}, {256, 16, 1}, {256, 16, 8}};
-  auto side = [](const MetaCase& c) {
+  CaseGen base;
+  SCOPED_TRACE(base.seed_text());
+  MetaGen gen(base);
+  struct Side {
+    TableShape shape;
+    int per_request, uniform;
+  };
+  const Side sides[] = {
+      {{1024, 1, 1}, 0, 0},   // one pass: nothing to prefetch
+      {{1024, 4, 1}, 1, 0},   // high occupancy, 1 block of 4 passes a request
+      {{1024, 4, 4}, 1, 0},   // high occupancy (2 pairs on average), 2 blocks of 2
+      {{256, 16, 8}, 2, 0},   // streaming stores (4 pairs on average), 8 blocks of 2
+      {{256, 16, 10}, 0, 0},  // 5 pairs on average
+  };
+  auto side_of = [](const MetaCase& c) {
     using specmeta::cuda_detail::TableCopy;
     const specmeta::ExpandArgs a = expansion_of(c);
     const TableCopy copy = specmeta::cuda_detail::table_copy(a);
     if (!specmeta::cuda_detail::prefetches_next_pass(a, copy, specmeta::cuda_detail::page_table_layout(a))) return 0;
     return copy == TableCopy::kHighOccupancy ? 1 : 2;
   };
-  const std::array<int, 3> seen = sweep_shapes_every_api<3>(shapes, side, 1);
-  if (HasFailure()) return;
-  EXPECT_GT(seen[0], 0) << "no case went without the prefetch";
-  EXPECT_GT(seen[1], 0) << "no high-occupancy case prefetched";
-  EXPECT_GT(seen[2], 0) << "no streaming case prefetched";
+  for (MetaMode mode : {MetaMode::kDraftExtend, MetaMode::kExtend, MetaMode::kTargetVerify}) {
+    for (const Side& side : sides) {
+      MetaOptions o = table_shape_options(base, static_cast<int>(mode), side.shape);
+      o.capacity = side.shape.draft_tokens * side.shape.bs;
+      const MetaCase c = gen.make(o);
+      SCOPED_TRACE(c.describe());
+      EXPECT_EQ(side_of(c), mode == MetaMode::kTargetVerify ? side.uniform : side.per_request);
+      if (HasFailure()) return;
+      run_meta_and_compare(backend(), c);
+      if (meta_failed()) return;
+    }
+  }
 }
 
 // Every API on tables around the row-group switches (kernel_params.cuh): 16
