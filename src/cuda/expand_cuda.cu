@@ -214,6 +214,13 @@ void launch_kv(const ExpandArgs& a, const KernelParams& p, TableCopy copy, unsig
   }
 }
 
+// The column passes of a row `a.width` wide: of kColsPerPass columns, or of
+// a 2^kRowGroupShift-th of that in the row-group layout.
+int64_t width_passes(const ExpandArgs& a, bool row_groups) {
+  const int64_t cols = row_groups ? kColsPerPass >> kRowGroupShift : kColsPerPass;
+  return (a.width + cols - 1) / cols;
+}
+
 }  // namespace
 
 // The page-table layout: its row-group shift (kernel_params.cuh explains the
@@ -226,12 +233,9 @@ void launch_kv(const ExpandArgs& a, const KernelParams& p, TableCopy copy, unsig
 PageTableLayout page_table_layout(const ExpandArgs& a) {
   const int64_t bs = a.bs > 0 ? a.bs : 1;
   const int64_t pairs = table_pairs(a);
-  const int64_t fine_cols = kColsPerPass >> kRowGroupShift;
-  const int64_t fine_passes = (a.width + fine_cols - 1) / fine_cols;
   const int64_t grid_limit = pairs >= kRowGroupManyPairs ? kRowGroupGridLimit : kRowGroupFewPairsGridLimit;
-  const bool row_groups = pairs >= (int64_t{1} << kRowGroupShift) && bs * fine_passes <= grid_limit;
-  const int64_t cols = row_groups ? fine_cols : kColsPerPass;
-  const int64_t passes = (a.width + cols - 1) / cols;
+  const bool row_groups = pairs >= (int64_t{1} << kRowGroupShift) && bs * width_passes(a, true) <= grid_limit;
+  const int64_t passes = width_passes(a, row_groups);
   const int64_t target = (page_table_block_target(a) + bs - 1) / bs;
   const int64_t passes_per_block = std::max<int64_t>(1, kUnitsPerTableBlock / (1 + average_table_pairs(a)));
   const int64_t spread = std::min((passes + passes_per_block - 1) / passes_per_block, kSpreadGridLimit / bs);
@@ -265,7 +269,7 @@ bool table_units_at_least(const ExpandArgs& a, int64_t units) {
   // (neither product can overflow: both factors are at most INT32_MAX).
   const int64_t rows = std::min(a.bs * table_row_bound(a), a.capacity);
   const int64_t row_units = rows * (1 + a.extra_out_count);
-  const int64_t passes = (a.width + kColsPerPass - 1) / kColsPerPass;
+  const int64_t passes = width_passes(a, false);
   const int64_t needed = a.uniform_qo() ? units : kVariableRowsFactor * units;
   // row_units * passes >= needed, without forming the product (it may pass 2^63).
   return row_units > 0 && passes >= (needed + row_units - 1) / row_units;
@@ -316,8 +320,7 @@ TableCopy table_copy(const ExpandArgs& a) {
 
 bool prefetches_next_pass(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout) {
   if (a.uniform_qo() || copy == TableCopy::kPlain || average_table_pairs(a) > kPrefetchNextPassMaxPairs) return false;
-  const int64_t cols = layout.row_groups ? kColsPerPass >> kRowGroupShift : kColsPerPass;
-  const int64_t passes = (a.width + cols - 1) / cols;
+  const int64_t passes = width_passes(a, layout.row_groups);
   return (passes + layout.parts_per_request - 1) / layout.parts_per_request >= kPrefetchNextPassMinPasses;
 }
 
