@@ -79,7 +79,10 @@ __device__ __forceinline__ void prefetch_request_block_lines(const KernelParams&
 // (kPerRequestBlockTarget): together, one or two rows per request at bs 1024
 // W 4096 1.05-1.20x, W 32768 and 131072 draft_extend 1.015-1.028x, extend E 1
 // there 0.991-0.993x (on its own, before the smaller target: 0.985x).
-template <class KvT, class QoT, int kItems, bool kStreaming, bool kLaunchAfterWait, bool kFewPairs = false>
+//
+// kNextPass: page-table blocks that prefetch their next pass (kernel_params.cuh,
+// prefetches_next_pass).
+template <class KvT, class QoT, int kItems, bool kStreaming, bool kLaunchAfterWait, bool kFewPairs, bool kNextPass>
 __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorage& smem) {
   // The parameter lines read before the wait: the scalars and the first
   // destination set (the other sets' lines matter to multi-set calls alone).
@@ -112,15 +115,15 @@ __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorag
     request_block<KvT, QoT, kItems>(p, smem.requests);
   } else {
     constexpr bool kSumAfterFirstLoads = !kLaunchAfterWait;
-    page_table_block<KvT, QoT, kStreaming, kFewPairs, kSumAfterFirstLoads>(p, blockIdx.x - p.row_blocks - 1,
-                                                                          smem.page_table);
+    page_table_block<KvT, QoT, kStreaming, kFewPairs, kSumAfterFirstLoads, kNextPass>(
+        p, blockIdx.x - p.row_blocks - 1, smem.page_table);
   }
 }
 
-template <class KvT, class QoT, int kItems, bool kStreaming, bool kLaunchAfterWait>
+template <class KvT, class QoT, int kItems, bool kStreaming, bool kLaunchAfterWait, bool kNextPass>
 __global__ void __launch_bounds__(kThreads) expand_kernel(const __grid_constant__ KernelParams p) {
   __shared__ SharedStorage smem;
-  expand_block<KvT, QoT, kItems, kStreaming, kLaunchAfterWait>(p, smem);
+  expand_block<KvT, QoT, kItems, kStreaming, kLaunchAfterWait, false, kNextPass>(p, smem);
 }
 
 // The same, compiled for kCopyMinBlocks resident blocks per multiprocessor
@@ -129,11 +132,11 @@ __global__ void __launch_bounds__(kThreads) expand_kernel(const __grid_constant_
 // of one or two rows at bs 1024 1.006-1.025x faster, bench_metadata --large),
 // and storing real_page_table from the copying threads' own columns
 // (page_table_block.cuh, kFewPairs).
-template <class KvT, class QoT, int kItems>
+template <class KvT, class QoT, int kItems, bool kNextPass>
 __global__ void __launch_bounds__(kThreads, kCopyMinBlocks) expand_kernel_high_occupancy(
     const __grid_constant__ KernelParams p) {
   __shared__ SharedStorage smem;
-  expand_block<KvT, QoT, kItems, false, false, true>(p, smem);
+  expand_block<KvT, QoT, kItems, false, false, true, kNextPass>(p, smem);
 }
 
 DestSet dest_set(const ExpandOutputs& o) {
@@ -171,46 +174,56 @@ bool wants_request_block(const ExpandOutputs& o) {
   return o.cache_seqlens.data || o.cu_seqlens_k.data || o.cu_seqlens_q.data || o.num_rows.data || o.status.data;
 }
 
+// next_pass: prefetches_next_pass, which takes kernels of their own, so that
+// the others keep code without the prefetch (kernel_params.cuh). It holds only
+// for the streaming and high-occupancy copies, and for uniform rows only in
+// the latter, so no other kernel is compiled with it.
 template <class KvT, class QoT, int kItems, bool kStreaming>
-void launch_in_order(const KernelParams& p, unsigned grid, cudaStream_t stream) {
+void launch_in_order(const KernelParams& p, unsigned grid, bool next_pass, cudaStream_t stream) {
+  constexpr bool kMayPrefetch = kStreaming && !std::is_same_v<QoT, UniformQo>;
   if (launches_after_wait(grid, std::is_same_v<QoT, UniformQo>, p.bs)) {
-    launch_programmatic(expand_kernel<KvT, QoT, kItems, kStreaming, true>, grid, kThreads, stream, p);
+    launch_programmatic(expand_kernel<KvT, QoT, kItems, kStreaming, true, false>, grid, kThreads, stream, p);
+  } else if (kMayPrefetch && next_pass) {
+    launch_programmatic(expand_kernel<KvT, QoT, kItems, kStreaming, false, kMayPrefetch>, grid, kThreads, stream, p);
   } else {
-    launch_programmatic(expand_kernel<KvT, QoT, kItems, kStreaming, false>, grid, kThreads, stream, p);
+    launch_programmatic(expand_kernel<KvT, QoT, kItems, kStreaming, false, false>, grid, kThreads, stream, p);
   }
 }
 
 template <class KvT, class QoT, int kItems>
-void launch_overlapped(const KernelParams& p, TableCopy copy, unsigned grid, cudaStream_t stream) {
+void launch_overlapped(const KernelParams& p, TableCopy copy, bool next_pass, unsigned grid, cudaStream_t stream) {
   if (copy == TableCopy::kStreaming) {
-    launch_in_order<KvT, QoT, kItems, true>(p, grid, stream);
+    launch_in_order<KvT, QoT, kItems, true>(p, grid, next_pass, stream);
+  } else if (copy == TableCopy::kHighOccupancy && next_pass) {
+    launch_programmatic(expand_kernel_high_occupancy<KvT, QoT, kItems, true>, grid, kThreads, stream, p);
   } else if (copy == TableCopy::kHighOccupancy) {
-    launch_programmatic(expand_kernel_high_occupancy<KvT, QoT, kItems>, grid, kThreads, stream, p);
+    launch_programmatic(expand_kernel_high_occupancy<KvT, QoT, kItems, false>, grid, kThreads, stream, p);
   } else {
-    launch_in_order<KvT, QoT, kItems, false>(p, grid, stream);
+    launch_in_order<KvT, QoT, kItems, false>(p, grid, false, stream);
   }
 }
 
 template <class KvT, class QoT>
-void launch_qo(const KernelParams& p, TableCopy copy, unsigned grid, cudaStream_t stream) {
+void launch_qo(const KernelParams& p, TableCopy copy, bool next_pass, unsigned grid, cudaStream_t stream) {
   if (p.bs <= kNarrowItems * kThreads) {
-    launch_overlapped<KvT, QoT, kNarrowItems>(p, copy, grid, stream);
+    launch_overlapped<KvT, QoT, kNarrowItems>(p, copy, next_pass, grid, stream);
   } else {
-    launch_overlapped<KvT, QoT, kWideItems>(p, copy, grid, stream);
+    launch_overlapped<KvT, QoT, kWideItems>(p, copy, next_pass, grid, stream);
   }
 }
 
 template <class KvT>
-void launch_kv(const ExpandArgs& a, const KernelParams& p, TableCopy copy, unsigned grid, cudaStream_t stream) {
+void launch_kv(const ExpandArgs& a, const KernelParams& p, TableCopy copy, bool next_pass, unsigned grid,
+               cudaStream_t stream) {
   if (a.uniform_qo() && !a.out.cu_seqlens_k.data) {
     // No scan anywhere (measured: this narrow instantiation is the faster one here).
-    launch_overlapped<KvT, UniformQo, kNarrowItems>(p, copy, grid, stream);
+    launch_overlapped<KvT, UniformQo, kNarrowItems>(p, copy, next_pass, grid, stream);
   } else if (a.uniform_qo()) {
-    launch_qo<KvT, UniformQo>(p, copy, grid, stream);
+    launch_qo<KvT, UniformQo>(p, copy, next_pass, grid, stream);
   } else if (a.qo_lens.type == IntType::kInt64) {
-    launch_qo<KvT, int64_t>(p, copy, grid, stream);
+    launch_qo<KvT, int64_t>(p, copy, next_pass, grid, stream);
   } else {
-    launch_qo<KvT, int32_t>(p, copy, grid, stream);
+    launch_qo<KvT, int32_t>(p, copy, next_pass, grid, stream);
   }
 }
 
@@ -319,9 +332,12 @@ TableCopy table_copy(const ExpandArgs& a) {
 }
 
 bool prefetches_next_pass(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout) {
-  if (a.uniform_qo() || copy == TableCopy::kPlain || average_table_pairs(a) > kPrefetchNextPassMaxPairs) return false;
+  if (copy == TableCopy::kPlain || average_table_pairs(a) > kPrefetchNextPassMaxPairs) return false;
+  if (a.uniform_qo() && copy != TableCopy::kHighOccupancy) return false;
+  if (a.bs * static_cast<int64_t>(layout.parts_per_request) < kPrefetchNextPassMinBlocks) return false;
   const int64_t passes = width_passes(a, layout.row_groups);
-  return (passes + layout.parts_per_request - 1) / layout.parts_per_request >= kPrefetchNextPassMinPasses;
+  const int64_t min_passes = a.uniform_qo() ? kPrefetchNextPassMinPassesUniform : kPrefetchNextPassMinPasses;
+  return (passes + layout.parts_per_request - 1) / layout.parts_per_request >= min_passes;
 }
 
 }  // namespace cuda_detail
@@ -386,11 +402,11 @@ Status detail::expand_cuda_general(const ExpandArgs& a, cudaStream_t stream) {
                                     std::to_string(grid));
   }
   const TableCopy copy = page_tables ? table_copy(a) : TableCopy::kPlain;
-  p.prefetch_next_pass = prefetches_next_pass(a, copy, g.layout);
+  const bool next_pass = prefetches_next_pass(a, copy, g.layout);
   if (a.kv_lens.type == IntType::kInt64) {
-    launch_kv<int64_t>(a, p, copy, static_cast<unsigned>(grid), stream);
+    launch_kv<int64_t>(a, p, copy, next_pass, static_cast<unsigned>(grid), stream);
   } else {
-    launch_kv<int32_t>(a, p, copy, static_cast<unsigned>(grid), stream);
+    launch_kv<int32_t>(a, p, copy, next_pass, static_cast<unsigned>(grid), stream);
   }
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) {

@@ -181,27 +181,35 @@ constexpr int64_t kPrefetchMaxBatch = 16;
 constexpr int64_t kPrefetchMaxTableCells = int64_t{1} << 19;
 
 // Page-table blocks of the large-table kernels (streaming stores or high
-// occupancy) that sum the rows before their request after their first pass's
-// loads prefetch into L2, before each pass's loads, the columns of their next
-// pass (page_table_block.cuh): the rows come from DRAM, and the prefetched
-// pass's loads then overlap the sum and the stores. They do so when the
-// table has at most kPrefetchNextPassMaxPairs pairs per request on average
+// occupancy) prefetch into L2, before each pass's loads, the columns of their
+// next pass (page_table_block.cuh): the rows come from DRAM, and the
+// prefetched pass's loads then overlap this pass's stores (and, where rows
+// are per request, the sum of the rows before the request). They do so when
+// the table has at most kPrefetchNextPassMaxPairs pairs per request on
+// average, the grid at least kPrefetchNextPassMinBlocks page-table blocks,
 // and a block at least kPrefetchNextPassMinPasses passes of its request's
-// row at the width. Measured (H100, bench_metadata, rows read from a pool of
-// 8 rows per request, docs/perf-notes.md): per-request tables of up to 4
-// pairs 0.996-1.070x (draft_extend W 32768 bs 1024 N 1 31.05 -> 29.03 us;
-// two passes a block 0.998-1.021x). Uniform tables went without:
-// the same code made those of 1-2 passes a block 0.955-0.992x (decode W 4096
-// bs 1024 8.07 -> 8.45 us), whether the rule then prefetched or not, against
-// 1.015-1.038x from 3; the small calls' kernel lost 1-3% with it too.
-// The rule needs no launch order: a per-request grid whose blocks have two
-// passes or more has at least kPerRequestBlockTarget page-table blocks
-// (parts_per_request is then the target's or the spread's, not the passes'),
-// so it lets the next grid launch first, and its blocks sum after their loads.
+// row at the width; where rows are uniform, at least
+// kPrefetchNextPassMinPassesUniform passes, and in the high-occupancy kernel
+// only (uniform tables of more pairs take streaming stores, whose blocks have
+// at most two passes: kUnitsPerTableBlock).
+// Measured (H100, bench_metadata, rows from DRAM, docs/perf-notes.md):
+// - uniform tables from 3 passes a block 1.014-1.037x (decode W 32768
+//   bs 1024 53.73 -> 51.79 us); the code alone made those of 1-2 passes a
+//   block 0.955-0.992x, prefetching or not;
+// - per-request tables on grids of 1664 blocks or more 1.012-1.066x
+//   (draft_extend W 32768 bs 1024 N 1 30.58 -> 28.68 us); on grids of 1024
+//   or 1368 blocks 0.959-1.014x, where the code alone, not prefetching, cost
+//   0.961-0.994x (draft_extend W 32768 bs 64 N 2 4.32 -> 4.50 us);
+// - the small calls' kernel lost 1-3% with the code.
+// So kernels of their own carry it (template parameters, expand_cuda.cu), and
+// the others are compiled without it. A grid of kPrefetchNextPassMinBlocks
+// blocks lets the next grid launch first (the static_assert), so per-request
+// blocks then sum after their loads.
 constexpr int64_t kPrefetchNextPassMaxPairs = 4;
+constexpr int64_t kPrefetchNextPassMinBlocks = 3 * kPerRequestBlockTarget / 2;
 constexpr int64_t kPrefetchNextPassMinPasses = 2;
-static_assert(kPerRequestBlockTarget > kLaunchAfterWaitMaxBlocks,
-              "per-request grids of two passes a block must launch the next first");
+constexpr int64_t kPrefetchNextPassMinPassesUniform = 3;
+static_assert(kPrefetchNextPassMinBlocks > kLaunchAfterWaitMaxBlocks, "prefetching grids must launch the next first");
 
 // Rows per request as the rules count them: qo_uniform, else max_qo, at
 // most ceil(capacity / bs). The batch's rows fit the capacity, so only a few
@@ -265,7 +273,8 @@ struct BuilderGrid {
 BuilderGrid builder_grid(const ExpandArgs& a);
 
 // True when the page-table blocks of `a`, copied by `copy` in `layout`,
-// prefetch their next pass (kPrefetchNextPassMaxPairs, above).
+// prefetch their next pass (kPrefetchNextPassMaxPairs, above); for uniform
+// rows, the launch then takes the high-occupancy kernel that has the code.
 bool prefetches_next_pass(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout);
 
 // The qo of every request is the host int qo_uniform.
@@ -320,7 +329,6 @@ struct KernelParams {
   bool full_width;
   bool vector_copy;  // every table row start is 16-byte aligned
   bool prefetch_first_pass;  // prefetches_first_pass
-  bool prefetch_next_pass;   // prefetches_next_pass
   // sparse_cu_seqlens_k is wanted and could pass INT32_MAX: capacity rows of
   // at most topk + kpool - 1 each. False for any realistic configuration,
   // which spares the request block a closed-form sum per request.

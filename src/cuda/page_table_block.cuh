@@ -147,12 +147,12 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
   const uint32_t passes = max((col_end + kColsPerGroupPass - 1) / kColsPerGroupPass,
                               (pages + kPagesPerGroupPass - 1) / kPagesPerGroupPass);
   // The next pass's page_table_1 lines, into L2 (kernel_params.cuh,
-  // prefetches_next_pass). Only the large-table kernels' blocks that sum the
-  // rows before their request after their first loads have the code.
-  constexpr bool kMayPrefetch = (kStreaming || kOwnPages) && Rows::kAfterFirstLoads;
-  const uint32_t prefetch_passes = kMayPrefetch && p.prefetch_next_pass && group == 0 ? passes : 0;
+  // prefetches_next_pass): the code only in the large-table kernels chosen
+  // for it (Rows::kNextPass).
+  constexpr bool kPrefetchNextPass = (kStreaming || kOwnPages) && Rows::kNextPass;
+  const uint32_t prefetch_passes = kPrefetchNextPass && group == 0 ? passes : 0;
   for (uint32_t pass = part; pass < passes; pass += p.parts_per_request) {
-    if constexpr (kMayPrefetch) {
+    if constexpr (kPrefetchNextPass) {
       // next_c is used only where next < passes, whose columns fit 32 bits.
       const uint32_t next = pass + p.parts_per_request;
       const uint32_t next_c = pass_column(next, lane, kLaneBits);
@@ -238,9 +238,12 @@ __device__ __forceinline__ const int32_t* pool_row(const KernelParams& p, int64_
   return p.req_to_token + static_cast<uint64_t>(pool_index) * p.req_to_token_stride;
 }
 
-// A request's rows in the table, summed before the copy.
+// A request's rows in the table, summed before the copy. kNext: the copy
+// prefetches its next pass (kernel_params.cuh, prefetches_next_pass).
+template <bool kNext>
 struct KnownRows {
   static constexpr bool kAfterFirstLoads = false;
+  static constexpr bool kNextPass = kNext;
   uint64_t first_row;
   uint32_t rows;
 };
@@ -249,9 +252,10 @@ struct KnownRows {
 // (copy_request_rows calls find() there), so that the sum's loads and barrier
 // overlap the row's loads; a block with no pass of its request never sums.
 // find() is false when no row of the request fits the capacity.
-template <class QoT>
+template <class QoT, bool kNext>
 struct RowsAfterFirstLoads {
   static constexpr bool kAfterFirstLoads = true;
+  static constexpr bool kNextPass = kNext;
   const KernelParams& p;
   uint32_t b;
   uint32_t qo;
@@ -329,8 +333,8 @@ __device__ __forceinline__ void prefetch_first_pass(const KernelParams& p, uint3
 
 // kSumAfterFirstLoads: per-request blocks sum the rows before their request
 // after their first pass's loads (RowsAfterFirstLoads); expand_cuda.cu says
-// which kernels do.
-template <class KvT, class QoT, bool kStreaming, bool kFewPairs, bool kSumAfterFirstLoads>
+// which kernels do. kNextPass: the blocks prefetch their next pass.
+template <class KvT, class QoT, bool kStreaming, bool kFewPairs, bool kSumAfterFirstLoads, bool kNextPass>
 __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t index, PageTableStorage& smem) {
   const auto [b, part] = table_block_request(p, index);
   const int64_t kv = detail::offset_kv(static_cast<const KvT*>(p.kv_lens)[b], p.kv_offset);
@@ -341,7 +345,7 @@ __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t
     // The exits below, but for the capacity's, which find() takes.
     const int64_t qo = detail::checked_qo(raw_qo, p.max_qo, ignored);
     if (pool_index < 0 || pool_index >= p.pool_rows || p.req_to_token == nullptr || qo == 0) return;
-    const RowsAfterFirstLoads<QoT> rows{p, b, static_cast<uint32_t>(qo), smem};
+    const RowsAfterFirstLoads<QoT, kNextPass> rows{p, b, static_cast<uint32_t>(qo), smem};
     copy_in_layout<kStreaming, kFewPairs>(p, pool_row(p, pool_index), part, rows, copied_columns(p, kv));
   } else {
     const uint64_t first_row = rows_before<QoT>(p, b, smem);
@@ -358,7 +362,7 @@ __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t
       // every instantiation, cost small calls 0.2-0.3 us; docs/perf-notes.md).
       if (qo == 0) return;
     }
-    const KnownRows rows{first_row, rows_within_capacity(p, first_row, static_cast<uint64_t>(qo))};
+    const KnownRows<kNextPass> rows{first_row, rows_within_capacity(p, first_row, static_cast<uint64_t>(qo))};
     copy_in_layout<kStreaming, kFewPairs>(p, pool_row(p, pool_index), part, rows, copied_columns(p, kv));
   }
 }

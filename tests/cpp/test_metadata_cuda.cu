@@ -472,33 +472,42 @@ TEST(PrefetchRule, SmallBatchesOfSmallTablesPrefetchTheirFirstPass) {
   EXPECT_FALSE(prefetches_first_pass(call(64, 64, 4096)));     // bs 64 W 4096, one row each
 }
 
-TEST(PrefetchRule, PerRequestLargeTablesOfFewPairsPrefetchTheirNextPass) {
+TEST(PrefetchRule, LargeTablesOfFewPairsPrefetchTheirNextPass) {
   using specmeta::cuda_detail::page_table_layout;
   using specmeta::cuda_detail::prefetches_next_pass;
   using specmeta::cuda_detail::table_copy;
-  // Rows per request, at most 4 pairs on average, the high-occupancy kernel
-  // or streaming stores, and at least 2 passes a block:
+  // At most 4 pairs on average, the high-occupancy kernel or streaming
+  // stores, 1536 page-table blocks or more (bs x parts_per_request), and at
+  // least 2 passes a block where rows are per request:
   // ceil(ceil(width / 1024) / parts_per_request).
   auto next = [](const specmeta::ExpandArgs& a) { return prefetches_next_pass(a, table_copy(a), page_table_layout(a)); };
   auto ragged = [&](int64_t bs, int64_t width, int64_t max_qo, int64_t capacity) {
     return next(ragged_table_call(bs, width, max_qo, capacity));
   };
-  EXPECT_TRUE(ragged(1024, 4096, 1, 1024));    // draft_extend N 1 bs 1024, high occupancy: 1 block of 4 passes
-  EXPECT_TRUE(ragged(1024, 4096, 4, 4096));    // N 4: 2 blocks of 2
-  EXPECT_TRUE(ragged(256, 16384, 1, 256));     // 4 blocks of 4
-  EXPECT_TRUE(ragged(2048, 2048, 1, 2048));    // 1 block of 2
+  EXPECT_TRUE(ragged(1024, 4096, 4, 4096));    // draft_extend N 4 bs 1024, high occupancy: 2048 blocks of 2 passes
+  EXPECT_FALSE(ragged(1024, 4096, 1, 1024));   // N 1: 1024 blocks of 4
+  EXPECT_TRUE(ragged(256, 30720, 1, 256));     // 1536 blocks of 5
+  EXPECT_FALSE(ragged(255, 30720, 1, 255));    // 1530 blocks of 5
+  EXPECT_TRUE(ragged(2048, 2048, 1, 2048));    // 2048 blocks of 2
   EXPECT_FALSE(ragged(8192, 1024, 1, 8192));   // one pass
-  EXPECT_TRUE(ragged(256, 16384, 8, 2048));    // N 8, 4 pairs on average, streaming stores: 8 blocks of 2
-  EXPECT_TRUE(ragged(16, 131072, 4, 64));      // streaming stores: 64 blocks of 2
+  EXPECT_TRUE(ragged(256, 16384, 8, 2048));    // N 8, 4 pairs on average, streaming stores: 2048 blocks of 2
+  EXPECT_TRUE(ragged(4, 1048576, 8, 32));      // streaming stores: 2048 blocks of 2
+  EXPECT_FALSE(ragged(4, 1048576, 4, 16));     // 1368 blocks of 3
+  EXPECT_FALSE(ragged(16, 131072, 4, 64));     // 1024 blocks of 2
   EXPECT_FALSE(ragged(256, 16384, 10, 2560));  // 5 pairs on average
   EXPECT_FALSE(ragged(1024, 2048, 1, 1024));   // 2048 units: the small calls' kernel
-  // The small calls' kernel never prefetches, whatever its passes, nor do
-  // uniform rows.
-  const specmeta::ExpandArgs a = ragged_table_call(256, 16384, 1, 256);
+  // The small calls' kernel never prefetches, whatever its passes.
+  const specmeta::ExpandArgs a = ragged_table_call(2048, 2048, 1, 2048);
   EXPECT_FALSE(prefetches_next_pass(a, specmeta::cuda_detail::TableCopy::kPlain, page_table_layout(a)));
+  // Uniform rows: the high-occupancy kernel (at most 2 pairs) and 3 passes a block.
   auto uniform = [&](int64_t bs, int64_t width, int64_t rows) { return next(uniform_table_call(bs, width, rows, 0)); };
-  EXPECT_FALSE(uniform(256, 32768, 1));  // decode bs 256, high occupancy: 8 blocks of 4 passes
-  EXPECT_FALSE(uniform(64, 131072, 2));  // target_verify N 2
+  EXPECT_TRUE(uniform(256, 32768, 1));    // decode bs 256: 2048 blocks of 4 passes
+  EXPECT_TRUE(uniform(64, 131072, 2));    // target_verify N 2: 2048 blocks of 4
+  EXPECT_TRUE(uniform(1024, 5120, 1));    // 2048 blocks of 3
+  EXPECT_FALSE(uniform(1024, 4096, 1));   // 2048 blocks of 2
+  EXPECT_TRUE(uniform(3072, 3072, 1));    // 3072 blocks of 3
+  EXPECT_FALSE(uniform(2048, 2048, 1));   // 2048 blocks of 2
+  EXPECT_FALSE(uniform(256, 65536, 4));   // streaming stores, spread to blocks of 2
   EXPECT_FALSE(uniform(4096, 1048576, 4));
 }
 
@@ -699,8 +708,8 @@ TEST_F(MetadataCudaTest, LargeTableSpread) {
 // The next-pass prefetch (kernel_params.cuh, prefetches_next_pass) on both
 // sides of the rule, every output compared with the reference: draft_extend
 // and extend with a capacity of `rows` per request (the row bound), and
-// target_verify (uniform rows: never). Each case asserts its side first: 0
-// none, 1 the high-occupancy kernel's prefetch, 2 the streaming kernel's.
+// target_verify (uniform rows). Each case asserts its side first: 0 no
+// prefetch, 1 the high-occupancy kernel that prefetches, 2 the streaming one.
 TEST_F(MetadataCudaTest, NextPassPrefetch) {
   SKIP_WITHOUT_CUDA();
   CaseGen base;
@@ -708,14 +717,17 @@ TEST_F(MetadataCudaTest, NextPassPrefetch) {
   MetaGen gen(base);
   struct Side {
     TableShape shape;
-    int per_request;  // the side where rows vary; target_verify's is 0
+    int per_request;  // draft_extend's and extend's side
+    int uniform;      // target_verify's
   };
   const Side sides[] = {
-      {{1024, 1, 1}, 0},   // one pass: nothing to prefetch
-      {{1024, 4, 1}, 1},   // high occupancy, 1 block of 4 passes a request
-      {{1024, 4, 4}, 1},   // high occupancy (2 pairs on average), 2 blocks of 2
-      {{256, 16, 8}, 2},   // streaming stores (4 pairs on average), 8 blocks of 2
-      {{256, 16, 10}, 0},  // 5 pairs on average
+      {{1024, 1, 1}, 0, 0},   // one pass: nothing to prefetch
+      {{1024, 4, 1}, 0, 0},   // 1024 blocks of 4 passes; uniform: 2048 blocks of 2
+      {{1024, 5, 1}, 0, 1},   // 1024 blocks; uniform: 2048 blocks of 3
+      {{2048, 3, 2}, 1, 1},   // high occupancy, 2048 blocks of 3
+      {{1024, 4, 4}, 1, 0},   // high occupancy (2 pairs on average), 2048 blocks of 2; uniform: streaming stores
+      {{512, 8, 6}, 2, 0},    // streaming stores (3 pairs on average), 2048 blocks of 2
+      {{256, 16, 10}, 0, 0},  // 5 pairs on average
   };
   auto side_of = [](const MetaCase& c) {
     using specmeta::cuda_detail::TableCopy;
@@ -730,7 +742,7 @@ TEST_F(MetadataCudaTest, NextPassPrefetch) {
       o.capacity = side.shape.draft_tokens * side.shape.bs;
       const MetaCase c = gen.make(o);
       SCOPED_TRACE(c.describe());
-      EXPECT_EQ(side_of(c), mode == MetaMode::kTargetVerify ? 0 : side.per_request);
+      EXPECT_EQ(side_of(c), mode == MetaMode::kTargetVerify ? side.uniform : side.per_request);
       if (HasFailure()) return;
       run_meta_and_compare(backend(), c);
       if (meta_failed()) return;
