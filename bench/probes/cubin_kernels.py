@@ -7,8 +7,9 @@ Compile each tree's translation unit for one architecture, then compare, e.g.:
     python3 bench/probes/cubin_kernels.py old.cubin new.cubin
 
 Each kernel's .text section is compared by name, the anonymous namespace's per-file hash left out (it follows
-the source file's path). A line per kernel: "same", or how many bytes differ (a parameter read at another offset
-changes a few; new code, thousands).
+the source file's path). A line per kernel: "same", how many bytes differ (a parameter read at another offset
+changes a few; new code, thousands), "only in" one cubin, or "renamed" where a kernel found in one cubin alone
+has the code of one found in the other alone.
 """
 
 from __future__ import annotations
@@ -41,10 +42,23 @@ def text_sections(path: str) -> dict[str, bytes]:
 
 
 def compare(old: dict[str, bytes], new: dict[str, bytes]) -> list[str]:
+    # A kernel renamed (a template parameter added, say) is matched by its code, in name order.
+    unmatched_old: dict[bytes, list[str]] = {}
+    for name in sorted(set(old) - set(new)):
+        unmatched_old.setdefault(old[name], []).append(name)
+    renamed_from = {}
+    for name in sorted(set(new) - set(old)):
+        if unmatched_old.get(new[name]):
+            renamed_from[name] = unmatched_old[new[name]].pop(0)
+    gone = set(renamed_from.values())
     lines = []
     for name in sorted(set(old) | set(new)):
         a, b = old.get(name), new.get(name)
-        if a is None or b is None:
+        if name in renamed_from:
+            lines.append(f"renamed, same code ({len(b)} bytes): {renamed_from[name]} -> {name}")
+        elif name in gone:
+            continue  # reported under its new name
+        elif a is None or b is None:
             lines.append(f"only in {'new' if a is None else 'old'}: {name}")
         elif a == b:
             lines.append(f"same ({len(a)} bytes): {name}")
