@@ -320,16 +320,20 @@ bool streaming_table_stores(const ExpandArgs& a) {
   return streaming_pairs_and_units(a) && !high_occupancy_table_copy(a);
 }
 
-bool high_occupancy_table_copy(const ExpandArgs& a) {
+bool high_occupancy_table_copy(const ExpandArgs& a, const PageTableLayout& layout) {
   if (average_table_pairs(a) > kCopyMaxPairs) return false;
   const int64_t units = table_pairs(a) <= kCopyMaxPairs ? kCopyMinUnits : kCopyAveragedMinUnits;
-  return table_units_at_least(a, units) && !page_table_layout(a).row_groups;
+  return table_units_at_least(a, units) && !layout.row_groups;
 }
 
-TableCopy table_copy(const ExpandArgs& a) {
-  if (high_occupancy_table_copy(a)) return TableCopy::kHighOccupancy;
+bool high_occupancy_table_copy(const ExpandArgs& a) { return high_occupancy_table_copy(a, page_table_layout(a)); }
+
+TableCopy table_copy(const ExpandArgs& a, const PageTableLayout& layout) {
+  if (high_occupancy_table_copy(a, layout)) return TableCopy::kHighOccupancy;
   return streaming_pairs_and_units(a) ? TableCopy::kStreaming : TableCopy::kPlain;
 }
+
+TableCopy table_copy(const ExpandArgs& a) { return table_copy(a, page_table_layout(a)); }
 
 bool prefetches_next_pass(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout) {
   if (copy == TableCopy::kPlain || average_table_pairs(a) > kPrefetchNextPassMaxPairs) return false;
@@ -401,7 +405,7 @@ Status detail::expand_cuda_general(const ExpandArgs& a, cudaStream_t stream) {
                                     " blocks, got " + std::to_string(a.bs) + " requests needing " +
                                     std::to_string(grid));
   }
-  const TableCopy copy = page_tables ? table_copy(a) : TableCopy::kPlain;
+  const TableCopy copy = page_tables ? table_copy(a, g.layout) : TableCopy::kPlain;
   const bool next_pass = prefetches_next_pass(a, copy, g.layout);
   if (a.kv_lens.type == IntType::kInt64) {
     launch_kv<int64_t>(a, p, copy, next_pass, static_cast<unsigned>(grid), stream);

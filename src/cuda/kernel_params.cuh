@@ -248,8 +248,9 @@ int64_t page_table_block_target(const ExpandArgs& a);
 // How a call's page tables are copied: plainly, with streaming stores, or
 // plainly by the kernel compiled for kCopyMinBlocks blocks per multiprocessor.
 enum class TableCopy { kPlain, kStreaming, kHighOccupancy };
-// The copy `a` gets when it wants a page table (streaming stores first: the
-// two rules never both hold, as they need >= 3 and <= 2 pairs).
+// The copy `a` gets when it wants a page table: the high-occupancy kernel
+// where its rule holds, else streaming stores where theirs does (tables of
+// up to 5 rows that vary per request can meet both).
 TableCopy table_copy(const ExpandArgs& a);
 
 // How the page-table blocks split the table: the row-group shift and the
@@ -260,6 +261,10 @@ struct PageTableLayout {
   uint32_t parts_per_request;
 };
 PageTableLayout page_table_layout(const ExpandArgs& a);
+// high_occupancy_table_copy and table_copy of a call laid out in `layout`
+// (page_table_layout(a)): the launch's form, which has the layout already.
+bool high_occupancy_table_copy(const ExpandArgs& a, const PageTableLayout& layout);
+TableCopy table_copy(const ExpandArgs& a, const PageTableLayout& layout);
 
 // The builder's grid for the validated call `a` (expand_cuda.cu's header
 // says which block plays which role); from host ints only, so a captured
