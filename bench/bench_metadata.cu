@@ -51,8 +51,8 @@
 //
 //   specmeta_bench_metadata [--json=PATH] [--filter=SUBSTR] [--calls=100]
 //                           [--replays=200] [--seed=N] [--large] [--cases=ID,...]
-//                           [--no-verify] [--busy-streams=N] [--hold-cycles=N]
-//                           [--pool-rows=K]
+//                           [--bound] [--suite-lengths] [--no-verify]
+//                           [--busy-streams=N] [--hold-cycles=N] [--pool-rows=K]
 // (--help lists the case ids; --filter=ID runs that case alone, any other
 // value the cases whose id contains it. --large runs the large-table cases
 // instead: every mode's tables of 9 MB to 0.6 GB of live bytes, the shapes
@@ -64,6 +64,14 @@
 // streams every small graph node takes longer on an H100, about 0.2 us for
 // the builder's small calls (bench/probes/stream_state.cu). The suite
 // measures in that state.
+// --suite-lengths draws the lengths as bench/bench_suite.py's metadata cells
+// do (draw_suite_lengths) instead of the above, so that with --pool-rows=4
+// a case's inputs are distributed as the suite's cell of that shape.
+// --bound also times, on each case's inputs, lean copies of the same
+// page-table bytes (planned_copy.cuh): one planned on the host, which bounds
+// what the builder's copy could take, and the builder's own layout with a
+// block's passes all in flight; it prints the builder's time over the bound,
+// the JSON every shape's time.
 // --hold-cycles=N queues a kernel spinning N clocks before each timed replay,
 // so the start event is not recorded on an idle GPU while the host still
 // launches the graph; the suite times its replays so, with 100000.)
@@ -76,6 +84,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <numeric>
 #include <optional>
 #include <random>
@@ -85,6 +94,7 @@
 #include <vector>
 
 #include "bench_cuda.cuh"
+#include "planned_copy.cuh"
 #include "specmeta/metadata.h"
 
 namespace {
@@ -392,13 +402,36 @@ struct HostSet {
   std::vector<int64_t> qo, kv;
 };
 
-HostSet make_set(const CaseSpec& c, int64_t pool, std::mt19937_64& rng) {
+// The suite's lengths (bench/suite_cells.py, MetadataCell): seq_b uniform in
+// [n + 1, W - n], n being N (extend: E; decode: 0), accept and extend lengths
+// uniform in [1, n]; target_verify's kv_b is seq_b + N.
+void draw_suite_lengths(const CaseSpec& c, std::mt19937_64& rng, int64_t b, HostSet* h) {
+  const int64_t n = c.mode == Mode::kDecode ? 0 : c.mode == Mode::kExtend ? c.extend_max : c.n;
+  h->seq[b] = std::uniform_int_distribution<int64_t>(n + 1, c.width - n)(rng);
+  switch (c.mode) {
+    case Mode::kDecode: h->qo[b] = 1; break;
+    case Mode::kTargetVerify:
+    case Mode::kDraftExtendStatic: h->qo[b] = n; break;
+    case Mode::kDraftExtend:
+    case Mode::kExtend:
+      h->lens[b] = static_cast<int32_t>(std::uniform_int_distribution<int64_t>(1, n)(rng));
+      h->qo[b] = h->lens[b];
+      break;
+  }
+  h->kv[b] = c.mode == Mode::kTargetVerify ? h->seq[b] + n : h->seq[b];
+}
+
+HostSet make_set(const CaseSpec& c, int64_t pool, bool suite_lengths, std::mt19937_64& rng) {
   HostSet h;
   h.seq.resize(c.bs);
   h.qo.resize(c.bs);
   h.kv.resize(c.bs);
   if (c.mode == Mode::kDraftExtend || c.mode == Mode::kExtend) h.lens.resize(c.bs);
   for (int64_t b = 0; b < c.bs; ++b) {
+    if (suite_lengths) {
+      draw_suite_lengths(c, rng, b, &h);
+      continue;
+    }
     switch (c.mode) {
       case Mode::kDecode:
         h.seq[b] = std::uniform_int_distribution<int64_t>(1, c.width)(rng);
@@ -586,7 +619,8 @@ specmeta::MetadataArgs args_for(const CaseState& s, int set) {
   return a;
 }
 
-CaseState prepare(const CaseSpec& c, int index, uint64_t seed, int pool_rows, cudaStream_t stream) {
+CaseState prepare(const CaseSpec& c, int index, uint64_t seed, int pool_rows, bool suite_lengths,
+                  cudaStream_t stream) {
   CaseState s;
   s.spec = &c;
   s.capacity = capacity_of(c);
@@ -599,7 +633,7 @@ CaseState prepare(const CaseSpec& c, int index, uint64_t seed, int pool_rows, cu
   std::seed_seq seq_seed{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), static_cast<uint32_t>(index)};
   std::mt19937_64 rng(seq_seed);
   for (int set = 0; set < kInputSets; ++set) {
-    s.host.push_back(make_set(c, s.pool, rng));
+    s.host.push_back(make_set(c, s.pool, suite_lengths, rng));
     const HostSet& h = s.host.back();
     s.seq.push_back(device_copy(h.seq));
     s.rpi.push_back(device_copy(h.rpi));
@@ -715,6 +749,7 @@ struct Result {
   Bytes bytes;  // average per call
   Timing t;
   Timing same_copy;
+  std::vector<std::optional<Timing>> planned;  // --bound: by bench::kPlannedConfigs' shape
 };
 
 // ---------------------------------------------------------------------------
@@ -731,6 +766,8 @@ struct Options {
   int busy_streams = 0;
   long long hold_cycles = 0;
   int pool_rows = kInputSets;  // req_to_token rows per request
+  bool bound = false;
+  bool suite_lengths = false;
 };
 
 bool starts_with(const char* arg, const char* prefix, const char** value) {
@@ -769,6 +806,10 @@ bool parse(int argc, char** argv, Options* o, int* exit_status) {
         }
         o->cases.push_back(*c);
       }
+    } else if (std::strcmp(argv[i], "--suite-lengths") == 0) {
+      o->suite_lengths = true;
+    } else if (std::strcmp(argv[i], "--bound") == 0) {
+      o->bound = true;
     } else if (std::strcmp(argv[i], "--no-verify") == 0) {
       o->verify = false;
     } else if (starts_with(argv[i], "--busy-streams=", &v)) {
@@ -780,7 +821,7 @@ bool parse(int argc, char** argv, Options* o, int* exit_status) {
     } else {
       std::fprintf(stderr,
                    "usage: %s [--json=PATH] [--filter=SUBSTR] [--calls=100] [--replays=200] [--seed=N] [--large] "
-                   "[--cases=ID,...] [--no-verify] [--busy-streams=N] [--hold-cycles=N] [--pool-rows=K]\n"
+                   "[--cases=ID,...] [--bound] [--suite-lengths] [--no-verify] [--busy-streams=N] [--hold-cycles=N] [--pool-rows=K]\n"
                    "cases (--filter=ID runs that case; any other value, the ids containing it):\n",
                    argv[0]);
       for (const CaseSpec& c : all_cases()) std::fprintf(stderr, "  %s\n", c.id.c_str());
@@ -796,6 +837,83 @@ bool parse(int argc, char** argv, Options* o, int* exit_status) {
     return false;
   }
   return true;
+}
+
+// --bound: the lean copies of planned_copy.cuh, timed on the case's inputs as
+// the builder is, in each of kPlannedConfigs' shapes; the bound is the fastest host-planned shape that waits
+// first. Each shape is checked first, where verify() runs: the builder's
+// outputs of input set 0 with both tables poisoned again and written by that
+// shape alone pass verify(). Single-destination cases with a power-of-two
+// page size of at least 4 only (no times otherwise).
+std::vector<std::optional<Timing>> time_planned_copies(const CaseState& s, const Options& opt, int sms,
+                                                       cudaStream_t stream) {
+  constexpr int kShapes = static_cast<int>(std::size(bench::kPlannedConfigs));
+  std::vector<std::optional<Timing>> times(kShapes);
+  const CaseSpec& c = *s.spec;
+  const int64_t ps = c.page_size;
+  if (c.dest_sets != 1 || ps < bench::kPlannedColsPerThread || (ps & (ps - 1)) != 0) return times;
+  const DevOut& o = s.outs[0];
+  const bench::PlannedTables tables{s.req_to_token, o.pt1, o.rpt, s.pt_cols, s.rpt_cols, __builtin_ctzll(ps)};
+  std::vector<bench::PlannedUnit*> units;
+  std::vector<int64_t> counts;
+  for (const HostSet& h : s.host) {
+    const std::vector<bench::PlannedUnit> u = bench::plan_units(h.qo, h.kv, h.rpi, c.width, s.pt_cols, s.rpt_cols, ps);
+    units.push_back(device_copy(u));
+    counts.push_back(static_cast<int64_t>(u.size()));
+  }
+  const int32_t passes = static_cast<int32_t>((c.width + bench::kPlannedUnitCols - 1) / bench::kPlannedUnitCols);
+  auto requests = [&](int set) {
+    const int64_t rows = c.mode == Mode::kDecode ? 1 : c.n;  // unless lens
+    return bench::LaidRequests{s.seq[set], s.rpi[set], s.lens[set], c.mode == Mode::kTargetVerify ? c.n : 0, c.bs,
+                               c.width, static_cast<int32_t>(rows), passes};
+  };
+  auto launch = [&](int shape, int set) {
+    bench::launch_planned_copy(bench::kPlannedConfigs[shape], sms, units[set], counts[set], requests(set), tables,
+                               stream);
+  };
+  for (int shape = 0; shape < kShapes; ++shape) {
+    if (opt.verify) {
+      const specmeta::MetadataArgs a = args_for(s, 0);
+      status_check(specmeta::build_metadata_cuda(a, stream), "build_metadata_cuda");
+      CUDA_CHECK(cudaMemsetAsync(o.pt1, 0xAB, static_cast<size_t>(s.capacity * s.pt_cols) * sizeof(int32_t), stream));
+      CUDA_CHECK(cudaMemsetAsync(o.rpt, 0xAB, static_cast<size_t>(s.capacity * s.rpt_cols) * sizeof(int32_t), stream));
+      launch(shape, 0);
+      CUDA_CHECK(cudaStreamSynchronize(stream));
+      verify(s, 0, bench::format("--bound's copy \"%s\", input set 0", bench::kPlannedConfigs[shape].name).c_str());
+    }
+    times[shape] = time_graph(stream, opt.calls, opt.replays, opt.hold_cycles,
+                              [&](int i) { launch(shape, i % kInputSets); });
+  }
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  for (bench::PlannedUnit* u : units) CUDA_CHECK(cudaFree(u));
+  return times;
+}
+
+// The bound of time_planned_copies' times: the index of the fastest
+// host-planned shape that waits first, or -1.
+int bound_shape(const std::vector<std::optional<Timing>>& times) {
+  int best = -1;
+  for (int i = 0; i < static_cast<int>(times.size()); ++i) {
+    if (!times[i] || !bench::is_bound_shape(bench::kPlannedConfigs[i])) continue;
+    if (best < 0 || times[i]->median_us < times[best]->median_us) best = i;
+  }
+  return best;
+}
+
+// The JSON fields of --bound's times: the bound's median and shape (null
+// without one), and every shape's median by name (null where not timed).
+std::string planned_json(const std::vector<std::optional<Timing>>& times) {
+  if (times.empty()) return "";
+  const int best = bound_shape(times);
+  std::string out = best < 0 ? std::string(", \"planned_copy_us\": null, \"planned_copy_shape\": null")
+                             : bench::format(", \"planned_copy_us\": %.4f, \"planned_copy_shape\": \"%s\"",
+                                             times[best]->median_us, bench::kPlannedConfigs[best].name);
+  out += ", \"lean_copies_us\": {";
+  for (size_t i = 0; i < times.size(); ++i) {
+    out += bench::format("%s\"%s\": ", i ? ", " : "", bench::kPlannedConfigs[i].name);
+    out += times[i] ? bench::format("%.4f", times[i]->median_us) : std::string("null");
+  }
+  return out + "}";
 }
 
 std::string fmt(const char* format, double v) {
@@ -820,6 +938,8 @@ static int run(int argc, char** argv) {
   int driver = 0, runtime = 0;
   CUDA_CHECK(cudaDriverGetVersion(&driver));
   CUDA_CHECK(cudaRuntimeGetVersion(&runtime));
+  int sms = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   cudaStream_t stream;
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   std::vector<cudaStream_t> busy(static_cast<size_t>(opt.busy_streams));
@@ -853,7 +973,10 @@ static int run(int argc, char** argv) {
       if (exact ? c.id != opt.filter : c.id.find(opt.filter) == std::string::npos) continue;
     }
     std::fprintf(stderr, "[%d] %s ...\n", index, c.id.c_str());
-    CaseState s = prepare(c, index, opt.seed, opt.pool_rows, stream);
+    if (opt.suite_lengths && 2 * (c.mode == Mode::kExtend ? c.extend_max : c.n) >= c.width) {
+      throw bench::Failure(bench::format("--suite-lengths: %s needs W > 2 N", c.id.c_str()));
+    }
+    CaseState s = prepare(c, index, opt.seed, opt.pool_rows, opt.suite_lengths, stream);
 
     // Check once on set 0, from poisoned outputs.
     poison(s, stream);
@@ -886,6 +1009,7 @@ static int run(int argc, char** argv) {
     CUDA_CHECK(cudaStreamSynchronize(stream));
     // The graph's last call decides what the outputs hold now.
     if (opt.verify) verify(s, (opt.calls - 1) % kInputSets, "after graph replays, input set of the last call");
+    if (opt.bound) r.planned = time_planned_copies(s, opt, sms, stream);
     release(s);
 
     // The same volume as one plain device-to-device copy (half read, half written).
@@ -899,11 +1023,15 @@ static int run(int argc, char** argv) {
               prop.name, prop.major, prop.minor, driver, runtime);
   std::printf("Per call in a graph of %d calls over %d rotating input sets, median (min) of %d replays. "
               "topk %" PRId64 ", kpool %" PRId64 ", page size 64, N = %s, seq_lens and req_pool_indices int64, "
-              "accept/extend lengths int32, contexts uniform in [1, W]. Live bytes: req_to_token read once per "
+              "accept/extend lengths int32, %s. Live bytes: req_to_token read once per "
               "request, every output element a call writes (page tables: live prefixes only), the inputs. "
               "Busy streams (a kernel run on each first): %d. Clocks held before each timed replay: %lld. "
               "req_to_token rows per request: %d.\n\n",
-              opt.calls, kInputSets, opt.replays, kTopk, kKpool, opt.large ? "the id's -nN (extend: E = its -eE)" : "4",
+              opt.calls, kInputSets, opt.replays, kTopk, kKpool,
+              opt.large || !opt.cases.empty() ? "the id's -nN (extend: E = its -eE)" : "4",
+              opt.suite_lengths ? "lengths drawn as the suite's (seq_lens uniform in [N + 1, W - N], accept and "
+                                  "extend lengths in [1, N])"
+                                : "contexts uniform in [1, W]",
               opt.busy_streams, opt.hold_cycles, opt.pool_rows);
   if (!opt.verify) std::printf("**Outputs not verified (--no-verify): timings of a diagnostic variant only.**\n\n");
   std::printf("| floor | us per call (median) | us per call (min) |\n| --- | --- | --- |\n");
@@ -914,18 +1042,28 @@ static int run(int argc, char** argv) {
               kCopiesPerGraph, big_copy.median_us, big_copy.min_us);
   std::printf("Copy bandwidth (read + write): %.0f GB/s.\n\n", copy_gbps);
   std::printf("| case | mode | bs | W | dest sets | rows (avg) | us/call median | us/call min | live MB/call | "
-              "req_to_token MB | page-table MB | GB/s | %% of copy BW | same-bytes D2D copy (us) | SGLang Triton (us) |\n");
-  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+              "req_to_token MB | page-table MB | GB/s | %% of copy BW | same-bytes D2D copy (us) | SGLang Triton (us) |%s\n",
+              opt.bound ? " host-planned copy (us) | builder / planned |" : "");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |%s\n",
+              opt.bound ? " --- | --- |" : "");
   for (const Result& r : results) {
     const CaseSpec& c = *r.spec;
     const double gbps = r.bytes.total / (r.t.median_us * 1e3);
     std::string ref = c.sglang_us >= 0 ? fmt("%.1f", c.sglang_us) : std::string("-");
     if (!c.target.empty()) ref = (c.sglang_us >= 0 ? ref + "; " : std::string()) + "target " + c.target;
+    std::string bound;
+    if (opt.bound) {
+      const int best = bound_shape(r.planned);
+      bound = best < 0 ? std::string(" - | - |")
+                       : fmt(" %.2f", r.planned[best]->median_us) +
+                             bench::format(" (%s) |", bench::kPlannedConfigs[best].name) +
+                             fmt(" %.3f |", r.t.median_us / r.planned[best]->median_us);
+    }
     std::printf("| %s | %s | %" PRId64 " | %" PRId64 " | %d | %.1f | %.2f | %.2f | %.3f | %.3f | %.3f | %.0f | %.1f%% | "
-                "%.2f | %s |\n",
+                "%.2f | %s |%s\n",
                 c.id.c_str(), mode_name(c.mode), c.bs, c.width, c.dest_sets, r.rows, r.t.median_us, r.t.min_us,
                 r.bytes.total / 1e6, r.bytes.req_to_token / 1e6, r.bytes.page_tables / 1e6, gbps,
-                100.0 * gbps / copy_gbps, r.same_copy.median_us, ref.c_str());
+                100.0 * gbps / copy_gbps, r.same_copy.median_us, ref.c_str(), bound.c_str());
   }
   std::fflush(stdout);
 
@@ -940,9 +1078,9 @@ static int run(int argc, char** argv) {
                  prop.name, prop.major, prop.minor, driver, runtime);
     std::fprintf(f, "  \"calls_per_graph\": %d,\n  \"replays\": %d,\n  \"input_sets\": %d,\n  \"seed\": %" PRIu64
                  ",\n  \"topk\": %" PRId64 ",\n  \"kpool\": %" PRId64 ",\n  \"busy_streams\": %d,\n"
-                 "  \"hold_cycles\": %lld,\n  \"pool_rows_per_request\": %d,\n",
+                 "  \"hold_cycles\": %lld,\n  \"pool_rows_per_request\": %d,\n  \"suite_lengths\": %s,\n",
                  opt.calls, opt.replays, kInputSets, opt.seed, kTopk, kKpool, opt.busy_streams, opt.hold_cycles,
-                 opt.pool_rows);
+                 opt.pool_rows, opt.suite_lengths ? "true" : "false");
     std::fprintf(f, "  \"floors\": {\n    \"empty_kernel_us\": {\"median\": %.4f, \"min\": %.4f},\n"
                  "    \"empty_kernel_pdl_us\": {\"median\": %.4f, \"min\": %.4f},\n"
                  "    \"d2d_copy\": {\"bytes\": %" PRId64 ", \"copies_per_graph\": %d, \"median_us\": %.3f, "
@@ -960,13 +1098,15 @@ static int run(int argc, char** argv) {
                    ", \"dest_sets\": %d, \"capacity\": %" PRId64 ", \"rows_avg\": %.2f, "
                    "\"us_median\": %.4f, \"us_min\": %.4f, \"live_bytes\": %.1f, \"req_to_token_bytes\": %.1f, "
                    "\"page_table_bytes\": %.1f, \"other_bytes\": %.1f, \"gbps\": %.2f, \"pct_of_copy_bw\": %.3f, "
-                   "\"same_bytes_copy_us\": %.4f, \"sglang_triton_us\": %s, \"target\": \"%s\", \"verified\": %s}%s\n",
+                   "\"same_bytes_copy_us\": %.4f, \"sglang_triton_us\": %s, \"target\": \"%s\", \"verified\": %s%s}%s\n",
                    c.id.c_str(), mode_name(c.mode), c.bs, c.width, c.page_size,
                    (c.mode == Mode::kDecode || c.mode == Mode::kExtend) ? int64_t{0} : c.n, c.extend_max, c.dest_sets,
                    r.capacity, r.rows, r.t.median_us, r.t.min_us, r.bytes.total, r.bytes.req_to_token,
                    r.bytes.page_tables, r.bytes.other, gbps, 100.0 * gbps / copy_gbps, r.same_copy.median_us,
                    c.sglang_us >= 0 ? fmt("%.1f", c.sglang_us).c_str() : "null", c.target.c_str(),
-                   opt.verify ? "true" : "false", i + 1 < results.size() ? "," : "");
+                   opt.verify ? "true" : "false",
+                   planned_json(r.planned).c_str(),
+                   i + 1 < results.size() ? "," : "");
     }
     std::fprintf(f, "  ]\n}\n");
     if (std::fclose(f) != 0) {
