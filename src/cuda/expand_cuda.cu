@@ -81,8 +81,10 @@ __device__ __forceinline__ void prefetch_request_block_lines(const KernelParams&
 // there 0.991-0.993x (on its own, before the smaller target: 0.985x).
 //
 // kNextPass: page-table blocks that prefetch their next pass (kernel_params.cuh,
-// prefetches_next_pass).
-template <class KvT, class QoT, int kItems, bool kStreaming, bool kLaunchAfterWait, bool kFewPairs, bool kNextPass>
+// prefetches_next_pass). kInFlight: the high-occupancy copy's passes loaded
+// before any is stored (kernel_params.cuh, passes_in_flight).
+template <class KvT, class QoT, int kItems, bool kStreaming, bool kLaunchAfterWait, bool kFewPairs, bool kNextPass,
+          int kInFlight = 1>
 __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorage& smem) {
   // The parameter lines read before the wait: the scalars and the first
   // destination set (the other sets' lines matter to multi-set calls alone).
@@ -115,7 +117,7 @@ __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorag
     request_block<KvT, QoT, kItems>(p, smem.requests);
   } else {
     constexpr bool kSumAfterFirstLoads = !kLaunchAfterWait;
-    page_table_block<KvT, QoT, kStreaming, kFewPairs, kSumAfterFirstLoads, kNextPass>(
+    page_table_block<KvT, QoT, kStreaming, kFewPairs, kSumAfterFirstLoads, kNextPass, kInFlight>(
         p, blockIdx.x - p.row_blocks - 1, smem.page_table);
   }
 }
@@ -131,12 +133,13 @@ __global__ void __launch_bounds__(kThreads) expand_kernel(const __grid_constant_
 // laid out without row groups, whose code it leaves out (measured, E5: per-request tables
 // of one or two rows at bs 1024 1.006-1.025x faster, bench_metadata --large),
 // and storing real_page_table from the copying threads' own columns
-// (page_table_block.cuh, kFewPairs).
-template <class KvT, class QoT, int kItems, bool kNextPass>
-__global__ void __launch_bounds__(kThreads, kCopyMinBlocks) expand_kernel_high_occupancy(
-    const __grid_constant__ KernelParams p) {
+// (page_table_block.cuh, kFewPairs). With passes in flight (kInFlight > 1),
+// for kInFlightMinBlocks: the passes' registers (kernel_params.cuh).
+template <class KvT, class QoT, int kItems, bool kNextPass, int kInFlight>
+__global__ void __launch_bounds__(kThreads, kInFlight > 1 ? kInFlightMinBlocks : kCopyMinBlocks)
+    expand_kernel_high_occupancy(const __grid_constant__ KernelParams p) {
   __shared__ SharedStorage smem;
-  expand_block<KvT, QoT, kItems, false, false, true, kNextPass>(p, smem);
+  expand_block<KvT, QoT, kItems, false, false, true, kNextPass, kInFlight>(p, smem);
 }
 
 DestSet dest_set(const ExpandOutputs& o) {
@@ -191,39 +194,43 @@ void launch_in_order(const KernelParams& p, unsigned grid, bool next_pass, cudaS
 }
 
 template <class KvT, class QoT, int kItems>
-void launch_overlapped(const KernelParams& p, TableCopy copy, bool next_pass, unsigned grid, cudaStream_t stream) {
+void launch_overlapped(const KernelParams& p, TableCopy copy, PassOrder order, unsigned grid, cudaStream_t stream) {
+  const bool next_pass = order == PassOrder::kPrefetchNext;
   if (copy == TableCopy::kStreaming) {
     launch_in_order<KvT, QoT, kItems, true>(p, grid, next_pass, stream);
   } else if (copy == TableCopy::kHighOccupancy && next_pass) {
-    launch_programmatic(expand_kernel_high_occupancy<KvT, QoT, kItems, true>, grid, kThreads, stream, p);
+    launch_programmatic(expand_kernel_high_occupancy<KvT, QoT, kItems, true, 1>, grid, kThreads, stream, p);
+  } else if (copy == TableCopy::kHighOccupancy && order == PassOrder::kInFlight) {
+    launch_programmatic(expand_kernel_high_occupancy<KvT, QoT, kItems, false, kPassesInFlight>, grid, kThreads, stream,
+                        p);
   } else if (copy == TableCopy::kHighOccupancy) {
-    launch_programmatic(expand_kernel_high_occupancy<KvT, QoT, kItems, false>, grid, kThreads, stream, p);
+    launch_programmatic(expand_kernel_high_occupancy<KvT, QoT, kItems, false, 1>, grid, kThreads, stream, p);
   } else {
     launch_in_order<KvT, QoT, kItems, false>(p, grid, false, stream);
   }
 }
 
 template <class KvT, class QoT>
-void launch_qo(const KernelParams& p, TableCopy copy, bool next_pass, unsigned grid, cudaStream_t stream) {
+void launch_qo(const KernelParams& p, TableCopy copy, PassOrder order, unsigned grid, cudaStream_t stream) {
   if (p.bs <= kNarrowItems * kThreads) {
-    launch_overlapped<KvT, QoT, kNarrowItems>(p, copy, next_pass, grid, stream);
+    launch_overlapped<KvT, QoT, kNarrowItems>(p, copy, order, grid, stream);
   } else {
-    launch_overlapped<KvT, QoT, kWideItems>(p, copy, next_pass, grid, stream);
+    launch_overlapped<KvT, QoT, kWideItems>(p, copy, order, grid, stream);
   }
 }
 
 template <class KvT>
-void launch_kv(const ExpandArgs& a, const KernelParams& p, TableCopy copy, bool next_pass, unsigned grid,
+void launch_kv(const ExpandArgs& a, const KernelParams& p, TableCopy copy, PassOrder order, unsigned grid,
                cudaStream_t stream) {
   if (a.uniform_qo() && !a.out.cu_seqlens_k.data) {
     // No scan anywhere (measured: this narrow instantiation is the faster one here).
-    launch_overlapped<KvT, UniformQo, kNarrowItems>(p, copy, next_pass, grid, stream);
+    launch_overlapped<KvT, UniformQo, kNarrowItems>(p, copy, order, grid, stream);
   } else if (a.uniform_qo()) {
-    launch_qo<KvT, UniformQo>(p, copy, next_pass, grid, stream);
+    launch_qo<KvT, UniformQo>(p, copy, order, grid, stream);
   } else if (a.qo_lens.type == IntType::kInt64) {
-    launch_qo<KvT, int64_t>(p, copy, next_pass, grid, stream);
+    launch_qo<KvT, int64_t>(p, copy, order, grid, stream);
   } else {
-    launch_qo<KvT, int32_t>(p, copy, next_pass, grid, stream);
+    launch_qo<KvT, int32_t>(p, copy, order, grid, stream);
   }
 }
 
@@ -232,6 +239,14 @@ void launch_kv(const ExpandArgs& a, const KernelParams& p, TableCopy copy, bool 
 int64_t width_passes(const ExpandArgs& a, bool row_groups) {
   const int64_t cols = row_groups ? kColsPerPass >> kRowGroupShift : kColsPerPass;
   return (a.width + cols - 1) / cols;
+}
+
+// What passes in flight need of a call's outputs: page_table_1 wanted, and
+// real_page_table, where wanted, stored from the copying threads' own
+// columns (a power-of-two page size of at least kColsPerThread).
+bool in_flight_outputs(const ExpandArgs& a) {
+  const bool own_pages = (a.page_size & (a.page_size - 1)) == 0 && a.page_size >= kColsPerThread;
+  return a.out.page_table_1.data && (!a.out.real_page_table.data || own_pages);
 }
 
 }  // namespace
@@ -249,6 +264,12 @@ PageTableLayout page_table_layout(const ExpandArgs& a) {
   const int64_t grid_limit = pairs >= kRowGroupManyPairs ? kRowGroupGridLimit : kRowGroupFewPairsGridLimit;
   const bool row_groups = pairs >= (int64_t{1} << kRowGroupShift) && bs * width_passes(a, true) <= grid_limit;
   const int64_t passes = width_passes(a, row_groups);
+  if (a.uniform_qo() && passes >= kPassesInFlightMinPasses && in_flight_outputs(a) &&
+      high_occupancy_table_copy(a, {row_groups, 1})) {
+    // One round of kPassesInFlight passes a block (kernel_params.cuh).
+    const int64_t parts = std::min((passes + kPassesInFlight - 1) / kPassesInFlight, kSpreadGridLimit / bs);
+    return {row_groups, static_cast<uint32_t>(std::max<int64_t>(1, parts))};
+  }
   const int64_t target = (page_table_block_target(a) + bs - 1) / bs;
   const int64_t passes_per_block = std::max<int64_t>(1, kUnitsPerTableBlock / (1 + average_table_pairs(a)));
   const int64_t spread = std::min((passes + passes_per_block - 1) / passes_per_block, kSpreadGridLimit / bs);
@@ -344,6 +365,20 @@ bool prefetches_next_pass(const ExpandArgs& a, TableCopy copy, const PageTableLa
   return (passes + layout.parts_per_request - 1) / layout.parts_per_request >= min_passes;
 }
 
+bool passes_in_flight(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout) {
+  if (copy != TableCopy::kHighOccupancy || !in_flight_outputs(a)) return false;
+  if (!a.uniform_qo() && average_table_pairs(a) > kPassesInFlightMaxPerRequestPairs) return false;
+  const int64_t passes = width_passes(a, layout.row_groups);
+  return (passes + layout.parts_per_request - 1) / layout.parts_per_request >= kPassesInFlightMinPasses;
+}
+
+PassOrder pass_order(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout) {
+  const bool in_flight = passes_in_flight(a, copy, layout);
+  if (in_flight && a.uniform_qo()) return PassOrder::kInFlight;
+  if (prefetches_next_pass(a, copy, layout)) return PassOrder::kPrefetchNext;
+  return in_flight ? PassOrder::kInFlight : PassOrder::kOneByOne;
+}
+
 }  // namespace cuda_detail
 
 Status expand_cuda(const ExpandArgs& a, cudaStream_t stream) {
@@ -406,11 +441,11 @@ Status detail::expand_cuda_general(const ExpandArgs& a, cudaStream_t stream) {
                                     std::to_string(grid));
   }
   const TableCopy copy = page_tables ? table_copy(a, g.layout) : TableCopy::kPlain;
-  const bool next_pass = prefetches_next_pass(a, copy, g.layout);
+  const PassOrder order = pass_order(a, copy, g.layout);
   if (a.kv_lens.type == IntType::kInt64) {
-    launch_kv<int64_t>(a, p, copy, next_pass, static_cast<unsigned>(grid), stream);
+    launch_kv<int64_t>(a, p, copy, order, static_cast<unsigned>(grid), stream);
   } else {
-    launch_kv<int32_t>(a, p, copy, next_pass, static_cast<unsigned>(grid), stream);
+    launch_kv<int32_t>(a, p, copy, order, static_cast<unsigned>(grid), stream);
   }
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) {

@@ -211,6 +211,32 @@ constexpr int64_t kPrefetchNextPassMinPasses = 2;
 constexpr int64_t kPrefetchNextPassMinPassesUniform = 3;
 static_assert(kPrefetchNextPassMinBlocks > kLaunchAfterWaitMaxBlocks, "prefetching grids must launch the next first");
 
+// The high-occupancy copy's blocks of at least kPassesInFlightMinPasses
+// passes load kPassesInFlight passes before they store any
+// (page_table_block.cuh, copy_request_rows_in_flight): one pass at a time,
+// each pass's load is a round trip of its own, which tables in or near L2
+// wait for in turn. Where rows are uniform, such tables are laid out for it,
+// a block per kPassesInFlight passes of a row (page_table_layout), and take
+// it before the next-pass prefetch. Where rows are per request, the prefetch
+// comes first, the layout stays, and only tables of at most
+// kPassesInFlightMaxPerRequestPairs pair per request on average (a row bound
+// of at most 3) take it. Measured (H100, bench_metadata behind the suite's
+// state, docs/perf-notes.md): lean copies of the suite's bs 1024 W 4096
+// shapes took decode 6.26 us with a block per row, all four passes in
+// flight, where the builder took 8.05; in the builder, uniform tables
+// 1.01-1.31x faster (decode W 4096 bs 1024 8.08 -> 6.19 us, W 1048576 bs 4
+// 1.22x, W 32768 bs 256 1.16x); per-request tables of one or two rows
+// 1.03-1.10x where they do not prefetch (extend W 4096 bs 1024 E 1 8.77 ->
+// 8.22), but 0.97x at a bound of 4 (draft_extend W 1048576 bs 4 N 4: 1368
+// blocks of 3 passes), and 0.84-0.95x where they prefetch, had the prefetch
+// given way. The kernel is compiled for kInFlightMinBlocks blocks per
+// multiprocessor (48 registers): for kCopyMinBlocks it spilled more and was
+// up to 1.2x slower on tables of four requests of a million columns.
+constexpr int kPassesInFlight = 4;
+constexpr int kInFlightMinBlocks = 5;
+constexpr int64_t kPassesInFlightMinPasses = 2;
+constexpr int64_t kPassesInFlightMaxPerRequestPairs = 1;
+
 // Rows per request as the rules count them: qo_uniform, else max_qo, at
 // most ceil(capacity / bs). The batch's rows fit the capacity, so only a few
 // requests can have more; a call where one does is still copied right, by
@@ -281,6 +307,19 @@ BuilderGrid builder_grid(const ExpandArgs& a);
 // prefetch their next pass (kPrefetchNextPassMaxPairs, above); for uniform
 // rows, the launch then takes the high-occupancy kernel that has the code.
 bool prefetches_next_pass(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout);
+// True when the high-occupancy copy of `a` in `layout` loads kPassesInFlight
+// passes of a block before it stores any (page_table_block.cuh,
+// copy_request_rows_in_flight): at least kPassesInFlightMinPasses passes a
+// block, page_table_1 wanted (live prefixes), real_page_table, if wanted, of
+// a power-of-two page size of at least kColsPerThread (stored from the
+// copying threads' own columns), and where rows are per request at most
+// kPassesInFlightMaxPerRequestPairs pair per request on average.
+bool passes_in_flight(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout);
+// The order of a block's passes: one at a time, each prefetching the next
+// (prefetches_next_pass, first), or kPassesInFlight at a time
+// (passes_in_flight). Each takes kernels of its own (expand_cuda.cu).
+enum class PassOrder { kOneByOne, kPrefetchNext, kInFlight };
+PassOrder pass_order(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout);
 
 // The qo of every request is the host int qo_uniform.
 struct UniformQo {};

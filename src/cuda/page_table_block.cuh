@@ -217,6 +217,70 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
   }
 }
 
+// The high-occupancy copy with kInFlight passes of a block loaded before any
+// is stored (kernel_params.cuh, passes_in_flight), where copy_request_rows
+// loads and stores one pass at a time: every pass's load is then one round
+// trip of the block's, not one each. Bandwidth layout only, page_table_1
+// wanted, and real_page_table (where wanted) stored from the copying threads'
+// own columns: the host picks it only where those hold; a call where the own
+// pages do not (copy_request_rows says when) takes copy_request_rows.
+template <int kInFlight, class Rows>
+__device__ __forceinline__ void copy_request_rows_in_flight(const KernelParams& p, const int32_t* src, uint32_t part,
+                                                            Rows request_rows, uint64_t live) {
+  const bool own_pages = p.page_shift >= kColsPerThreadShift;
+  if (p.sets[0].page_table_1 == nullptr || (p.sets[0].real_page_table && !own_pages)) {
+    copy_request_rows<0, false, true>(p, src, part, request_rows, live);
+    return;
+  }
+  // 32-bit columns as in copy_request_rows: a pass past the row's is given
+  // the column col_end, never formed from its index.
+  const uint32_t col_end = static_cast<uint32_t>(live);
+  const uint32_t passes = (col_end + kColsPerPass - 1) / kColsPerPass;
+  const uint32_t stride = p.parts_per_request;
+  auto column = [&](uint32_t pass) { return pass < passes ? pass_column(pass, threadIdx.x, kThreadBits) : col_end; };
+  for (uint32_t first = part; first < passes; first += stride * kInFlight) {
+    int4 cols[kInFlight];
+#pragma unroll
+    for (int k = 0; k < kInFlight; ++k) {
+      const uint32_t c = column(first + k * stride);
+      cols[k] = make_int4(0, 0, 0, 0);
+      if (p.vector_copy && c + kColsPerThread <= col_end) {
+        cols[k] = *reinterpret_cast<const int4*>(src + c);
+      } else if (c < col_end) {
+        cols[k].x = src[c];
+        cols[k].y = c + 1 < col_end ? src[c + 1] : 0;
+        cols[k].z = c + 2 < col_end ? src[c + 2] : 0;
+        cols[k].w = c + 3 < col_end ? src[c + 3] : 0;
+      }
+    }
+    if constexpr (Rows::kAfterFirstLoads) {
+      if (first == part && !request_rows.find()) return;
+    }
+    for (int s = 0; s < p.num_sets; ++s) {
+      const DestSet& d = p.sets[s];
+      for (uint32_t j = 0; j < request_rows.rows; ++j) {
+        const uint64_t row = request_rows.first_row + j;
+#pragma unroll
+        for (int k = 0; k < kInFlight; ++k) {
+          const uint32_t c = column(first + k * stride);
+          int32_t* dst = d.page_table_1 + row * d.page_table_1_stride + c;
+          if (p.vector_copy && c + kColsPerThread <= col_end) {
+            *reinterpret_cast<int4*>(dst) = cols[k];
+          } else if (c < col_end) {
+            dst[0] = cols[k].x;
+            if (c + 1 < col_end) dst[1] = cols[k].y;
+            if (c + 2 < col_end) dst[2] = cols[k].z;
+            if (c + 3 < col_end) dst[3] = cols[k].w;
+          }
+          if (d.real_page_table && c < col_end && (c & (p.page_size - 1)) == 0) {
+            d.real_page_table[row * d.real_page_table_stride + (c >> p.page_shift)] = cols[k].x >> p.page_shift;
+          }
+        }
+      }
+    }
+  }
+}
+
 // The rows of a request of qo rows whose first row is first_row (below the
 // capacity) that fit the capacity.
 __device__ __forceinline__ uint32_t rows_within_capacity(const KernelParams& p, uint64_t first_row, uint64_t qo) {
@@ -240,10 +304,13 @@ __device__ __forceinline__ const int32_t* pool_row(const KernelParams& p, int64_
 
 // A request's rows in the table, summed before the copy. kNext: the copy
 // prefetches its next pass (kernel_params.cuh, prefetches_next_pass).
-template <bool kNext>
+// kInFlight: passes loaded before any is stored (copy_request_rows_in_flight;
+// 1: copy_request_rows).
+template <bool kNext, int kInFlight = 1>
 struct KnownRows {
   static constexpr bool kAfterFirstLoads = false;
   static constexpr bool kNextPass = kNext;
+  static constexpr int kPassesInFlight = kInFlight;
   uint64_t first_row;
   uint32_t rows;
 };
@@ -252,10 +319,11 @@ struct KnownRows {
 // (copy_request_rows calls find() there), so that the sum's loads and barrier
 // overlap the row's loads; a block with no pass of its request never sums.
 // find() is false when no row of the request fits the capacity.
-template <class QoT, bool kNext>
+template <class QoT, bool kNext, int kInFlight = 1>
 struct RowsAfterFirstLoads {
   static constexpr bool kAfterFirstLoads = true;
   static constexpr bool kNextPass = kNext;
+  static constexpr int kPassesInFlight = kInFlight;
   const KernelParams& p;
   uint32_t b;
   uint32_t qo;
@@ -281,7 +349,9 @@ __device__ __forceinline__ uint64_t copied_columns(const KernelParams& p, int64_
 template <bool kStreaming, bool kFewPairs, class Rows>
 __device__ __forceinline__ void copy_in_layout(const KernelParams& p, const int32_t* src, uint32_t part, Rows rows,
                                                uint64_t live) {
-  if constexpr (kFewPairs) {
+  if constexpr (kFewPairs && Rows::kPassesInFlight > 1) {
+    copy_request_rows_in_flight<Rows::kPassesInFlight>(p, src, part, rows, live);
+  } else if constexpr (kFewPairs) {
     copy_request_rows<0, kStreaming, true>(p, src, part, rows, live);
   } else if (p.row_groups) {
     copy_request_rows<kRowGroupShift, kStreaming, false>(p, src, part, rows, live);
@@ -334,7 +404,9 @@ __device__ __forceinline__ void prefetch_first_pass(const KernelParams& p, uint3
 // kSumAfterFirstLoads: per-request blocks sum the rows before their request
 // after their first pass's loads (RowsAfterFirstLoads); expand_cuda.cu says
 // which kernels do. kNextPass: the blocks prefetch their next pass.
-template <class KvT, class QoT, bool kStreaming, bool kFewPairs, bool kSumAfterFirstLoads, bool kNextPass>
+// kInFlight: the high-occupancy copy's passes in flight (copy_in_layout).
+template <class KvT, class QoT, bool kStreaming, bool kFewPairs, bool kSumAfterFirstLoads, bool kNextPass,
+          int kInFlight = 1>
 __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t index, PageTableStorage& smem) {
   const auto [b, part] = table_block_request(p, index);
   const int64_t kv = detail::offset_kv(static_cast<const KvT*>(p.kv_lens)[b], p.kv_offset);
@@ -345,7 +417,7 @@ __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t
     // The exits below, but for the capacity's, which find() takes.
     const int64_t qo = detail::checked_qo(raw_qo, p.max_qo, ignored);
     if (pool_index < 0 || pool_index >= p.pool_rows || p.req_to_token == nullptr || qo == 0) return;
-    const RowsAfterFirstLoads<QoT, kNextPass> rows{p, b, static_cast<uint32_t>(qo), smem};
+    const RowsAfterFirstLoads<QoT, kNextPass, kInFlight> rows{p, b, static_cast<uint32_t>(qo), smem};
     copy_in_layout<kStreaming, kFewPairs>(p, pool_row(p, pool_index), part, rows, copied_columns(p, kv));
   } else {
     const uint64_t first_row = rows_before<QoT>(p, b, smem);
@@ -362,7 +434,7 @@ __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t
       // every instantiation, cost small calls 0.2-0.3 us; docs/perf-notes.md).
       if (qo == 0) return;
     }
-    const KnownRows<kNextPass> rows{first_row, rows_within_capacity(p, first_row, static_cast<uint64_t>(qo))};
+    const KnownRows<kNextPass, kInFlight> rows{first_row, rows_within_capacity(p, first_row, static_cast<uint64_t>(qo))};
     copy_in_layout<kStreaming, kFewPairs>(p, pool_row(p, pool_index), part, rows, copied_columns(p, kv));
   }
 }

@@ -511,6 +511,72 @@ TEST(PrefetchRule, LargeTablesOfFewPairsPrefetchTheirNextPass) {
   EXPECT_FALSE(uniform(4096, 1048576, 4));
 }
 
+TEST(PassOrderRule, HighOccupancyBlocksOfTwoPassesOrMoreLoadThemAllFirst) {
+  using specmeta::cuda_detail::page_table_layout;
+  using specmeta::cuda_detail::pass_order;
+  using specmeta::cuda_detail::PassOrder;
+  using specmeta::cuda_detail::table_copy;
+  // The rule reads which tables are wanted and the page size; both tables
+  // here, of page size 64, unless said otherwise.
+  static int32_t cell[1] = {};
+  auto with_tables = [](specmeta::ExpandArgs a) {
+    a.out.page_table_1.data = cell;
+    a.out.real_page_table.data = cell;
+    a.page_size = 64;
+    return a;
+  };
+  auto order = [](const specmeta::ExpandArgs& a) { return pass_order(a, table_copy(a), page_table_layout(a)); };
+  auto ragged = [&](int64_t bs, int64_t width, int64_t max_qo, int64_t capacity) {
+    return order(with_tables(ragged_table_call(bs, width, max_qo, capacity)));
+  };
+  auto uniform = [&](int64_t bs, int64_t width, int64_t rows) {
+    return order(with_tables(uniform_table_call(bs, width, rows, 0)));
+  };
+  EXPECT_EQ(ragged(1024, 4096, 1, 1024), PassOrder::kInFlight);      // high occupancy, 1024 blocks of 4 passes
+  EXPECT_EQ(ragged(1024, 2048, 2, 2048), PassOrder::kInFlight);      // 1024 blocks of 2
+  EXPECT_EQ(ragged(4, 1048576, 2, 8), PassOrder::kInFlight);         // one pair on average: 1024 blocks of 4
+  EXPECT_EQ(ragged(4, 1048576, 4, 16), PassOrder::kOneByOne);        // two: 1368 blocks of 3
+  EXPECT_EQ(ragged(2048, 1024, 1, 2048), PassOrder::kOneByOne);      // one pass
+  EXPECT_EQ(ragged(1024, 4096, 4, 4096), PassOrder::kPrefetchNext);  // 2048 blocks: the prefetch comes first
+  EXPECT_EQ(ragged(256, 16384, 8, 2048), PassOrder::kPrefetchNext);  // streaming stores
+  EXPECT_EQ(ragged(64, 16384, 8, 512), PassOrder::kOneByOne);        // streaming stores, too few blocks to prefetch
+  // Uniform rows: laid out a block per four passes, and in flight before the prefetch.
+  EXPECT_EQ(uniform(1024, 4096, 1), PassOrder::kInFlight);           // decode: 1024 blocks of 4
+  EXPECT_EQ(uniform(1024, 5120, 1), PassOrder::kInFlight);           // 2048 blocks of 3 (the prefetch's too)
+  EXPECT_EQ(uniform(4, 1048576, 1), PassOrder::kInFlight);           // 1024 blocks of 4
+  EXPECT_EQ(uniform(1024, 2048, 2), PassOrder::kInFlight);           // target_verify N 2: 1024 blocks of 2
+  EXPECT_EQ(uniform(256, 65536, 4), PassOrder::kOneByOne);           // streaming stores
+  auto parts = [&](int64_t bs, int64_t width, int64_t rows) {
+    return page_table_layout(with_tables(uniform_table_call(bs, width, rows, 0))).parts_per_request;
+  };
+  EXPECT_EQ(parts(1024, 4096, 1), 1u);
+  EXPECT_EQ(parts(1024, 5120, 1), 2u);
+  EXPECT_EQ(parts(4, 1048576, 1), 256u);
+  EXPECT_EQ(parts(256, 32768, 2), 8u);
+  EXPECT_EQ(parts(1024, 2048, 1), 1u);  // the block target's layout: 2 blocks of 1 pass
+  // Without page_table_1 the target's layout, and the prefetch from 3 passes a block.
+  specmeta::ExpandArgs pages_only = with_tables(uniform_table_call(1024, 5120, 1, 0));
+  pages_only.out.page_table_1 = {};
+  EXPECT_EQ(page_table_layout(pages_only).parts_per_request, 2u);
+  EXPECT_EQ(order(pages_only), PassOrder::kPrefetchNext);
+  // page_table_1 wanted, and real_page_table's pages from the copying threads' columns.
+  specmeta::ExpandArgs a = with_tables(uniform_table_call(1024, 4096, 1, 0));
+  for (int64_t ps : {1, 2, 3, 48}) {
+    a.page_size = ps;
+    EXPECT_EQ(order(a), PassOrder::kOneByOne) << "page size " << ps;
+  }
+  for (int64_t ps : {4, 16, 64}) {
+    a.page_size = ps;
+    EXPECT_EQ(order(a), PassOrder::kInFlight) << "page size " << ps;
+  }
+  a.page_size = 3;
+  a.out.real_page_table = {};
+  EXPECT_EQ(order(a), PassOrder::kInFlight);  // no pages to store
+  a.page_size = 64;
+  a.out.page_table_1 = {};
+  EXPECT_EQ(order(a), PassOrder::kOneByOne);
+}
+
 // One draft_extend call on the stream, then a decode call whose seq_lens are
 // the last of the first call's cache_seqlens, with no sync between: the
 // second must compute from the values the first wrote (each waits for the
@@ -710,6 +776,9 @@ TEST_F(MetadataCudaTest, LargeTableSpread) {
 // and extend with a capacity of `rows` per request (the row bound), and
 // target_verify (uniform rows). Each case asserts its side first: 0 no
 // prefetch, 1 the high-occupancy kernel that prefetches, 2 the streaming one.
+// Page size 3, whose pages the copying threads cannot store from their own
+// columns: uniform tables of high occupancy would otherwise take their
+// passes in flight instead (PassesInFlight).
 TEST_F(MetadataCudaTest, NextPassPrefetch) {
   SKIP_WITHOUT_CUDA();
   CaseGen base;
@@ -740,12 +809,73 @@ TEST_F(MetadataCudaTest, NextPassPrefetch) {
     for (const Side& side : sides) {
       MetaOptions o = table_shape_options(base, static_cast<int>(mode), side.shape);
       o.capacity = side.shape.draft_tokens * side.shape.bs;
+      o.page_size = 3;
       const MetaCase c = gen.make(o);
       SCOPED_TRACE(c.describe());
       EXPECT_EQ(side_of(c), mode == MetaMode::kTargetVerify ? side.uniform : side.per_request);
       if (HasFailure()) return;
       run_meta_and_compare(backend(), c);
       if (meta_failed()) return;
+    }
+  }
+}
+
+// Passes in flight (kernel_params.cuh, passes_in_flight) on both sides of the
+// rule, every output compared with the reference: draft_extend, extend and
+// target_verify as in NextPassPrefetch, each case asserting its pass order
+// first; then one shape at page sizes and output subsets on either side
+// (and where the kernel finds its pages not its own, page sizes under 4 or
+// not a power of two: copy_request_rows_in_flight hands those to
+// copy_request_rows).
+TEST_F(MetadataCudaTest, PassesInFlight) {
+  SKIP_WITHOUT_CUDA();
+  using specmeta::cuda_detail::PassOrder;
+  CaseGen base;
+  SCOPED_TRACE(base.seed_text());
+  MetaGen gen(base);
+  struct Side {
+    TableShape shape;
+    PassOrder per_request;  // draft_extend's and extend's order
+    PassOrder uniform;      // target_verify's
+  };
+  const Side sides[] = {
+      {{1024, 4, 1}, PassOrder::kInFlight, PassOrder::kInFlight},      // 1024 blocks of 4 (uniform: laid out so)
+      {{1024, 5, 1}, PassOrder::kInFlight, PassOrder::kInFlight},      // 4 in flight, then 1; uniform 2048 of 3
+      {{1024, 1, 1}, PassOrder::kOneByOne, PassOrder::kOneByOne},      // one pass
+      {{1024, 2, 2}, PassOrder::kInFlight, PassOrder::kInFlight},      // 1024 blocks of 2
+      {{1024, 4, 4}, PassOrder::kPrefetchNext, PassOrder::kOneByOne},  // 2048 blocks: the prefetch first; streaming
+  };
+  auto order_of = [](const MetaCase& c) {
+    const specmeta::ExpandArgs a = expansion_of(c);
+    const specmeta::cuda_detail::PageTableLayout layout = specmeta::cuda_detail::page_table_layout(a);
+    return specmeta::cuda_detail::pass_order(a, specmeta::cuda_detail::table_copy(a, layout), layout);
+  };
+  auto run = [&](MetaMode mode, const TableShape& shape, int64_t ps, unsigned wanted, PassOrder want) {
+    MetaOptions o = table_shape_options(base, static_cast<int>(mode), shape);
+    o.capacity = shape.draft_tokens * shape.bs;
+    o.page_size = ps;
+    o.wanted = wanted;
+    const MetaCase c = gen.make(o);
+    SCOPED_TRACE(c.describe());
+    EXPECT_EQ(order_of(c), want);
+    if (HasFailure()) return false;
+    run_meta_and_compare(backend(), c);
+    return !meta_failed();
+  };
+  for (MetaMode mode : {MetaMode::kDraftExtend, MetaMode::kExtend, MetaMode::kTargetVerify}) {
+    for (const Side& side : sides) {
+      const PassOrder want = mode == MetaMode::kTargetVerify ? side.uniform : side.per_request;
+      if (!run(mode, side.shape, 64, kAllMetaOutputs, want)) return;
+    }
+  }
+  const unsigned pt1 = 1u << kMPageTable1, rpt = 1u << kMRealPageTable;
+  for (MetaMode mode : {MetaMode::kExtend, MetaMode::kDecode}) {
+    for (int64_t ps : {1, 3, 4, 16, 48, 64}) {
+      for (unsigned wanted : {kAllMetaOutputs, pt1 | rpt, pt1, rpt}) {
+        const bool own_pages = ps >= 4 && (ps & (ps - 1)) == 0;
+        const bool in_flight = (wanted & pt1) && (own_pages || !(wanted & rpt));
+        if (!run(mode, {1024, 4, 1}, ps, wanted, in_flight ? PassOrder::kInFlight : PassOrder::kOneByOne)) return;
+      }
     }
   }
 }
