@@ -15,9 +15,11 @@
 //   per block: the builder's own layout, a block per (request, part), each
 //     request read from seq_lens and req_pool_indices on the device, but
 //     with all of a block's passes (1, 2 or 4: parts = passes / that) loaded
-//     before any is stored, where the builder loads and stores one pass at a
-//     time. Rows per request (accept or extend lengths) are summed by each
-//     block after its loads, as the builder's larger grids do.
+//     before any is stored (as the builder's high-occupancy copy now does
+//     where kernel_params.cuh's passes_in_flight holds; it loaded and stored
+//     one pass at a time before). Rows per request (accept or extend lengths)
+//     are summed by each block after its loads, as the builder's larger grids
+//     do.
 // Every kernel launches as a programmatic dependent, as the builder does. A
 // real builder must wait for the grid before it before reading anything it
 // could have written (req_to_token included); the load-first form of the
