@@ -83,6 +83,14 @@ __device__ __forceinline__ void prefetch_request_block_lines(const KernelParams&
 // kNextPass: page-table blocks that prefetch their next pass (kernel_params.cuh,
 // prefetches_next_pass). kInFlight: the high-occupancy copy's passes loaded
 // before any is stored (kernel_params.cuh, passes_in_flight).
+//
+// kEarlySum (page_table_block.cuh, RowsAfterFirstLoads): in the kernels for
+// batches of over kNarrowItems * kThreads requests, per-request blocks with
+// passes in flight issue their sum's first loads before their row's.
+// Measured (H100, bench_metadata, three rounds behind the suite's state):
+// one and two rows per request at bs 1024 W 4096 1.02-1.04x faster (extend
+// E 1 6.84 -> 6.57 us); in the kernels for smaller batches (where the sum
+// reads at most a length per thread) 0.96-0.99x at W 1048576 bs 4.
 template <class KvT, class QoT, int kItems, bool kStreaming, bool kLaunchAfterWait, bool kFewPairs, bool kNextPass,
           int kInFlight = 1>
 __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorage& smem) {
@@ -117,7 +125,8 @@ __device__ __forceinline__ void expand_block(const KernelParams& p, SharedStorag
     request_block<KvT, QoT, kItems>(p, smem.requests);
   } else {
     constexpr bool kSumAfterFirstLoads = !kLaunchAfterWait;
-    page_table_block<KvT, QoT, kStreaming, kFewPairs, kSumAfterFirstLoads, kNextPass, kInFlight>(
+    constexpr bool kEarlySum = kItems == kWideItems;
+    page_table_block<KvT, QoT, kStreaming, kFewPairs, kSumAfterFirstLoads, kNextPass, kInFlight, kEarlySum>(
         p, blockIdx.x - p.row_blocks - 1, smem.page_table);
   }
 }
@@ -134,9 +143,16 @@ __global__ void __launch_bounds__(kThreads) expand_kernel(const __grid_constant_
 // of one or two rows at bs 1024 1.006-1.025x faster, bench_metadata --large),
 // and storing real_page_table from the copying threads' own columns
 // (page_table_block.cuh, kFewPairs). With passes in flight (kInFlight > 1),
-// for kInFlightMinBlocks: the passes' registers (kernel_params.cuh).
+// for kInFlightMinBlocks, or kPerRequestInFlightMinBlocks where rows are per
+// request: the passes' registers (kernel_params.cuh).
+template <class QoT, int kInFlight>
+constexpr int copy_min_blocks() {
+  if constexpr (kInFlight == 1) return kCopyMinBlocks;
+  return std::is_same_v<QoT, UniformQo> ? kInFlightMinBlocks : kPerRequestInFlightMinBlocks;
+}
+
 template <class KvT, class QoT, int kItems, bool kNextPass, int kInFlight>
-__global__ void __launch_bounds__(kThreads, kInFlight > 1 ? kInFlightMinBlocks : kCopyMinBlocks)
+__global__ void __launch_bounds__(kThreads, copy_min_blocks<QoT, kInFlight>())
     expand_kernel_high_occupancy(const __grid_constant__ KernelParams p) {
   __shared__ SharedStorage smem;
   expand_block<KvT, QoT, kItems, false, false, true, kNextPass, kInFlight>(p, smem);
@@ -373,10 +389,9 @@ bool passes_in_flight(const ExpandArgs& a, TableCopy copy, const PageTableLayout
 }
 
 PassOrder pass_order(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout) {
-  const bool in_flight = passes_in_flight(a, copy, layout);
-  if (in_flight && a.uniform_qo()) return PassOrder::kInFlight;
+  if (passes_in_flight(a, copy, layout)) return PassOrder::kInFlight;
   if (prefetches_next_pass(a, copy, layout)) return PassOrder::kPrefetchNext;
-  return in_flight ? PassOrder::kInFlight : PassOrder::kOneByOne;
+  return PassOrder::kOneByOne;
 }
 
 }  // namespace cuda_detail

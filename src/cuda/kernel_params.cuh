@@ -216,24 +216,31 @@ static_assert(kPrefetchNextPassMinBlocks > kLaunchAfterWaitMaxBlocks, "prefetchi
 // (page_table_block.cuh, copy_request_rows_in_flight): one pass at a time,
 // each pass's load is a round trip of its own, which tables in or near L2
 // wait for in turn. Where rows are uniform, such tables are laid out for it,
-// a block per kPassesInFlight passes of a row (page_table_layout), and take
-// it before the next-pass prefetch. Where rows are per request, the prefetch
-// comes first, the layout stays, and only tables of at most
+// a block per kPassesInFlight passes of a row (page_table_layout). Where rows
+// are per request, the layout stays, and only tables of at most
 // kPassesInFlightMaxPerRequestPairs pair per request on average (a row bound
-// of at most 3) take it. Measured (H100, bench_metadata behind the suite's
-// state, docs/perf-notes.md): lean copies of the suite's bs 1024 W 4096
-// shapes took decode 6.26 us with a block per row, all four passes in
-// flight, where the builder took 8.05; in the builder, uniform tables
-// 1.01-1.31x faster (decode W 4096 bs 1024 8.08 -> 6.19 us, W 1048576 bs 4
-// 1.22x, W 32768 bs 256 1.16x); per-request tables of one or two rows
-// 1.03-1.10x where they do not prefetch (extend W 4096 bs 1024 E 1 8.77 ->
-// 8.22), but 0.97x at a bound of 4 (draft_extend W 1048576 bs 4 N 4: 1368
-// blocks of 3 passes), and 0.84-0.95x where they prefetch, had the prefetch
-// given way. The kernel is compiled for kInFlightMinBlocks blocks per
+// of at most 3) take it. Either takes it before the next-pass prefetch.
+// Measured (H100, bench_metadata behind the suite's state,
+// docs/perf-notes.md): lean copies of the suite's bs 1024 W 4096 shapes took
+// decode 6.26 us with a block per row, all four passes in flight, where the
+// builder took 8.05; in the builder, uniform tables 1.01-1.31x faster
+// (decode W 4096 bs 1024 8.08 -> 6.19 us, W 1048576 bs 4 1.22x, W 32768
+// bs 256 1.16x). Per-request tables at a bound of 4 lost (0.97x at
+// draft_extend W 1048576 bs 4 N 4; 0.93-0.99x with the prefetch given way).
+//
+// The uniform kernel is compiled for kInFlightMinBlocks blocks per
 // multiprocessor (48 registers): for kCopyMinBlocks it spilled more and was
-// up to 1.2x slower on tables of four requests of a million columns.
+// up to 1.2x slower on tables of four requests of a million columns. The
+// per-request one, whose rows-before sum (page_table_block.cuh, rows_before)
+// runs with the passes' registers live, spilled at 48 too: compiled for
+// kPerRequestInFlightMinBlocks (64 registers, no spills), one and two rows
+// per request at bs 1024 W 4096 1.20-1.21x faster (extend E 1 8.24 -> 6.84
+// us), W 1048576 bs 4 1.04-1.06x; and taking the passes in flight before the
+// prefetch then gained where it had lost at 48 registers (extend W 32768
+// bs 256 E 1 1.087x, W 131072 bs 64 E 1 1.086x, E 2 1.025-1.029x).
 constexpr int kPassesInFlight = 4;
 constexpr int kInFlightMinBlocks = 5;
+constexpr int kPerRequestInFlightMinBlocks = 4;
 constexpr int64_t kPassesInFlightMinPasses = 2;
 constexpr int64_t kPassesInFlightMaxPerRequestPairs = 1;
 
@@ -315,9 +322,10 @@ bool prefetches_next_pass(const ExpandArgs& a, TableCopy copy, const PageTableLa
 // copying threads' own columns), and where rows are per request at most
 // kPassesInFlightMaxPerRequestPairs pair per request on average.
 bool passes_in_flight(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout);
-// The order of a block's passes: one at a time, each prefetching the next
-// (prefetches_next_pass, first), or kPassesInFlight at a time
-// (passes_in_flight). Each takes kernels of its own (expand_cuda.cu).
+// The order of a block's passes: kPassesInFlight at a time
+// (passes_in_flight, first), one at a time each prefetching the next
+// (prefetches_next_pass), or one at a time. Each takes kernels of its own
+// (expand_cuda.cu).
 enum class PassOrder { kOneByOne, kPrefetchNext, kInFlight };
 PassOrder pass_order(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout);
 

@@ -29,6 +29,30 @@ __device__ __forceinline__ uint64_t warp_sum_halves(uint32_t value) {
   return (static_cast<uint64_t>(high) << 16) + low;
 }
 
+// The lengths rows_before (below) reads where requests [0, b) pass a warp,
+// as far as kEarlyQoLoads per thread go (b up to kEarlyQoLoads * kThreads):
+// thread t's t, t + kThreads, ... The copy with passes in flight can issue
+// them before its row's loads (RowsAfterFirstLoads::start), so that they
+// return while those are in flight and its sum after them has nothing of
+// its own to wait for but the barrier.
+constexpr int kEarlyQoLoads = 4;
+
+template <class QoT>
+struct EarlyQo {
+  QoT raw[kEarlyQoLoads];
+};
+
+template <class QoT>
+__device__ __forceinline__ EarlyQo<QoT> load_early_qo(const KernelParams& p, uint32_t b) {
+  EarlyQo<QoT> e;
+#pragma unroll
+  for (int k = 0; k < kEarlyQoLoads; ++k) {
+    const uint32_t i = threadIdx.x + k * kThreads;
+    e.raw[k] = b > kWarpThreads && i < b ? static_cast<const QoT*>(p.qo_lens)[i] : QoT{0};
+  }
+  return e;
+}
+
 // Rows before request b: the checked qo of requests [0, b), summed by the
 // whole block (uniform qo needs no sum). Each warp reduces its share and
 // every thread adds up the warps' sums after one barrier: against
@@ -45,8 +69,10 @@ __device__ __forceinline__ uint64_t warp_sum_halves(uint32_t value) {
 // (H100, bench_metadata, two rounds behind --hold-cycles=100000 and one
 // idle): per-request calls at bs 1-64 1.01-1.037x faster (extend W 4096 bs 4
 // E 16 1.99 -> 1.95 us), the uniform ones (which never sum) 0.994-1.004x.
+// early: the lengths load_early_qo read, summed instead of loaded here.
 template <class QoT>
-__device__ __forceinline__ uint64_t rows_before(const KernelParams& p, uint32_t b, PageTableStorage& smem) {
+__device__ __forceinline__ uint64_t rows_before(const KernelParams& p, uint32_t b, PageTableStorage& smem,
+                                                const EarlyQo<QoT>* early = nullptr) {
   if constexpr (std::is_same_v<QoT, UniformQo>) {
     return static_cast<uint64_t>(b) * p.qo_uniform;
   } else {
@@ -66,8 +92,17 @@ __device__ __forceinline__ uint64_t rows_before(const KernelParams& p, uint32_t 
       return warp_sum_halves(qo);
     }
     uint32_t sum = 0;
+    uint32_t first = threadIdx.x;
+    if (early) {
+#pragma unroll
+      for (int k = 0; k < kEarlyQoLoads; ++k) {
+        const uint32_t qo = static_cast<uint32_t>(detail::checked_qo(early->raw[k], p.max_qo, ignored));
+        sum = min(sum + qo, p.capacity);
+      }
+      first += kEarlyQoLoads * kThreads;
+    }
 #pragma unroll 4
-    for (uint32_t i = threadIdx.x; i < b; i += kThreads) {
+    for (uint32_t i = first; i < b; i += kThreads) {
       const uint32_t qo = static_cast<uint32_t>(detail::checked_qo(load_qo<QoT>(p, i), p.max_qo, ignored));
       sum = min(sum + qo, p.capacity);
     }
@@ -238,6 +273,9 @@ __device__ __forceinline__ void copy_request_rows_in_flight(const KernelParams& 
   const uint32_t passes = (col_end + kColsPerPass - 1) / kColsPerPass;
   const uint32_t stride = p.parts_per_request;
   auto column = [&](uint32_t pass) { return pass < passes ? pass_column(pass, threadIdx.x, kThreadBits) : col_end; };
+  if constexpr (Rows::kEarlySum) {
+    if (part < passes) request_rows.start();
+  }
   for (uint32_t first = part; first < passes; first += stride * kInFlight) {
     int4 cols[kInFlight];
 #pragma unroll
@@ -308,6 +346,7 @@ __device__ __forceinline__ const int32_t* pool_row(const KernelParams& p, int64_
 // 1: copy_request_rows).
 template <bool kNext, int kInFlight = 1>
 struct KnownRows {
+  static constexpr bool kEarlySum = false;
   static constexpr bool kAfterFirstLoads = false;
   static constexpr bool kNextPass = kNext;
   static constexpr int kPassesInFlight = kInFlight;
@@ -318,9 +357,12 @@ struct KnownRows {
 // A request's rows, summed once the block's first pass has issued its loads
 // (copy_request_rows calls find() there), so that the sum's loads and barrier
 // overlap the row's loads; a block with no pass of its request never sums.
-// find() is false when no row of the request fits the capacity.
-template <class QoT, bool kNext, int kInFlight = 1>
+// find() is false when no row of the request fits the capacity. kEarly: with
+// passes in flight, the sum's first loads go before the row's (start(),
+// load_early_qo; expand_cuda.cu says which kernels).
+template <class QoT, bool kNext, int kInFlight = 1, bool kEarly = false>
 struct RowsAfterFirstLoads {
+  static constexpr bool kEarlySum = kInFlight > 1 && kEarly;
   static constexpr bool kAfterFirstLoads = true;
   static constexpr bool kNextPass = kNext;
   static constexpr int kPassesInFlight = kInFlight;
@@ -330,8 +372,10 @@ struct RowsAfterFirstLoads {
   PageTableStorage& smem;
   uint64_t first_row = 0;
   uint32_t rows = 0;
+  EarlyQo<QoT> early{};
+  __device__ __forceinline__ void start() { early = load_early_qo<QoT>(p, b); }
   __device__ __forceinline__ bool find() {
-    first_row = rows_before<QoT>(p, b, smem);
+    first_row = kEarlySum ? rows_before<QoT>(p, b, smem, &early) : rows_before<QoT>(p, b, smem);
     if (first_row >= p.capacity) return false;
     rows = rows_within_capacity(p, first_row, qo);
     return true;
@@ -405,8 +449,9 @@ __device__ __forceinline__ void prefetch_first_pass(const KernelParams& p, uint3
 // after their first pass's loads (RowsAfterFirstLoads); expand_cuda.cu says
 // which kernels do. kNextPass: the blocks prefetch their next pass.
 // kInFlight: the high-occupancy copy's passes in flight (copy_in_layout).
+// kEarlySum: RowsAfterFirstLoads' kEarly.
 template <class KvT, class QoT, bool kStreaming, bool kFewPairs, bool kSumAfterFirstLoads, bool kNextPass,
-          int kInFlight = 1>
+          int kInFlight = 1, bool kEarlySum = false>
 __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t index, PageTableStorage& smem) {
   const auto [b, part] = table_block_request(p, index);
   const int64_t kv = detail::offset_kv(static_cast<const KvT*>(p.kv_lens)[b], p.kv_offset);
@@ -417,7 +462,7 @@ __device__ __forceinline__ void page_table_block(const KernelParams& p, uint32_t
     // The exits below, but for the capacity's, which find() takes.
     const int64_t qo = detail::checked_qo(raw_qo, p.max_qo, ignored);
     if (pool_index < 0 || pool_index >= p.pool_rows || p.req_to_token == nullptr || qo == 0) return;
-    const RowsAfterFirstLoads<QoT, kNextPass, kInFlight> rows{p, b, static_cast<uint32_t>(qo), smem};
+    const RowsAfterFirstLoads<QoT, kNextPass, kInFlight, kEarlySum> rows{p, b, static_cast<uint32_t>(qo), smem};
     copy_in_layout<kStreaming, kFewPairs>(p, pool_row(p, pool_index), part, rows, copied_columns(p, kv));
   } else {
     const uint64_t first_row = rows_before<QoT>(p, b, smem);

@@ -537,7 +537,9 @@ TEST(PassOrderRule, HighOccupancyBlocksOfTwoPassesOrMoreLoadThemAllFirst) {
   EXPECT_EQ(ragged(4, 1048576, 2, 8), PassOrder::kInFlight);         // one pair on average: 1024 blocks of 4
   EXPECT_EQ(ragged(4, 1048576, 4, 16), PassOrder::kOneByOne);        // two: 1368 blocks of 3
   EXPECT_EQ(ragged(2048, 1024, 1, 2048), PassOrder::kOneByOne);      // one pass
-  EXPECT_EQ(ragged(1024, 4096, 4, 4096), PassOrder::kPrefetchNext);  // 2048 blocks: the prefetch comes first
+  EXPECT_EQ(ragged(2048, 3072, 2, 4096), PassOrder::kInFlight);      // 2048 blocks of 3, before the prefetch
+  EXPECT_EQ(ragged(256, 32768, 1, 256), PassOrder::kInFlight);       // 1792 blocks of 5, before the prefetch
+  EXPECT_EQ(ragged(1024, 4096, 4, 4096), PassOrder::kPrefetchNext);  // two pairs: 2048 blocks that prefetch
   EXPECT_EQ(ragged(256, 16384, 8, 2048), PassOrder::kPrefetchNext);  // streaming stores
   EXPECT_EQ(ragged(64, 16384, 8, 512), PassOrder::kOneByOne);        // streaming stores, too few blocks to prefetch
   // Uniform rows: laid out a block per four passes, and in flight before the prefetch.
@@ -823,7 +825,9 @@ TEST_F(MetadataCudaTest, NextPassPrefetch) {
 // Passes in flight (kernel_params.cuh, passes_in_flight) on both sides of the
 // rule, every output compared with the reference: draft_extend, extend and
 // target_verify as in NextPassPrefetch, each case asserting its pass order
-// first; then one shape at page sizes and output subsets on either side
+// first (per-request blocks of batches over 256 and up to 32, 1024 or 2047
+// requests before them sum the rows before them from their early loads or
+// not: page_table_block.cuh, load_early_qo); then one shape at page sizes and output subsets on either side
 // (and where the kernel finds its pages not its own, page sizes under 4 or
 // not a power of two: copy_request_rows_in_flight hands those to
 // copy_request_rows).
@@ -843,7 +847,10 @@ TEST_F(MetadataCudaTest, PassesInFlight) {
       {{1024, 5, 1}, PassOrder::kInFlight, PassOrder::kInFlight},      // 4 in flight, then 1; uniform 2048 of 3
       {{1024, 1, 1}, PassOrder::kOneByOne, PassOrder::kOneByOne},      // one pass
       {{1024, 2, 2}, PassOrder::kInFlight, PassOrder::kInFlight},      // 1024 blocks of 2
-      {{1024, 4, 4}, PassOrder::kPrefetchNext, PassOrder::kOneByOne},  // 2048 blocks: the prefetch first; streaming
+      {{2048, 3, 2}, PassOrder::kInFlight, PassOrder::kInFlight},      // 2048 blocks of 3: before the prefetch
+      {{8, 256, 2}, PassOrder::kInFlight, PassOrder::kInFlight},       // 1024 blocks of 2, a small batch's kernel
+      {{1024, 4, 4}, PassOrder::kPrefetchNext, PassOrder::kOneByOne},  // two pairs on average: 2048 blocks that
+                                                                        // prefetch; uniform: streaming
   };
   auto order_of = [](const MetaCase& c) {
     const specmeta::ExpandArgs a = expansion_of(c);
