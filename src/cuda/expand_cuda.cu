@@ -389,9 +389,11 @@ bool passes_in_flight(const ExpandArgs& a, TableCopy copy, const PageTableLayout
 }
 
 PassOrder pass_order(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout) {
-  if (passes_in_flight(a, copy, layout)) return PassOrder::kInFlight;
+  const bool in_flight = passes_in_flight(a, copy, layout);
+  const int64_t blocks = a.bs * static_cast<int64_t>(layout.parts_per_request);
+  if (in_flight && (a.uniform_qo() || blocks <= kPerRequestInFlightFirstMaxBlocks)) return PassOrder::kInFlight;
   if (prefetches_next_pass(a, copy, layout)) return PassOrder::kPrefetchNext;
-  return PassOrder::kOneByOne;
+  return in_flight ? PassOrder::kInFlight : PassOrder::kOneByOne;
 }
 
 }  // namespace cuda_detail

@@ -219,7 +219,9 @@ static_assert(kPrefetchNextPassMinBlocks > kLaunchAfterWaitMaxBlocks, "prefetchi
 // a block per kPassesInFlight passes of a row (page_table_layout). Where rows
 // are per request, the layout stays, and only tables of at most
 // kPassesInFlightMaxPerRequestPairs pair per request on average (a row bound
-// of at most 3) take it. Either takes it before the next-pass prefetch.
+// of at most 3) take it. Uniform tables take it before the next-pass
+// prefetch, per-request ones where their grid has at most
+// kPerRequestInFlightFirstMaxBlocks page-table blocks.
 // Measured (H100, bench_metadata behind the suite's state,
 // docs/perf-notes.md): lean copies of the suite's bs 1024 W 4096 shapes took
 // decode 6.26 us with a block per row, all four passes in flight, where the
@@ -236,11 +238,15 @@ static_assert(kPrefetchNextPassMinBlocks > kLaunchAfterWaitMaxBlocks, "prefetchi
 // kPerRequestInFlightMinBlocks (64 registers, no spills), one and two rows
 // per request at bs 1024 W 4096 1.20-1.21x faster (extend E 1 8.24 -> 6.84
 // us), W 1048576 bs 4 1.04-1.06x; and taking the passes in flight before the
-// prefetch then gained where it had lost at 48 registers (extend W 32768
-// bs 256 E 1 1.087x, W 131072 bs 64 E 1 1.086x, E 2 1.025-1.029x).
+// prefetch then gained where it had lost at 48 registers: grids of 1664-1792
+// blocks (extend W 32768 bs 256 E 1 1.08x, W 131072 bs 64 E 1 1.10x, E 2
+// 1.03-1.04x), 3280 blocks 1.005x (draft_extend W 1048576 bs 16 N 1); but
+// grids of 6656 blocks or more lost (bs 1024 W 32768 0.976-0.980x, W 131072
+// 0.962-0.975x; bs 256 W 131072 0.994-0.996x), which keep the prefetch.
 constexpr int kPassesInFlight = 4;
 constexpr int kInFlightMinBlocks = 5;
 constexpr int kPerRequestInFlightMinBlocks = 4;
+constexpr int64_t kPerRequestInFlightFirstMaxBlocks = 4096;
 constexpr int64_t kPassesInFlightMinPasses = 2;
 constexpr int64_t kPassesInFlightMaxPerRequestPairs = 1;
 
@@ -323,9 +329,10 @@ bool prefetches_next_pass(const ExpandArgs& a, TableCopy copy, const PageTableLa
 // kPassesInFlightMaxPerRequestPairs pair per request on average.
 bool passes_in_flight(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout);
 // The order of a block's passes: kPassesInFlight at a time
-// (passes_in_flight, first), one at a time each prefetching the next
-// (prefetches_next_pass), or one at a time. Each takes kernels of its own
-// (expand_cuda.cu).
+// (passes_in_flight; first, but for per-request grids of over
+// kPerRequestInFlightFirstMaxBlocks blocks), one at a time each prefetching
+// the next (prefetches_next_pass), or one at a time. Each takes kernels of
+// its own (expand_cuda.cu).
 enum class PassOrder { kOneByOne, kPrefetchNext, kInFlight };
 PassOrder pass_order(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout);
 

@@ -539,6 +539,11 @@ TEST(PassOrderRule, HighOccupancyBlocksOfTwoPassesOrMoreLoadThemAllFirst) {
   EXPECT_EQ(ragged(2048, 1024, 1, 2048), PassOrder::kOneByOne);      // one pass
   EXPECT_EQ(ragged(2048, 3072, 2, 4096), PassOrder::kInFlight);      // 2048 blocks of 3, before the prefetch
   EXPECT_EQ(ragged(256, 32768, 1, 256), PassOrder::kInFlight);       // 1792 blocks of 5, before the prefetch
+  EXPECT_EQ(ragged(16, 1048576, 1, 16), PassOrder::kInFlight);       // 3280 blocks of 5
+  EXPECT_EQ(ragged(1024, 20480, 1, 1024), PassOrder::kInFlight);     // 4096 blocks of 5
+  EXPECT_EQ(ragged(1024, 21504, 1, 1024), PassOrder::kPrefetchNext);  // 5120: over the per-request limit
+  EXPECT_EQ(ragged(1024, 32768, 1, 1024), PassOrder::kPrefetchNext);  // 7168
+  EXPECT_EQ(uniform(1024, 32768, 1), PassOrder::kInFlight);          // uniform rows: no limit
   EXPECT_EQ(ragged(1024, 4096, 4, 4096), PassOrder::kPrefetchNext);  // two pairs: 2048 blocks that prefetch
   EXPECT_EQ(ragged(256, 16384, 8, 2048), PassOrder::kPrefetchNext);  // streaming stores
   EXPECT_EQ(ragged(64, 16384, 8, 512), PassOrder::kOneByOne);        // streaming stores, too few blocks to prefetch
