@@ -830,12 +830,12 @@ TEST_F(MetadataCudaTest, NextPassPrefetch) {
 // Passes in flight (kernel_params.cuh, passes_in_flight) on both sides of the
 // rule, every output compared with the reference: draft_extend, extend and
 // target_verify as in NextPassPrefetch, each case asserting its pass order
-// first (per-request blocks of batches over 256 and up to 32, 1024 or 2047
-// requests before them sum the rows before them from their early loads or
-// not: page_table_block.cuh, load_early_qo); then one shape at page sizes and output subsets on either side
-// (and where the kernel finds its pages not its own, page sizes under 4 or
-// not a power of two: copy_request_rows_in_flight hands those to
-// copy_request_rows).
+// first (per-request blocks of batches over 256, with up to 32, 1024 or 2047
+// requests before them, sum those requests' rows from their early loads or
+// not: page_table_block.cuh, load_early_qo); then one shape at page sizes
+// and output subsets on either side (and where the kernel finds its pages
+// not its own, page sizes under 4 or not a power of two:
+// copy_request_rows_in_flight hands those to copy_request_rows).
 TEST_F(MetadataCudaTest, PassesInFlight) {
   SKIP_WITHOUT_CUDA();
   using specmeta::cuda_detail::PassOrder;
