@@ -257,6 +257,15 @@ int64_t width_passes(const ExpandArgs& a, bool row_groups) {
   return (a.width + cols - 1) / cols;
 }
 
+// The page-table blocks of `a` in `layout`, and the column passes each block
+// copies of a row `a.width` wide: what the pass-order rules below weigh.
+int64_t table_blocks(const ExpandArgs& a, const PageTableLayout& layout) {
+  return a.bs * static_cast<int64_t>(layout.parts_per_request);
+}
+int64_t passes_of_a_block(const ExpandArgs& a, const PageTableLayout& layout) {
+  return (width_passes(a, layout.row_groups) + layout.parts_per_request - 1) / layout.parts_per_request;
+}
+
 // What passes in flight need of a call's outputs: page_table_1 wanted, and
 // real_page_table, where wanted, stored from the copying threads' own
 // columns (a power-of-two page size of at least kColsPerThread).
@@ -340,8 +349,7 @@ BuilderGrid builder_grid(const ExpandArgs& a) {
   BuilderGrid g{};
   g.row_blocks = static_cast<uint32_t>(wants_rows(a.out) ? std::max<int64_t>(tiles, 1) : 0);
   g.layout = page_table_layout(a);
-  const int64_t table_blocks = wants_page_tables(a) ? a.bs * static_cast<int64_t>(g.layout.parts_per_request) : 0;
-  g.blocks = g.row_blocks + 1 + table_blocks;
+  g.blocks = g.row_blocks + 1 + (wants_page_tables(a) ? table_blocks(a, g.layout) : 0);
   return g;
 }
 
@@ -375,23 +383,21 @@ TableCopy table_copy(const ExpandArgs& a) { return table_copy(a, page_table_layo
 bool prefetches_next_pass(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout) {
   if (copy == TableCopy::kPlain || average_table_pairs(a) > kPrefetchNextPassMaxPairs) return false;
   if (a.uniform_qo() && copy != TableCopy::kHighOccupancy) return false;
-  if (a.bs * static_cast<int64_t>(layout.parts_per_request) < kPrefetchNextPassMinBlocks) return false;
-  const int64_t passes = width_passes(a, layout.row_groups);
+  if (table_blocks(a, layout) < kPrefetchNextPassMinBlocks) return false;
   const int64_t min_passes = a.uniform_qo() ? kPrefetchNextPassMinPassesUniform : kPrefetchNextPassMinPasses;
-  return (passes + layout.parts_per_request - 1) / layout.parts_per_request >= min_passes;
+  return passes_of_a_block(a, layout) >= min_passes;
 }
 
 bool passes_in_flight(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout) {
   if (copy != TableCopy::kHighOccupancy || !in_flight_outputs(a)) return false;
   if (!a.uniform_qo() && average_table_pairs(a) > kPassesInFlightMaxPerRequestPairs) return false;
-  const int64_t passes = width_passes(a, layout.row_groups);
-  return (passes + layout.parts_per_request - 1) / layout.parts_per_request >= kPassesInFlightMinPasses;
+  return passes_of_a_block(a, layout) >= kPassesInFlightMinPasses;
 }
 
 PassOrder pass_order(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout) {
   const bool in_flight = passes_in_flight(a, copy, layout);
-  const int64_t blocks = a.bs * static_cast<int64_t>(layout.parts_per_request);
-  if (in_flight && (a.uniform_qo() || blocks <= kPerRequestInFlightFirstMaxBlocks)) return PassOrder::kInFlight;
+  const bool first = a.uniform_qo() || table_blocks(a, layout) <= kPerRequestInFlightFirstMaxBlocks;
+  if (in_flight && first) return PassOrder::kInFlight;
   if (prefetches_next_pass(a, copy, layout)) return PassOrder::kPrefetchNext;
   return in_flight ? PassOrder::kInFlight : PassOrder::kOneByOne;
 }
