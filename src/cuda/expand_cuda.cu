@@ -142,12 +142,13 @@ __global__ void __launch_bounds__(kThreads) expand_kernel(const __grid_constant_
 // laid out without row groups, whose code it leaves out (measured, E5: per-request tables
 // of one or two rows at bs 1024 1.006-1.025x faster, bench_metadata --large),
 // and storing real_page_table from the copying threads' own columns
-// (page_table_block.cuh, kFewPairs). With passes in flight (kInFlight > 1),
+// (page_table_block.cuh, kFewPairs). With kPassesInFlight passes in flight,
 // for kInFlightMinBlocks, or kPerRequestInFlightMinBlocks where rows are per
-// request: the passes' registers (kernel_params.cuh).
+// request: the passes' registers; with kPassesInFlightTwoPairs, for
+// kCopyMinBlocks still (kernel_params.cuh).
 template <class QoT, int kInFlight>
 constexpr int copy_min_blocks() {
-  if constexpr (kInFlight == 1) return kCopyMinBlocks;
+  if constexpr (kInFlight == 1 || kInFlight == kPassesInFlightTwoPairs) return kCopyMinBlocks;
   return std::is_same_v<QoT, UniformQo> ? kInFlightMinBlocks : kPerRequestInFlightMinBlocks;
 }
 
@@ -219,6 +220,12 @@ void launch_overlapped(const KernelParams& p, TableCopy copy, PassOrder order, u
   } else if (copy == TableCopy::kHighOccupancy && order == PassOrder::kInFlight) {
     launch_programmatic(expand_kernel_high_occupancy<KvT, QoT, kItems, false, kPassesInFlight>, grid, kThreads, stream,
                         p);
+  } else if (copy == TableCopy::kHighOccupancy && order == PassOrder::kTwoInFlight) {
+    // Rows per request only (passes_in_flight): no uniform kernel is compiled for it.
+    if constexpr (!std::is_same_v<QoT, UniformQo>) {
+      launch_programmatic(expand_kernel_high_occupancy<KvT, QoT, kItems, false, kPassesInFlightTwoPairs>, grid,
+                          kThreads, stream, p);
+    }
   } else if (copy == TableCopy::kHighOccupancy) {
     launch_programmatic(expand_kernel_high_occupancy<KvT, QoT, kItems, false, 1>, grid, kThreads, stream, p);
   } else {
@@ -388,18 +395,22 @@ bool prefetches_next_pass(const ExpandArgs& a, TableCopy copy, const PageTableLa
   return passes_of_a_block(a, layout) >= min_passes;
 }
 
-bool passes_in_flight(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout) {
-  if (copy != TableCopy::kHighOccupancy || !in_flight_outputs(a)) return false;
-  if (!a.uniform_qo() && average_table_pairs(a) > kPassesInFlightMaxPerRequestPairs) return false;
-  return passes_of_a_block(a, layout) >= kPassesInFlightMinPasses;
+int passes_in_flight(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout) {
+  if (copy != TableCopy::kHighOccupancy || !in_flight_outputs(a)) return 1;
+  if (passes_of_a_block(a, layout) < kPassesInFlightMinPasses) return 1;
+  if (a.uniform_qo() || average_table_pairs(a) <= kPassesInFlightMaxPerRequestPairs) return kPassesInFlight;
+  return table_blocks(a, layout) <= kTwoPairsInFlightMaxBlocks ? kPassesInFlightTwoPairs : 1;
 }
 
 PassOrder pass_order(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout) {
-  const bool in_flight = passes_in_flight(a, copy, layout);
+  const int in_flight = passes_in_flight(a, copy, layout);
+  const PassOrder loaded = in_flight == kPassesInFlight           ? PassOrder::kInFlight
+                           : in_flight == kPassesInFlightTwoPairs ? PassOrder::kTwoInFlight
+                                                                  : PassOrder::kOneByOne;
   const bool first = a.uniform_qo() || table_blocks(a, layout) <= kPerRequestInFlightFirstMaxBlocks;
-  if (in_flight && first) return PassOrder::kInFlight;
+  if (loaded != PassOrder::kOneByOne && first) return loaded;
   if (prefetches_next_pass(a, copy, layout)) return PassOrder::kPrefetchNext;
-  return in_flight ? PassOrder::kInFlight : PassOrder::kOneByOne;
+  return loaded;
 }
 
 }  // namespace cuda_detail

@@ -243,12 +243,30 @@ static_assert(kPrefetchNextPassMinBlocks > kLaunchAfterWaitMaxBlocks, "prefetchi
 // 1.03-1.04x), 3280 blocks 1.005x (draft_extend W 1048576 bs 16 N 1); but
 // grids of 6656 blocks or more lost (bs 1024 W 32768 0.976-0.980x, W 131072
 // 0.962-0.975x; bs 256 W 131072 0.994-0.996x), which keep the prefetch.
+//
+// Per-request tables of more pairs on average (up to kCopyMaxPairs: extend
+// E 4, draft_extend N 4) load kPassesInFlightTwoPairs passes before they
+// store any, in a kernel compiled for kCopyMinBlocks as the one-at-a-time
+// copy (two passes' registers fit its 40 without spilling in the copy), on
+// grids of at most kTwoPairsInFlightMaxBlocks page-table blocks, before the
+// prefetch. Measured (H100, bench_metadata behind the suite's state, three
+// rounds): grids of 1368-2048 blocks 1.02-1.15x faster (extend W 4096
+// bs 1024 E 4 12.01 -> 10.80 us, W 2048 bs 2048 1.15x, W 16384 bs 256 and
+// W 65536 bs 64 1.05x, W 1048576 bs 4 1.045x), W 3072 bs 1024 (1024 blocks of
+// 3) 1.008x; grids of 2752-3072 blocks, which prefetch, 0.989-0.997x (W 8192
+// bs 1024, W 32768 bs 256, W 131072 bs 64), so they keep the prefetch.
+// The four-pass kernel at 64 registers had lost on these (0.93-0.99x), and
+// the same two-pass kernel for 5 blocks per multiprocessor gained less.
 constexpr int kPassesInFlight = 4;
 constexpr int kInFlightMinBlocks = 5;
 constexpr int kPerRequestInFlightMinBlocks = 4;
 constexpr int64_t kPerRequestInFlightFirstMaxBlocks = 4096;
 constexpr int64_t kPassesInFlightMinPasses = 2;
 constexpr int64_t kPassesInFlightMaxPerRequestPairs = 1;
+constexpr int kPassesInFlightTwoPairs = 2;
+constexpr int64_t kTwoPairsInFlightMaxBlocks = 2048;
+static_assert(kPassesInFlightTwoPairs != kPassesInFlight && kPassesInFlightTwoPairs > 1, "two kernels of their own");
+static_assert(kTwoPairsInFlightMaxBlocks <= kPerRequestInFlightFirstMaxBlocks, "in flight before the prefetch");
 
 // Rows per request as the rules count them: qo_uniform, else max_qo, at
 // most ceil(capacity / bs). The batch's rows fit the capacity, so only a few
@@ -320,20 +338,22 @@ BuilderGrid builder_grid(const ExpandArgs& a);
 // prefetch their next pass (kPrefetchNextPassMaxPairs, above); for uniform
 // rows, the launch then takes the high-occupancy kernel that has the code.
 bool prefetches_next_pass(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout);
-// True when the high-occupancy copy of `a` in `layout` loads kPassesInFlight
-// passes of a block before it stores any (page_table_block.cuh,
-// copy_request_rows_in_flight): at least kPassesInFlightMinPasses passes a
-// block, page_table_1 wanted (live prefixes), real_page_table, if wanted, of
-// a power-of-two page size of at least kColsPerThread (stored from the
-// copying threads' own columns), and where rows are per request at most
-// kPassesInFlightMaxPerRequestPairs pair per request on average.
-bool passes_in_flight(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout);
-// The order of a block's passes: kPassesInFlight at a time
-// (passes_in_flight; first, but for per-request grids of over
-// kPerRequestInFlightFirstMaxBlocks blocks), one at a time each prefetching
-// the next (prefetches_next_pass), or one at a time. Each takes kernels of
-// its own (expand_cuda.cu).
-enum class PassOrder { kOneByOne, kPrefetchNext, kInFlight };
+// The passes a block of the high-occupancy copy of `a` in `layout` loads
+// before it stores any (page_table_block.cuh, copy_request_rows_in_flight),
+// or 1. More than one needs at least kPassesInFlightMinPasses passes a block,
+// page_table_1 wanted (live prefixes), and real_page_table, if wanted, of a
+// power-of-two page size of at least kColsPerThread (stored from the copying
+// threads' own columns). Then kPassesInFlight where rows are uniform or at
+// most kPassesInFlightMaxPerRequestPairs pair per request on average, else
+// kPassesInFlightTwoPairs on grids of at most kTwoPairsInFlightMaxBlocks
+// page-table blocks.
+int passes_in_flight(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout);
+// The order of a block's passes: kPassesInFlight at a time (kInFlight) or
+// kPassesInFlightTwoPairs (kTwoInFlight), as passes_in_flight says (first,
+// but for per-request grids of over kPerRequestInFlightFirstMaxBlocks
+// blocks); one at a time each prefetching the next (prefetches_next_pass);
+// or one at a time. Each takes kernels of its own (expand_cuda.cu).
+enum class PassOrder { kOneByOne, kPrefetchNext, kInFlight, kTwoInFlight };
 PassOrder pass_order(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout);
 
 // The qo of every request is the host int qo_uniform.

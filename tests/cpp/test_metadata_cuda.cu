@@ -535,7 +535,7 @@ TEST(PassOrderRule, HighOccupancyBlocksOfTwoPassesOrMoreLoadThemAllFirst) {
   EXPECT_EQ(ragged(1024, 4096, 1, 1024), PassOrder::kInFlight);      // high occupancy, 1024 blocks of 4 passes
   EXPECT_EQ(ragged(1024, 2048, 2, 2048), PassOrder::kInFlight);      // 1024 blocks of 2
   EXPECT_EQ(ragged(4, 1048576, 2, 8), PassOrder::kInFlight);         // one pair on average: 1024 blocks of 4
-  EXPECT_EQ(ragged(4, 1048576, 4, 16), PassOrder::kOneByOne);        // two: 1368 blocks of 3
+  EXPECT_EQ(ragged(4, 1048576, 4, 16), PassOrder::kTwoInFlight);     // two: 1368 blocks of 3, two in flight
   EXPECT_EQ(ragged(2048, 1024, 1, 2048), PassOrder::kOneByOne);      // one pass
   EXPECT_EQ(ragged(2048, 3072, 2, 4096), PassOrder::kInFlight);      // 2048 blocks of 3, before the prefetch
   EXPECT_EQ(ragged(256, 32768, 1, 256), PassOrder::kInFlight);       // 1792 blocks of 5, before the prefetch
@@ -544,7 +544,11 @@ TEST(PassOrderRule, HighOccupancyBlocksOfTwoPassesOrMoreLoadThemAllFirst) {
   EXPECT_EQ(ragged(1024, 21504, 1, 1024), PassOrder::kPrefetchNext);  // 5120: over the per-request limit
   EXPECT_EQ(ragged(1024, 32768, 1, 1024), PassOrder::kPrefetchNext);  // 7168
   EXPECT_EQ(uniform(1024, 32768, 1), PassOrder::kInFlight);          // uniform rows: no limit
-  EXPECT_EQ(ragged(1024, 4096, 4, 4096), PassOrder::kPrefetchNext);  // two pairs: 2048 blocks that prefetch
+  EXPECT_EQ(ragged(1024, 4096, 4, 4096), PassOrder::kTwoInFlight);   // two pairs: 2048 blocks, before the prefetch
+  EXPECT_EQ(ragged(256, 16384, 4, 1024), PassOrder::kTwoInFlight);   // 1536 blocks of 3
+  EXPECT_EQ(ragged(1025, 4096, 4, 4100), PassOrder::kPrefetchNext);  // 2050: over the two-pair limit
+  EXPECT_EQ(ragged(1024, 8192, 4, 4096), PassOrder::kPrefetchNext);  // 3072 blocks of 3
+  EXPECT_EQ(ragged(1024, 1024, 4, 4096), PassOrder::kOneByOne);      // one pass
   EXPECT_EQ(ragged(256, 16384, 8, 2048), PassOrder::kPrefetchNext);  // streaming stores
   EXPECT_EQ(ragged(64, 16384, 8, 512), PassOrder::kOneByOne);        // streaming stores, too few blocks to prefetch
   // Uniform rows: laid out a block per four passes, and in flight before the prefetch.
@@ -832,7 +836,8 @@ TEST_F(MetadataCudaTest, NextPassPrefetch) {
 // target_verify as in NextPassPrefetch, each case asserting its pass order
 // first (per-request blocks of batches over 256, with up to 32, 1024 or 2047
 // requests before them, sum those requests' rows from their early loads or
-// not: page_table_block.cuh, load_early_qo); then one shape at page sizes
+// not: page_table_block.cuh, load_early_qo; kPassesInFlight or
+// kPassesInFlightTwoPairs of them, by the pairs); then one shape at page sizes
 // and output subsets on either side (and where the kernel finds its pages
 // not its own, page sizes under 4 or not a power of two:
 // copy_request_rows_in_flight hands those to copy_request_rows).
@@ -854,8 +859,13 @@ TEST_F(MetadataCudaTest, PassesInFlight) {
       {{1024, 2, 2}, PassOrder::kInFlight, PassOrder::kInFlight},      // 1024 blocks of 2
       {{2048, 3, 2}, PassOrder::kInFlight, PassOrder::kInFlight},      // 2048 blocks of 3: before the prefetch
       {{8, 256, 2}, PassOrder::kInFlight, PassOrder::kInFlight},       // 1024 blocks of 2, a small batch's kernel
-      {{1024, 4, 4}, PassOrder::kPrefetchNext, PassOrder::kOneByOne},  // two pairs on average: 2048 blocks that
-                                                                        // prefetch; uniform: streaming
+      // Two pairs on average: two passes in flight on 2048 blocks of 2, and
+      // 1536 of 3 (two, then one) in a small batch's kernel, the prefetch
+      // past 2048 blocks; uniform: streaming stores.
+      {{1024, 4, 4}, PassOrder::kTwoInFlight, PassOrder::kOneByOne},
+      {{2048, 2, 4}, PassOrder::kTwoInFlight, PassOrder::kOneByOne},
+      {{256, 16, 4}, PassOrder::kTwoInFlight, PassOrder::kOneByOne},
+      {{1025, 4, 4}, PassOrder::kPrefetchNext, PassOrder::kOneByOne},
   };
   auto order_of = [](const MetaCase& c) {
     const specmeta::ExpandArgs a = expansion_of(c);
