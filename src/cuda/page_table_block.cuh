@@ -259,6 +259,9 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
 // wanted, and real_page_table (where wanted) stored from the copying threads'
 // own columns: the host picks it only where those hold; a call where the own
 // pages do not (copy_request_rows says when) takes copy_request_rows.
+// Its partial-column load and store repeat copy_request_rows' on purpose: a
+// helper shared by both changed every kernel's register allocation, and
+// small uniform calls took 0.83-0.90x (H100, docs/perf-notes.md).
 template <int kInFlight, class Rows>
 __device__ __forceinline__ void copy_request_rows_in_flight(const KernelParams& p, const int32_t* src, uint32_t part,
                                                             Rows request_rows, uint64_t live) {
