@@ -212,6 +212,7 @@ void launch_in_order(const KernelParams& p, unsigned grid, bool next_pass, cudaS
 
 template <class KvT, class QoT, int kItems>
 void launch_overlapped(const KernelParams& p, TableCopy copy, PassOrder order, unsigned grid, cudaStream_t stream) {
+  constexpr bool kUniform = std::is_same_v<QoT, UniformQo>;
   const bool next_pass = order == PassOrder::kPrefetchNext;
   if (copy == TableCopy::kStreaming) {
     launch_in_order<KvT, QoT, kItems, true>(p, grid, next_pass, stream);
@@ -220,9 +221,10 @@ void launch_overlapped(const KernelParams& p, TableCopy copy, PassOrder order, u
   } else if (copy == TableCopy::kHighOccupancy && order == PassOrder::kInFlight) {
     launch_programmatic(expand_kernel_high_occupancy<KvT, QoT, kItems, false, kPassesInFlight>, grid, kThreads, stream,
                         p);
-  } else if (copy == TableCopy::kHighOccupancy && order == PassOrder::kTwoInFlight) {
-    // Rows per request only (passes_in_flight): no uniform kernel is compiled for it.
-    if constexpr (!std::is_same_v<QoT, UniformQo>) {
+  } else if (copy == TableCopy::kHighOccupancy && order == PassOrder::kTwoInFlight && !kUniform) {
+    // Rows per request only (passes_in_flight): no uniform kernel is compiled
+    // for it, and a uniform call given this order would copy one pass at a time.
+    if constexpr (!kUniform) {
       launch_programmatic(expand_kernel_high_occupancy<KvT, QoT, kItems, false, kPassesInFlightTwoPairs>, grid,
                           kThreads, stream, p);
     }
