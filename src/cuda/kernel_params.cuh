@@ -247,8 +247,9 @@ static_assert(kPrefetchNextPassMinBlocks > kLaunchAfterWaitMaxBlocks, "prefetchi
 // Per-request tables of more pairs on average (up to kCopyMaxPairs: extend
 // E 4, draft_extend N 4) load kPassesInFlightTwoPairs passes before they
 // store any, in a kernel compiled for kCopyMinBlocks as the one-at-a-time
-// copy (two passes' registers fit its 40 without spilling in the copy), on
-// grids of at most kTwoPairsInFlightMaxBlocks page-table blocks, before the
+// copy (at 40 registers it spills about what that one does, ptxas: nothing
+// in the small-batch kernels, 164-168 bytes against 156-168), on grids
+// of at most kTwoPairsInFlightMaxBlocks page-table blocks, before the
 // prefetch. Measured (H100, bench_metadata behind the suite's state, three
 // rounds): grids of 1368-2048 blocks 1.02-1.15x faster (extend W 4096
 // bs 1024 E 4 12.01 -> 10.80 us, W 2048 bs 2048 1.15x, W 16384 bs 256 and
