@@ -150,21 +150,30 @@ class MetadataCudaTest : public CudaStreamTest {
   }
 
   // One case of `shape` for API `param`, with a capacity of shape.draft_tokens
-  // rows per request, page size `ps` and the outputs `wanted`: it must take
-  // the high-occupancy copy, and is compared with the reference. False once
-  // a check has failed.
-  bool high_occupancy_case(MetaGen& gen, CaseGen& base, int param, const TableShape& shape, int64_t ps,
-                           unsigned wanted) {
+  // rows per request, page size `ps` and the outputs `wanted`: check(case)
+  // asserts the path it must take, then it is compared with the reference.
+  // False once a check has failed.
+  template <class Check>
+  bool table_case(MetaGen& gen, CaseGen& base, int param, const TableShape& shape, int64_t ps, unsigned wanted,
+                  Check&& check) {
     MetaOptions o = table_shape_options(base, param, shape);
     o.capacity = shape.draft_tokens * shape.bs;
     o.page_size = ps;
     o.wanted = wanted;
     const MetaCase c = gen.make(o);
     SCOPED_TRACE(c.describe());
-    EXPECT_EQ(specmeta::cuda_detail::table_copy(expansion_of(c)), specmeta::cuda_detail::TableCopy::kHighOccupancy);
+    check(c);
     if (HasFailure()) return false;
     run_meta_and_compare(backend(), c);
     return !meta_failed();
+  }
+
+  // A table_case that must take the high-occupancy copy.
+  bool high_occupancy_case(MetaGen& gen, CaseGen& base, int param, const TableShape& shape, int64_t ps,
+                           unsigned wanted) {
+    return table_case(gen, base, param, shape, ps, wanted, [](const MetaCase& c) {
+      EXPECT_EQ(specmeta::cuda_detail::table_copy(expansion_of(c)), specmeta::cuda_detail::TableCopy::kHighOccupancy);
+    });
   }
 
   // sweep_table_shapes over every API, `per` cases of each shape: how many
@@ -788,8 +797,9 @@ TEST_F(MetadataCudaTest, LargeTableSpread) {
 // target_verify (uniform rows). Each case asserts its side first: 0 no
 // prefetch, 1 the high-occupancy kernel that prefetches, 2 the streaming one.
 // Page size 3, whose pages the copying threads cannot store from their own
-// columns: uniform tables of high occupancy would otherwise take their
-// passes in flight instead (PassesInFlight).
+// columns: uniform tables of high occupancy, and per-request ones of two
+// pairs on grids of up to 2048 blocks, would otherwise take their passes in
+// flight instead (PassesInFlight).
 TEST_F(MetadataCudaTest, NextPassPrefetch) {
   SKIP_WITHOUT_CUDA();
   CaseGen base;
@@ -818,15 +828,10 @@ TEST_F(MetadataCudaTest, NextPassPrefetch) {
   };
   for (MetaMode mode : {MetaMode::kDraftExtend, MetaMode::kExtend, MetaMode::kTargetVerify}) {
     for (const Side& side : sides) {
-      MetaOptions o = table_shape_options(base, static_cast<int>(mode), side.shape);
-      o.capacity = side.shape.draft_tokens * side.shape.bs;
-      o.page_size = 3;
-      const MetaCase c = gen.make(o);
-      SCOPED_TRACE(c.describe());
-      EXPECT_EQ(side_of(c), mode == MetaMode::kTargetVerify ? side.uniform : side.per_request);
-      if (HasFailure()) return;
-      run_meta_and_compare(backend(), c);
-      if (meta_failed()) return;
+      const int want = mode == MetaMode::kTargetVerify ? side.uniform : side.per_request;
+      const bool ok = table_case(gen, base, static_cast<int>(mode), side.shape, 3, kAllMetaOutputs,
+                                 [&](const MetaCase& c) { EXPECT_EQ(side_of(c), want); });
+      if (!ok) return;
     }
   }
 }
@@ -873,16 +878,8 @@ TEST_F(MetadataCudaTest, PassesInFlight) {
     return specmeta::cuda_detail::pass_order(a, specmeta::cuda_detail::table_copy(a, layout), layout);
   };
   auto run = [&](MetaMode mode, const TableShape& shape, int64_t ps, unsigned wanted, PassOrder want) {
-    MetaOptions o = table_shape_options(base, static_cast<int>(mode), shape);
-    o.capacity = shape.draft_tokens * shape.bs;
-    o.page_size = ps;
-    o.wanted = wanted;
-    const MetaCase c = gen.make(o);
-    SCOPED_TRACE(c.describe());
-    EXPECT_EQ(order_of(c), want);
-    if (HasFailure()) return false;
-    run_meta_and_compare(backend(), c);
-    return !meta_failed();
+    return table_case(gen, base, static_cast<int>(mode), shape, ps, wanted,
+                      [&](const MetaCase& c) { EXPECT_EQ(order_of(c), want); });
   };
   for (MetaMode mode : {MetaMode::kDraftExtend, MetaMode::kExtend, MetaMode::kTargetVerify}) {
     for (const Side& side : sides) {
