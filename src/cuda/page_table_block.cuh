@@ -45,11 +45,9 @@ struct EarlyQo {
 template <class QoT>
 __device__ __forceinline__ EarlyQo<QoT> load_early_qo(const KernelParams& p, uint32_t b) {
   EarlyQo<QoT> e;
-#pragma unroll
-  for (int k = 0; k < kEarlyQoLoads; ++k) {
-    const uint32_t i = threadIdx.x + k * kThreads;
-    e.raw[k] = b > kWarpThreads && i < b ? static_cast<const QoT*>(p.qo_lens)[i] : QoT{0};
-  }
+  // None where b is within a warp: rows_before sums those from lanes of its own.
+  load_requests(threadIdx.x, b, e.raw,
+                [&](uint32_t i) { return b > kWarpThreads ? static_cast<QoT>(load_qo<QoT>(p, i)) : QoT{0}; });
   return e;
 }
 
