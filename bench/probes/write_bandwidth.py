@@ -1,9 +1,15 @@
 """Write-only and copy bandwidth of this GPU in CUDA graphs, by size (diagnosis: how far a
 write-dominated call such as four destination sets of page tables is from the hardware).
 
-    python3 bench/probes/write_bandwidth.py
+    python3 bench/probes/write_bandwidth.py [MB ...]   (default: 17.27 64 512)
 """
+import sys
+
 import torch
+
+DEFAULT_MB = (17.27, 64, 512)
+
+
 def graph_time(fn, calls=20, replays=50):
     s = torch.cuda.Stream()
     with torch.cuda.stream(s):
@@ -18,7 +24,7 @@ def graph_time(fn, calls=20, replays=50):
         a.record(); g.replay(); b.record(); b.synchronize()
         ts.append(a.elapsed_time(b) * 1e3 / calls)
     ts.sort(); return ts[len(ts) // 2]
-for mb in (17.27, 64, 512):
+for mb in [float(a) for a in sys.argv[1:]] or DEFAULT_MB:
     n = int(mb * 2**20 / 4)
     dst = torch.empty(n, dtype=torch.int32, device="cuda")
     src = torch.empty(n, dtype=torch.int32, device="cuda")
