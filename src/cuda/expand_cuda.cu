@@ -285,6 +285,13 @@ bool in_flight_outputs(const ExpandArgs& a) {
 
 }  // namespace
 
+PartsDivisor parts_divisor(uint32_t divisor) {
+  if (divisor <= 1) return {divisor, 0, 0};  // 0: a call without page-table blocks, which never divide
+  const uint32_t shift = 31 - static_cast<uint32_t>(__builtin_clz(divisor - 1));  // ceil(log2 divisor) - 1
+  const uint64_t magic = ((uint64_t{1} << (32 + shift)) + divisor - 1) / divisor;
+  return {divisor, static_cast<uint32_t>(magic), shift};
+}
+
 // The page-table layout: its row-group shift (kernel_params.cuh explains the
 // choice) and its blocks per request, enough to approach
 // page_table_block_target blocks in all, or on large tables about
@@ -467,6 +474,7 @@ Status detail::expand_cuda_general(const ExpandArgs& a, cudaStream_t stream) {
   const BuilderGrid g = builder_grid(a);
   p.row_blocks = g.row_blocks;
   p.parts_per_request = g.layout.parts_per_request;
+  p.parts = parts_divisor(g.layout.parts_per_request);
   p.row_groups = g.layout.row_groups;
   p.prefetch_first_pass = prefetches_first_pass(a);
   const int64_t grid = g.blocks;

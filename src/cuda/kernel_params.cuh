@@ -378,6 +378,31 @@ struct DestSet {
   uint64_t real_page_table_stride;
 };
 
+// A divisor d >= 1 fixed at launch, for dividends under 2^31: n / d is
+// __umulhi(n, magic) >> shift (d = 1 passes n through). With
+// shift = ceil(log2 d) - 1 and magic = ceil(2^(32 + shift) / d) < 2^32, the
+// quotient's error is under n / 2^(32 + shift) < 2^-(shift + 1) <= 1 / d,
+// too little to cross an integer. The page-table blocks divide their index
+// by parts_per_request before their first load: a plain 32-bit division by a
+// run-time divisor is about twenty dependent instructions there. Measured
+// with the page count by a shift (page_table_block.cuh; H200,
+// bench_metadata, docs/perf-notes.md): calls under 4 MB 1.007-1.045x
+// faster, target_verify W 8192 bs 256 1.06x, extend bs 16 E 4 0.95x.
+struct PartsDivisor {
+  uint32_t divisor;
+  uint32_t magic;
+  uint32_t shift;
+};
+PartsDivisor parts_divisor(uint32_t divisor);
+__host__ __device__ __forceinline__ uint32_t quotient(const PartsDivisor& d, uint32_t n) {
+#ifdef __CUDA_ARCH__
+  const uint32_t high = __umulhi(n, d.magic);
+#else
+  const uint32_t high = static_cast<uint32_t>((uint64_t{n} * d.magic) >> 32);
+#endif
+  return d.divisor == 1 ? n : high >> d.shift;
+}
+
 // Sizes are validated to be at most INT32_MAX on the host, so rows and
 // requests are indexed in 32 bits: a row index stays below
 // capacity + kRowsPerBlock < 2^32. Half the instructions of 64-bit indexing.
@@ -401,6 +426,7 @@ struct KernelParams {
   int32_t page_shift;  // log2(page_size) when a power of two (a shift floors like torch's //), else -1
   uint32_t row_blocks;         // blocks [0, row_blocks) write the per-row outputs
   uint32_t parts_per_request;  // page-table blocks per request, after the request block
+  PartsDivisor parts;           // parts_per_request as a multiply-high divisor
   bool row_groups;              // page-table blocks use the row-group layout
   bool rpi_int64;
   // A page table is wanted (it may have no elements, hence null data): the

@@ -174,9 +174,12 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
   // the row loop), tables of many pairs took up to 1.45x as long.
   const uint32_t col_end = p.sets[0].page_table_1 ? static_cast<uint32_t>(live) : 0;
   const bool own_pages = kOwnPages && p.sets[0].real_page_table && col_end > 0 && p.page_shift >= kColsPerThreadShift;
-  const uint32_t pages = p.sets[0].real_page_table && !own_pages
-                             ? (static_cast<uint32_t>(live) + p.page_size - 1) / p.page_size
-                             : 0;
+  // The page count by a shift where the page size is a power of two: the
+  // division by a run-time divisor is about twenty dependent instructions.
+  const uint32_t page_end = static_cast<uint32_t>(live) + p.page_size - 1;
+  const uint32_t pages = !p.sets[0].real_page_table || own_pages ? 0
+                         : p.page_shift >= 0                     ? page_end >> p.page_shift
+                                                                 : page_end / p.page_size;
   const uint32_t passes = max((col_end + kColsPerGroupPass - 1) / kColsPerGroupPass,
                               (pages + kPagesPerGroupPass - 1) / kPagesPerGroupPass);
   // The next pass's page_table_1 lines, into L2 (kernel_params.cuh,
@@ -333,7 +336,9 @@ struct TableBlockRequest {
   uint32_t part;
 };
 __device__ __forceinline__ TableBlockRequest table_block_request(const KernelParams& p, uint32_t index) {
-  return {index / p.parts_per_request, index % p.parts_per_request};
+  // index < gridDim.x < 2^31, as PartsDivisor needs.
+  const uint32_t b = quotient(p.parts, index);
+  return {b, index - b * p.parts_per_request};
 }
 
 // The request's row of req_to_token; its pool index is checked.

@@ -445,6 +445,30 @@ TEST(BuilderGridRule, RowBlocksThenTheRequestBlockThenTablePartsPerRequest) {
   EXPECT_EQ(specmeta::cuda_detail::builder_grid(empty).blocks, 1);
 }
 
+// The page-table blocks find their request as quotient(parts_divisor(parts), index); any grid index (< 2^31)
+// and any divisor a layout can take must give index / parts exactly.
+TEST(PartsDivisorRule, MultiplyHighQuotientIsExactBelowTwoToThe31) {
+  CaseGen gen;
+  SCOPED_TRACE(gen.seed_text());
+  constexpr int64_t kMaxIndex = (int64_t{1} << 31) - 1;
+  auto check = [&](uint32_t d) {
+    const specmeta::cuda_detail::PartsDivisor divisor = specmeta::cuda_detail::parts_divisor(d);
+    std::vector<int64_t> indices = {0, 1, d - 1, d, d + 1, kMaxIndex, kMaxIndex - 1, kMaxIndex - d};
+    for (int64_t k : {kMaxIndex / d, kMaxIndex / d - 1, gen.range(1, std::max<int64_t>(1, kMaxIndex / d))}) {
+      for (int64_t delta : {-1, 0, 1}) indices.push_back(k * d + delta);
+    }
+    for (int i = 0; i < 16; ++i) indices.push_back(gen.range(0, kMaxIndex));
+    for (int64_t n : indices) {
+      if (n < 0 || n > kMaxIndex) continue;
+      const uint32_t index = static_cast<uint32_t>(n);
+      ASSERT_EQ(specmeta::cuda_detail::quotient(divisor, index), index / d) << "index " << index << " / " << d;
+    }
+  };
+  for (uint32_t d = 1; d <= 4096; ++d) check(d);
+  for (uint32_t d : {65535u, 65536u, 65537u, 1u << 30, (1u << 31) - 1, 1u << 31}) check(d);
+  for (int i = 0; i < 256; ++i) check(static_cast<uint32_t>(gen.range(4097, kMaxIndex)));
+}
+
 TEST(LaunchOrderRule, GridsOfAtMost384BlocksLaunchTheNextAfterTheirWait) {
   using specmeta::cuda_detail::launches_after_wait;
   EXPECT_TRUE(launches_after_wait(1, false, 1));
