@@ -473,7 +473,6 @@ Status detail::expand_cuda_general(const ExpandArgs& a, cudaStream_t stream) {
 
   const BuilderGrid g = builder_grid(a);
   p.row_blocks = g.row_blocks;
-  p.parts_per_request = g.layout.parts_per_request;
   p.parts = parts_divisor(g.layout.parts_per_request);
   p.row_groups = g.layout.row_groups;
   p.prefetch_first_pass = prefetches_first_pass(a);

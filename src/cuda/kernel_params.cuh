@@ -383,7 +383,7 @@ struct DestSet {
 // shift = ceil(log2 d) - 1 and magic = ceil(2^(32 + shift) / d) < 2^32, the
 // quotient's error is under n / 2^(32 + shift) < 2^-(shift + 1) <= 1 / d,
 // too little to cross an integer. The page-table blocks divide their index
-// by parts_per_request before their first load: a plain 32-bit division by a
+// by the blocks per request before their first load: a plain 32-bit division by a
 // run-time divisor is about twenty dependent instructions there. Measured
 // with the page count by a shift (page_table_block.cuh; H200,
 // bench_metadata, docs/perf-notes.md): calls under 4 MB 1.007-1.045x
@@ -425,8 +425,7 @@ struct KernelParams {
   uint32_t page_size;
   int32_t page_shift;  // log2(page_size) when a power of two (a shift floors like torch's //), else -1
   uint32_t row_blocks;         // blocks [0, row_blocks) write the per-row outputs
-  uint32_t parts_per_request;  // page-table blocks per request, after the request block
-  PartsDivisor parts;           // parts_per_request as a multiply-high divisor
+  PartsDivisor parts;          // page-table blocks per request (after the request block), as a multiply-high divisor
   bool row_groups;              // page-table blocks use the row-group layout
   bool rpi_int64;
   // A page table is wanted (it may have no elements, hence null data): the

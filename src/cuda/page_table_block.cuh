@@ -187,10 +187,10 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
   // for it (Rows::kNextPass).
   constexpr bool kPrefetchNextPass = (kStreaming || kOwnPages) && Rows::kNextPass;
   const uint32_t prefetch_passes = kPrefetchNextPass && group == 0 ? passes : 0;
-  for (uint32_t pass = part; pass < passes; pass += p.parts_per_request) {
+  for (uint32_t pass = part; pass < passes; pass += p.parts.divisor) {
     if constexpr (kPrefetchNextPass) {
       // next_c is used only where next < passes, whose columns fit 32 bits.
-      const uint32_t next = pass + p.parts_per_request;
+      const uint32_t next = pass + p.parts.divisor;
       const uint32_t next_c = pass_column(next, lane, kLaneBits);
       if (next < prefetch_passes && next_c < col_end && next_c % kLineCols == 0) prefetch_l2(src + next_c);
     }
@@ -275,7 +275,7 @@ __device__ __forceinline__ void copy_request_rows_in_flight(const KernelParams& 
   // the column col_end, never formed from its index.
   const uint32_t col_end = static_cast<uint32_t>(live);
   const uint32_t passes = (col_end + kColsPerPass - 1) / kColsPerPass;
-  const uint32_t stride = p.parts_per_request;
+  const uint32_t stride = p.parts.divisor;
   auto column = [&](uint32_t pass) { return pass < passes ? pass_column(pass, threadIdx.x, kThreadBits) : col_end; };
   if constexpr (Rows::kEarlySum) {
     if (part < passes) request_rows.start();
@@ -338,7 +338,7 @@ struct TableBlockRequest {
 __device__ __forceinline__ TableBlockRequest table_block_request(const KernelParams& p, uint32_t index) {
   // index < gridDim.x < 2^31, as PartsDivisor needs.
   const uint32_t b = quotient(p.parts, index);
-  return {b, index - b * p.parts_per_request};
+  return {b, index - b * p.parts.divisor};
 }
 
 // The request's row of req_to_token; its pool index is checked.
