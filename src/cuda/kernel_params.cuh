@@ -383,11 +383,13 @@ struct DestSet {
 // shift = ceil(log2 d) - 1 and magic = ceil(2^(32 + shift) / d) < 2^32, the
 // quotient's error is under n / 2^(32 + shift) < 2^-(shift + 1) <= 1 / d,
 // too little to cross an integer. The page-table blocks divide their index
-// by the blocks per request before their first load: a plain 32-bit division by a
-// run-time divisor is about twenty dependent instructions there. Measured
-// with the page count by a shift (page_table_block.cuh; H200,
-// bench_metadata, docs/perf-notes.md): calls under 4 MB 1.007-1.045x
-// faster, target_verify W 8192 bs 256 1.06x, extend bs 16 E 4 0.95x.
+// by the blocks per request before their first load: a plain 32-bit
+// division by a run-time divisor is about twenty dependent instructions
+// there. Measured with the page count by a shift (page_table_block.cuh;
+// H200, bench_metadata and two suite runs, docs/perf-notes.md): calls
+// under 16 MB 1.025-1.034x faster at the geometric mean, target_verify
+// W 8192 bs 256 1.06x; per-request calls at bs 16 W 4096 in row groups
+// 0.93-0.96x (each half of the change costs them about half).
 struct PartsDivisor {
   uint32_t divisor;
   uint32_t magic;
