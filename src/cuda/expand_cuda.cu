@@ -82,7 +82,7 @@ __device__ __forceinline__ void prefetch_request_block_lines(const KernelParams&
 //
 // kNextPass: page-table blocks that prefetch their next pass (kernel_params.cuh,
 // prefetches_next_pass). kInFlight: the high-occupancy copy's passes loaded
-// before any is stored (kernel_params.cuh, passes_in_flight).
+// before any is stored (kernel_params.cuh, in_flight_pass_order).
 //
 // kEarlySum (page_table_block.cuh, RowsAfterFirstLoads): in the kernels for
 // batches of over kNarrowItems * kThreads requests, per-request blocks with
@@ -222,7 +222,7 @@ void launch_overlapped(const KernelParams& p, TableCopy copy, PassOrder order, u
     launch_programmatic(expand_kernel_high_occupancy<KvT, QoT, kItems, false, kPassesInFlight>, grid, kThreads, stream,
                         p);
   } else if (copy == TableCopy::kHighOccupancy && order == PassOrder::kTwoInFlight && !kUniform) {
-    // Rows per request only (passes_in_flight): no uniform kernel is compiled
+    // Rows per request only (in_flight_pass_order): no uniform kernel is compiled
     // for it, and a uniform call given this order would copy one pass at a time.
     if constexpr (!kUniform) {
       launch_programmatic(expand_kernel_high_occupancy<KvT, QoT, kItems, false, kPassesInFlightTwoPairs>, grid,
@@ -404,18 +404,15 @@ bool prefetches_next_pass(const ExpandArgs& a, TableCopy copy, const PageTableLa
   return passes_of_a_block(a, layout) >= min_passes;
 }
 
-int passes_in_flight(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout) {
-  if (copy != TableCopy::kHighOccupancy || !in_flight_outputs(a)) return 1;
-  if (passes_of_a_block(a, layout) < kPassesInFlightMinPasses) return 1;
-  if (a.uniform_qo() || average_table_pairs(a) <= kPassesInFlightMaxPerRequestPairs) return kPassesInFlight;
-  return table_blocks(a, layout) <= kTwoPairsInFlightMaxBlocks ? kPassesInFlightTwoPairs : 1;
+PassOrder in_flight_pass_order(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout) {
+  if (copy != TableCopy::kHighOccupancy || !in_flight_outputs(a)) return PassOrder::kOneByOne;
+  if (passes_of_a_block(a, layout) < kPassesInFlightMinPasses) return PassOrder::kOneByOne;
+  if (a.uniform_qo() || average_table_pairs(a) <= kPassesInFlightMaxPerRequestPairs) return PassOrder::kInFlight;
+  return table_blocks(a, layout) <= kTwoPairsInFlightMaxBlocks ? PassOrder::kTwoInFlight : PassOrder::kOneByOne;
 }
 
 PassOrder pass_order(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout) {
-  const int in_flight = passes_in_flight(a, copy, layout);
-  const PassOrder loaded = in_flight == kPassesInFlight           ? PassOrder::kInFlight
-                           : in_flight == kPassesInFlightTwoPairs ? PassOrder::kTwoInFlight
-                                                                  : PassOrder::kOneByOne;
+  const PassOrder loaded = in_flight_pass_order(a, copy, layout);
   const bool first = a.uniform_qo() || table_blocks(a, layout) <= kPerRequestInFlightFirstMaxBlocks;
   if (loaded != PassOrder::kOneByOne && first) return loaded;
   if (prefetches_next_pass(a, copy, layout)) return PassOrder::kPrefetchNext;

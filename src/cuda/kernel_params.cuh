@@ -339,22 +339,25 @@ BuilderGrid builder_grid(const ExpandArgs& a);
 // prefetch their next pass (kPrefetchNextPassMaxPairs, above); for uniform
 // rows, the launch then takes the high-occupancy kernel that has the code.
 bool prefetches_next_pass(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout);
-// The passes a block of the high-occupancy copy of `a` in `layout` loads
-// before it stores any (page_table_block.cuh, copy_request_rows_in_flight),
-// or 1. More than one needs at least kPassesInFlightMinPasses passes a block,
-// page_table_1 wanted (live prefixes), and real_page_table, if wanted, of a
-// power-of-two page size of at least kColsPerThread (stored from the copying
-// threads' own columns). Then kPassesInFlight where rows are uniform or at
-// most kPassesInFlightMaxPerRequestPairs pair per request on average, else
-// kPassesInFlightTwoPairs on grids of at most kTwoPairsInFlightMaxBlocks
-// page-table blocks.
-int passes_in_flight(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout);
-// The order of a block's passes: kPassesInFlight at a time (kInFlight) or
-// kPassesInFlightTwoPairs (kTwoInFlight), as passes_in_flight says (first,
-// but for per-request grids of over kPerRequestInFlightFirstMaxBlocks
-// blocks); one at a time each prefetching the next (prefetches_next_pass);
-// or one at a time. Each takes kernels of its own (expand_cuda.cu).
+// The order of a block's passes (pass_order): one at a time, one at a time
+// each prefetching the next, kPassesInFlight loaded before any is stored, or
+// kPassesInFlightTwoPairs. Each takes kernels of its own (expand_cuda.cu).
 enum class PassOrder { kOneByOne, kPrefetchNext, kInFlight, kTwoInFlight };
+// How many passes a block of the high-occupancy copy of `a` in `layout` loads
+// before it stores any (page_table_block.cuh, copy_request_rows_in_flight):
+// kInFlight, kTwoInFlight or kOneByOne. More than one needs at least
+// kPassesInFlightMinPasses passes a block, page_table_1 wanted (live
+// prefixes), and real_page_table, if wanted, of a power-of-two page size of at
+// least kColsPerThread (stored from the copying threads' own columns). Then
+// kInFlight where rows are uniform or at most
+// kPassesInFlightMaxPerRequestPairs pair per request on average, else
+// kTwoInFlight on grids of at most kTwoPairsInFlightMaxBlocks page-table
+// blocks.
+PassOrder in_flight_pass_order(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout);
+// The order of a block's passes: in_flight_pass_order's where it loads more
+// than one (first, but for per-request grids of over
+// kPerRequestInFlightFirstMaxBlocks blocks), else kPrefetchNext where
+// prefetches_next_pass holds, else in_flight_pass_order's.
 PassOrder pass_order(const ExpandArgs& a, TableCopy copy, const PageTableLayout& layout);
 
 // The qo of every request is the host int qo_uniform.

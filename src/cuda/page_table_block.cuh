@@ -254,7 +254,7 @@ __device__ __forceinline__ void copy_request_rows(const KernelParams& p, const i
 }
 
 // The high-occupancy copy with kInFlight passes of a block loaded before any
-// is stored (kernel_params.cuh, passes_in_flight), where copy_request_rows
+// is stored (kernel_params.cuh, in_flight_pass_order), where copy_request_rows
 // loads and stores one pass at a time: every pass's load is then one round
 // trip of the block's, not one each. Bandwidth layout only, page_table_1
 // wanted, and real_page_table (where wanted) stored from the copying threads'

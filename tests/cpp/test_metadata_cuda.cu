@@ -860,7 +860,7 @@ TEST_F(MetadataCudaTest, NextPassPrefetch) {
   }
 }
 
-// Passes in flight (kernel_params.cuh, passes_in_flight) on both sides of the
+// Passes in flight (kernel_params.cuh, in_flight_pass_order) on both sides of the
 // rule, every output compared with the reference: draft_extend, extend and
 // target_verify as in NextPassPrefetch, each case asserting its pass order
 // first (per-request blocks of batches over 256, with up to 32, 1024 or 2047
